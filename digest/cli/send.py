@@ -1,0 +1,375 @@
+"""`digest send` and `digest editions`: the main job and its bookkeeping."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+
+from digest.cli.context import AppContext, echo_json, json_option, pass_app
+from digest.cli.params import parse_date_option
+from digest.curate import content_for_categories, content_for_subscriber
+from digest.deliver import send as delivery
+from digest.deliver.outbox import Outbox
+from digest.deliver.send import ProgressCallback, SendReport
+from digest.deliver.smtp import SmtpTransport, check_relay
+from digest.errors import DeliveryError, NotFoundError
+from digest.models import Edition
+from digest.render import Renderer
+from digest.store import editions as store
+
+
+@click.command()
+@click.option(
+    "--frequency",
+    type=click.Choice(["weekly", "daily"]),
+    default="weekly",
+    show_default=True,
+    help="Which edition to send.",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    callback=parse_date_option,
+    metavar="DATETIME",
+    help="Send the edition of the period containing this moment (default: now).",
+)
+@click.option("--dry-run", is_flag=True, help="Render every message, send nothing, change nothing.")
+@click.option(
+    "--output",
+    "output",
+    type=click.Path(file_okay=False),
+    help="With --dry-run: also write the messages as .eml files and a manifest.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="With --output: at most N .eml files.")
+@click.option("--to", "to", help="Send one real test copy to this address, recording nothing.")
+@click.option(
+    "--as", "as_subscriber", metavar="EMAIL", help="With --to: the copy this subscriber would get."
+)
+@click.option(
+    "--category",
+    "categories",
+    multiple=True,
+    help="With --to: the copy a reader of these categories would get.",
+)
+@json_option
+@pass_app
+def send(
+    app: AppContext,
+    frequency: str,
+    as_of: datetime | None,
+    dry_run: bool,
+    output: str | None,
+    limit: int | None,
+    to: str | None,
+    as_subscriber: str | None,
+    categories: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Send the current edition's digest to every active subscriber with something new.
+
+    Each delivery is recorded the moment the relay accepts it, so a send that was stopped
+    or killed resumes where it stopped when you run the same command again.
+
+    \b
+    Examples:
+        digest send --dry-run                       # who gets what; nothing sent
+        digest send --dry-run --output out/ --limit 20
+        digest send --to editor@example.com --as reader@example.com
+        digest send                                 # the weekly edition, now
+        digest send --frequency daily --as-of 2026-11-28
+    """
+    settings = app.settings
+    moment = as_of or app.clock()
+    if (output or limit) and not dry_run:
+        raise click.UsageError("--output and --limit go with --dry-run")
+    if to is None and (as_subscriber or categories):
+        raise click.UsageError("--as and --category go with --to")
+    renderer = Renderer(settings)
+    if to is not None:
+        if dry_run:
+            raise click.UsageError("--to sends a real test copy; leave out --dry-run")
+        _send_test_copy(app, renderer, to, as_subscriber, categories, moment)
+        return
+    if dry_run:
+        outbox = Outbox(Path(output), limit) if output else None
+        report = delivery.dry_run(
+            app.db,
+            settings,
+            renderer,
+            frequency=frequency,
+            as_of=moment,
+            clock=app.clock,
+            outbox=outbox,
+        )
+        _print_report(report, as_json, dry=True)
+        if outbox is not None and not as_json:
+            click.echo(f"Wrote {len(outbox.manifest)} message(s) and manifest.json to {output}")
+        return
+    check_relay(settings.smtp.parsed, timeout=settings.smtp.timeout)
+    with _stop_on_sigterm() as stop, _progress() as progress:
+        report = delivery.send_edition(
+            app.db,
+            settings,
+            renderer,
+            frequency=frequency,
+            as_of=moment,
+            clock=app.clock,
+            transport_factory=lambda: SmtpTransport(
+                settings.smtp.parsed, timeout=settings.smtp.timeout
+            ),
+            stop=stop,
+            progress=progress,
+        )
+    _print_report(report, as_json, dry=False)
+    if not report.ok:
+        sys.exit(1)
+
+
+def _send_test_copy(
+    app: AppContext,
+    renderer: Renderer,
+    to: str,
+    as_subscriber: str | None,
+    categories: tuple[str, ...],
+    moment: datetime,
+) -> None:
+    from digest.subscribers import normalise_email
+
+    address = normalise_email(to)
+    if as_subscriber and categories:
+        raise click.UsageError("use either --as or --category, not both")
+    if as_subscriber:
+        _, content = content_for_subscriber(app.db, app.settings, as_subscriber, moment)
+    elif categories:
+        content = content_for_categories(app.db, app.settings, list(categories), moment)
+    else:
+        raise click.UsageError("--to needs --as SUBSCRIBER or --category NAME")
+    if content is None:
+        raise NotFoundError("nothing new in that digest at this moment: no test copy sent")
+    transport = SmtpTransport(app.settings.smtp.parsed, timeout=app.settings.smtp.timeout)
+    message, result = delivery.send_test(
+        app.db, app.settings, renderer, transport, to=address, content=content, clock=app.clock
+    )
+    if result.kind != "sent":
+        raise DeliveryError(f"test copy to {address} refused: {result.code} {result.reply}")
+    click.echo(
+        f"Sent a test copy to {address} ({len(message.data):,} bytes): "
+        f"{message.headers.get('Subject', '')}"
+    )
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1000:.1f} KB"
+
+
+def _print_report(report: SendReport, as_json: bool, *, dry: bool) -> None:
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    label = f"{report.frequency} {report.period}"
+    if report.status == "already-complete":
+        click.echo(
+            f"Edition {label} (#{report.edition_id}) is complete: {report.sent} sent, "
+            f"{report.skipped} skipped, {report.failed + report.bounced} failed. "
+            "Nothing to send."
+        )
+        return
+    if report.status == "skipped":
+        click.echo(f"Edition {label} (#{report.edition_id}) was skipped: {report.stop_reason}")
+        return
+    if dry:
+        state = f"edition #{report.edition_id}, resuming" if report.edition_id else "new edition"
+        click.echo(f"Dry run: {label} ({state}); nothing sent, nothing recorded.")
+        click.echo(
+            f"Recipients: {report.recipients}; messages: {report.messages}; "
+            f"skipped (nothing new): {report.skipped}"
+        )
+    else:
+        click.echo(f"Edition {label} (#{report.edition_id}): {report.status}")
+        click.echo(
+            f"Recipients: {report.recipients}; sent: {report.sent}; skipped: "
+            f"{report.skipped}; failed: {report.failed}; bounced: {report.bounced}; "
+            f"deferred: {report.deferred}; retried: {report.retried}"
+        )
+        if report.resumed_in_flight:
+            click.echo(
+                f"Resumed: {report.resumed_in_flight} message(s) were in flight when the "
+                "last send stopped and were sent again (they may arrive twice)."
+            )
+    if report.articles_per_category:
+        click.echo("Articles per category:")
+        width = max(len(n) for n in report.articles_per_category)
+        for name, count in report.articles_per_category.items():
+            click.echo(f"  {name:<{width}}  {count}")
+    if report.messages:
+        median, largest = report.size_summary()
+        click.echo(
+            f"Message size: median {_kb(median)}, largest {_kb(largest)}; "
+            f"MJML compiles: {report.compiles} for {report.variants} variant(s); "
+            f"{report.elapsed:.2f} s"
+        )
+    for warning in report.warnings:
+        click.echo(f"Warning: {warning}", err=True)
+    if report.status in ("stopped", "incomplete"):
+        click.echo(
+            f"Stopped: {report.stop_reason}. Run the same `digest send` again to resume.", err=True
+        )
+
+
+@contextmanager
+def _stop_on_sigterm() -> Iterator[threading.Event]:
+    """SIGTERM stops the send at the next message boundary, like Ctrl-C."""
+    stop = threading.Event()
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def _progress() -> Iterator[ProgressCallback]:
+    """A progress bar on a terminal; a log line every 10 s otherwise."""
+    started = time.monotonic()
+    last = [0.0]
+    if sys.stderr.isatty():
+
+        def bar(done: int, total: int) -> None:
+            elapsed = time.monotonic() - started
+            rate = done / elapsed if elapsed > 0 else 0.0
+            left = (total - done) / rate if rate > 0 else 0.0
+            click.echo(
+                f"\r{done}/{total} recipients, {rate:.0f}/s, {left:.0f} s left   ",
+                nl=False,
+                err=True,
+            )
+
+        yield bar
+        click.echo("", err=True)
+    else:
+
+        def log(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - last[0] >= 10.0 or done == total:
+                last[0] = now
+                click.echo(f"progress: {done}/{total} recipients", err=True)
+
+        yield log
+
+
+@click.group()
+def editions() -> None:
+    """Editions: one send of one frequency for one period, with its delivery counts.
+
+    \b
+    Examples:
+        digest editions list
+        digest editions show 3 --json
+    """
+
+
+@editions.command("list")
+@json_option
+@pass_app
+def editions_list(app: AppContext, as_json: bool) -> None:
+    """List editions, newest first, with their counts."""
+    rows = []
+    for edition in store.list_editions(app.db):
+        counts = store.delivery_counts(app.db, edition.id)
+        rows.append(_edition_dict(edition, counts))
+    if as_json:
+        echo_json(rows)
+        return
+    if not rows:
+        click.echo("No editions yet.")
+        return
+    click.echo(
+        f"{'id':>4}  {'edition':<18} {'status':<9} {'recip.':>7} {'sent':>6} "
+        f"{'skipped':>7} {'failed':>6} {'pending':>7}"
+    )
+    for r in rows:
+        click.echo(
+            f"{r['id']:>4}  {r['frequency'] + ' ' + r['period']:<18} {r['status']:<9} "
+            f"{r['recipients']:>7} {r['sent']:>6} {r['skipped']:>7} {r['failed']:>6} "
+            f"{r['pending']:>7}"
+        )
+
+
+@editions.command("show")
+@click.argument("edition_id", type=int)
+@click.option("--deliveries", is_flag=True, help="Also list every delivery.")
+@json_option
+@pass_app
+def editions_show(app: AppContext, edition_id: int, deliveries: bool, as_json: bool) -> None:
+    """Show one edition's window and counts."""
+    edition = store.get_edition(app.db, edition_id)
+    data = _edition_dict(edition, store.delivery_counts(app.db, edition.id))
+    if deliveries:
+        data["deliveries"] = store.deliveries_of(app.db, edition.id)
+    if as_json:
+        echo_json(data)
+        return
+    for key in (
+        "id",
+        "frequency",
+        "period",
+        "status",
+        "starts_at",
+        "ends_at",
+        "created_at",
+        "completed_at",
+        "note",
+        "recipients",
+        "sent",
+        "skipped",
+        "failed",
+        "bounced",
+        "pending",
+        "in_flight",
+    ):
+        if data.get(key) not in (None, ""):
+            click.echo(f"{key + ':':<14}{data[key]}")
+    for d in data.get("deliveries", []):
+        click.echo(
+            f"  {d['email'] or '(forgotten)'}  {d['status']}  {len(d['articles'])} "
+            f"articles  {d['reply']}"
+        )
+
+
+def _edition_dict(edition: Edition, counts: dict[str, int]) -> dict[str, Any]:
+    return {
+        "id": edition.id,
+        "frequency": edition.frequency,
+        "period": edition.period,
+        "status": edition.status,
+        "starts_at": edition.starts_at.isoformat(),
+        "ends_at": edition.ends_at.isoformat(),
+        "created_at": edition.created_at.isoformat() if edition.created_at else None,
+        "completed_at": edition.completed_at.isoformat() if edition.completed_at else None,
+        "note": edition.note,
+        "recipients": counts["recipients"],
+        "sent": counts["sent"],
+        "skipped": counts["skipped"],
+        "failed": counts["failed"],
+        "bounced": counts["bounced"],
+        "deferred": counts["deferred"],
+        "pending": counts["pending"] + counts["sending"] + counts["deferred"],
+        "in_flight": counts["sending"],
+    }
+
+
+COMMANDS = [send, editions]

@@ -1,0 +1,213 @@
+"""Which articles each subscriber gets in an edition.
+
+Set-based: subscribers are grouped by what determines their content (their category set and
+the cutoff of the last edition they received), and each group's articles are chosen once. The
+send loop and the dry run stream recipients in group order, so a cache of a few groups is
+enough however many subscribers there are.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from digest.clock import from_db, to_db
+from digest.config import Settings
+from digest.errors import InputError, NotFoundError
+from digest.models import Article, DigestContent, Recipient, Section
+from digest.store import editions as store
+from digest.store.categories import resolve_categories
+from digest.store.editions import ArticleRow, RecipientRow
+
+CACHE_SIZE = 256
+
+
+@dataclass(frozen=True)
+class EditionWindow:
+    frequency: str
+    period: str  # 2026-W48 or 2026-11-28
+    starts_at: datetime  # cutoff minus the look-back: the header's date range
+    ends_at: datetime  # the cutoff: nothing that became available later is included
+
+
+def period_of(frequency: str, moment: datetime, tz: ZoneInfo) -> tuple[str, datetime, datetime]:
+    """The period containing ``moment`` in the site's timezone: (label, start, end) in UTC."""
+    local = moment.astimezone(tz)
+    if frequency == "daily":
+        day = local.date()
+        start_local = datetime.combine(day, time(0), tz)
+        end_local = datetime.combine(day + timedelta(days=1), time(0), tz)
+        label = day.isoformat()
+    elif frequency == "weekly":
+        iso = local.isocalendar()
+        monday = local.date() - timedelta(days=local.weekday())
+        start_local = datetime.combine(monday, time(0), tz)
+        end_local = datetime.combine(monday + timedelta(days=7), time(0), tz)
+        label = f"{iso.year}-W{iso.week:02d}"
+    else:
+        raise InputError(f"frequency: expected weekly or daily, got {frequency!r}")
+    return label, start_local.astimezone(UTC), end_local.astimezone(UTC)
+
+
+def lookback(settings: Settings, frequency: str) -> timedelta:
+    days = (
+        settings.digest.lookback_days_daily
+        if frequency == "daily"
+        else settings.digest.lookback_days_weekly
+    )
+    return timedelta(days=days)
+
+
+def edition_window(settings: Settings, frequency: str, as_of: datetime) -> EditionWindow:
+    """The edition an editor means by "send the weekly digest now": the period containing
+    ``as_of``, cut off at ``as_of`` (truncated to the second, as stored)."""
+    as_of = as_of.astimezone(UTC).replace(microsecond=0)
+    period, _, _ = period_of(frequency, as_of, settings.tz)
+    return EditionWindow(
+        frequency=frequency,
+        period=period,
+        starts_at=as_of - lookback(settings, frequency),
+        ends_at=as_of,
+    )
+
+
+def build_sections(
+    rows: list[ArticleRow],
+    category_ids: tuple[int, ...],
+    names: dict[int, tuple[str, str, int]],
+    max_per_category: int,
+) -> tuple[Section, ...]:
+    """Sections in the site's category order, newest first, at most ``max_per_category``
+    each. An article in two of the reader's categories appears once, in the first."""
+    by_category: dict[int, list[ArticleRow]] = {c: [] for c in category_ids}
+    for row in rows:  # rows come newest first
+        by_category.setdefault(row.category_id, []).append(row)
+    ordered = sorted(category_ids, key=lambda c: (names[c][2], names[c][0]))
+    seen: set[str] = set()
+    sections: list[Section] = []
+    for category_id in ordered:
+        picked: list[Article] = []
+        for row in by_category.get(category_id, []):
+            if row.id in seen or len(picked) >= max_per_category:
+                continue
+            seen.add(row.id)
+            picked.append(_article(row, names[category_id][0]))
+        if picked:
+            name, slug, _ = names[category_id]
+            sections.append(Section(category=name, slug=slug, articles=tuple(picked)))
+    return tuple(sections)
+
+
+def _article(row: ArticleRow, category: str) -> Article:
+    published = from_db(row.published_at)
+    assert published is not None
+    return Article(
+        id=row.id,
+        url=row.url,
+        title=row.title,
+        published_at=published,
+        categories=(category,),
+        summary=row.summary,
+        author=row.author,
+        image_url=row.image_url,
+        image_alt=row.image_alt,
+    )
+
+
+class Curator:
+    """Chooses content for recipients of one edition, once per group of alike recipients."""
+
+    def __init__(
+        self,
+        db: sqlite_utils.Database,
+        settings: Settings,
+        window: EditionWindow,
+        *,
+        edition_id: int | None = None,
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.window = window
+        self.edition_id = edition_id
+        self.names = store.category_names(db)
+        self.queries = 0  # how many article selections ran: one per group, not per recipient
+        self._cache: OrderedDict[tuple[tuple[int, ...], str | None], DigestContent | None] = (
+            OrderedDict()
+        )
+
+    def content_for(self, recipient: RecipientRow) -> DigestContent | None:
+        """The recipient's digest, or None when nothing is new for them."""
+        key = (recipient.category_ids, recipient.last_sent_end)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        content = self.select(recipient.category_ids, recipient.last_sent_end)
+        self._cache[key] = content
+        if len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return content
+
+    def select(
+        self, category_ids: tuple[int, ...], last_sent_end: str | None
+    ) -> DigestContent | None:
+        self.queries += 1
+        window = self.window
+        back = lookback(self.settings, window.frequency)
+        # New readers get the look-back. Returning readers get everything that became
+        # available since their last cutoff, including articles imported late whose publish
+        # time is a little before it; the look-back still caps how old those may be.
+        oldest = window.ends_at - back
+        last = from_db(last_sent_end)
+        if last is not None:
+            oldest = max(last, oldest) - back
+        rows = store.articles_in_window(
+            self.db,
+            category_ids,
+            published_after=to_db(oldest),
+            available_until=to_db(window.ends_at),
+            available_after=last_sent_end,
+        )
+        sections = build_sections(
+            rows, category_ids, self.names, self.settings.digest.max_articles_per_category
+        )
+        if not sections:
+            return None
+        return DigestContent(
+            site_name=self.settings.site.name,
+            frequency=window.frequency,
+            starts_at=window.starts_at,
+            ends_at=window.ends_at,
+            sections=sections,
+            edition_id=self.edition_id,
+        )
+
+
+def content_for_categories(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    categories: list[str],
+    as_of: datetime,
+    *,
+    frequency: str = "weekly",
+) -> DigestContent | None:
+    """What a new reader of these categories would get in the edition at ``as_of``."""
+    ids = tuple(sorted(c.id for c in resolve_categories(db, categories)))
+    curator = Curator(db, settings, edition_window(settings, frequency, as_of))
+    return curator.select(ids, None)
+
+
+def content_for_subscriber(
+    db: sqlite_utils.Database, settings: Settings, email: str, as_of: datetime
+) -> tuple[Recipient, DigestContent | None]:
+    """What this subscriber would get in their next edition at ``as_of``."""
+    row = store.planned_recipient(db, email)
+    if row is None:
+        raise NotFoundError(f"no subscriber with address {email!r}")
+    frequency = store.subscriber_frequency(db, row.subscriber_id)
+    curator = Curator(db, settings, edition_window(settings, frequency, as_of))
+    recipient = Recipient(subscriber_id=row.subscriber_id, email=row.email, name=row.name)
+    return recipient, curator.content_for(row)

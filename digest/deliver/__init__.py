@@ -1,0 +1,1 @@
+"""Getting messages to the relay: transports, the rate limiter and the send loop."""

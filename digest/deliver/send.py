@@ -1,0 +1,622 @@
+"""The send loop: one edition, every recipient exactly once, resumable after any stop.
+
+Per recipient the work is: take the pre-rendered variant, personalise it, send it, record it.
+Selection (curate) and rendering (render) happen once per group of alike recipients.
+
+Threads: the calling thread reads recipients and personalises; ``concurrency`` sender threads
+each hold one SMTP connection and one database connection, and commit each delivery the
+moment the relay answers. A row is marked 'sending' just before its transaction starts, so
+after a kill the rows still 'sending' are exactly the messages that were in flight.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import sqlite3
+import statistics
+import threading
+import time
+from array import array
+from collections import OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+
+from digest.clock import Clock
+from digest.config import Settings
+from digest.curate import Curator, EditionWindow, edition_window
+from digest.deliver.outbox import Outbox
+from digest.deliver.rate import RateLimiter
+from digest.deliver.smtp import SendResult, Transport
+from digest.errors import DeliveryError, DigestError
+from digest.mime import make_message_id, sending_domain
+from digest.models import DigestContent, Edition, OutgoingMessage, Recipient
+from digest.render import RenderedVariant, Renderer
+from digest.store import editions as store
+from digest.store import open_db, transaction
+from digest.store import subscribers as subscriber_store
+from digest.store.connection import db_path
+from digest.store.editions import RecipientRow
+
+# An HTML part above this gets a warning; Gmail clips at about 102 KB.
+CLIP_WARNING_BYTES = 90_000
+VARIANT_CACHE_SIZE = 32
+HEARTBEAT_SECONDS = 10.0
+
+
+@dataclass
+class SendReport:
+    """What a send or dry run did; the CLI prints it, --json dumps it."""
+
+    frequency: str
+    period: str
+    edition_id: int | None
+    status: str = "dry-run"  # dry-run, complete, already-complete, stopped, incomplete
+    recipients: int = 0
+    messages: int = 0  # rendered (dry run) or handed to the relay
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bounced: int = 0
+    deferred: int = 0
+    retried: int = 0
+    resumed_in_flight: int = 0
+    compiles: int = 0
+    variants: int = 0
+    trimmed_articles: int = 0
+    stop_reason: str = ""
+    warnings: list[str] = field(default_factory=list)
+    articles_per_category: dict[str, int] = field(default_factory=dict)
+    sizes: array[int] = field(default_factory=lambda: array("I"))
+    largest_html: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.status in ("dry-run", "complete", "already-complete", "waiting")
+            and not self.failed
+        )
+
+    def size_summary(self) -> tuple[int, int]:
+        if not self.sizes:
+            return 0, 0
+        return int(statistics.median(self.sizes)), max(self.sizes)
+
+    def as_dict(self) -> dict[str, Any]:
+        median, largest = self.size_summary()
+        return {
+            "frequency": self.frequency,
+            "period": self.period,
+            "edition_id": self.edition_id,
+            "status": self.status,
+            "recipients": self.recipients,
+            "messages": self.messages,
+            "sent": self.sent,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "bounced": self.bounced,
+            "deferred": self.deferred,
+            "retried": self.retried,
+            "resumed_in_flight": self.resumed_in_flight,
+            "mjml_compiles": self.compiles,
+            "variants": self.variants,
+            "trimmed_articles": self.trimmed_articles,
+            "articles_per_category": self.articles_per_category,
+            "message_size_median": median,
+            "message_size_largest": largest,
+            "largest_html": self.largest_html,
+            "stop_reason": self.stop_reason,
+            "warnings": self.warnings,
+            "elapsed_seconds": round(self.elapsed, 3),
+        }
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+class _Variants:
+    """Rendered variants by content, a few at a time: recipients arrive grouped."""
+
+    def __init__(self, renderer: Renderer, report: SendReport, subject_prefix: str = "") -> None:
+        self.renderer = renderer
+        self.report = report
+        self.subject_prefix = subject_prefix
+        self._cache: OrderedDict[tuple[Any, ...], RenderedVariant] = OrderedDict()
+        self._seen_categories: dict[str, set[str]] = {}
+
+    def get(self, content: DigestContent) -> RenderedVariant:
+        key = tuple((s.slug, tuple(a.id for a in s.articles)) for s in content.sections)
+        variant = self._cache.get(key)
+        if variant is not None:
+            self._cache.move_to_end(key)
+            return variant
+        variant = self.renderer.render_variant(content, subject_prefix=self.subject_prefix)
+        self.report.variants += 1
+        self.report.trimmed_articles = max(self.report.trimmed_articles, variant.trimmed)
+        self.report.largest_html = max(self.report.largest_html, variant.html_size)
+        for section in content.sections:
+            self._seen_categories.setdefault(section.category, set()).update(
+                a.id for a in section.articles
+            )
+        self.report.articles_per_category = {
+            name: len(ids) for name, ids in sorted(self._seen_categories.items())
+        }
+        self._cache[key] = variant
+        if len(self._cache) > VARIANT_CACHE_SIZE:
+            self._cache.popitem(last=False)
+        return variant
+
+
+@dataclass(frozen=True)
+class _Job:
+    row: RecipientRow
+    message: OutgoingMessage
+    article_ids: tuple[str, ...]
+
+
+def _jobs(
+    rows: Iterator[RecipientRow],
+    curator: Curator,
+    variants: _Variants,
+    report: SendReport,
+    clock: Clock,
+    domain: str,
+    on_skip: Callable[[RecipientRow, str], None],
+) -> Iterator[_Job]:
+    """Recipients -> personalised messages; recipients with nothing new are skipped."""
+    for row in rows:
+        report.recipients += 1
+        if row.status.startswith("inactive:"):
+            report.skipped += 1
+            on_skip(row, f"subscriber is {row.status.split(':', 1)[1]} since the edition started")
+            continue
+        content = curator.content_for(row)
+        if content is None:
+            report.skipped += 1
+            on_skip(row, "nothing new")
+            continue
+        variant = variants.get(content)
+        recipient = Recipient(subscriber_id=row.subscriber_id, email=row.email, name=row.name)
+        message = variants.renderer.personalise(
+            variant,
+            recipient,
+            message_id=make_message_id(domain),
+            date=clock(),
+        )
+        report.messages += 1
+        report.sizes.append(len(message.data))
+        yield _Job(row=row, message=message, article_ids=content.article_ids)
+
+
+def _finish_report(report: SendReport, renderer: Renderer, started: float) -> None:
+    report.compiles = renderer.compile_count
+    report.elapsed = time.monotonic() - started
+    if report.largest_html > CLIP_WARNING_BYTES:
+        report.warnings.append(
+            f"largest HTML part is {report.largest_html:,} bytes: near Gmail's clipping limit "
+            "(about 102 KB)"
+        )
+    if report.trimmed_articles:
+        report.warnings.append(
+            f"up to {report.trimmed_articles} article(s) were left out of some digests to stay "
+            "under Gmail's clipping limit"
+        )
+
+
+def _edition_window(edition: Edition) -> EditionWindow:
+    return EditionWindow(
+        frequency=edition.frequency,
+        period=edition.period,
+        starts_at=edition.starts_at,
+        ends_at=edition.ends_at,
+    )
+
+
+def _already_done(db: sqlite_utils.Database, edition: Edition) -> SendReport:
+    counts = store.delivery_counts(db, edition.id)
+    return SendReport(
+        frequency=edition.frequency,
+        period=edition.period,
+        edition_id=edition.id,
+        status="already-complete" if edition.status == "complete" else edition.status,
+        recipients=counts["recipients"],
+        sent=counts["sent"],
+        skipped=counts["skipped"],
+        failed=counts["failed"],
+        bounced=counts["bounced"],
+        stop_reason=edition.note,
+    )
+
+
+def dry_run(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    renderer: Renderer,
+    *,
+    frequency: str,
+    as_of: datetime,
+    clock: Clock,
+    outbox: Outbox | None = None,
+) -> SendReport:
+    """Render every message the real send would, send nothing, write nothing to the database.
+    For an edition that was interrupted, shows what resuming it would send."""
+    started = time.monotonic()
+    window = edition_window(settings, frequency, as_of)
+    edition = store.find_edition(db, frequency, window.period)
+    if edition is not None and edition.status != "open":
+        return _already_done(db, edition)
+    report = SendReport(frequency=frequency, period=window.period, edition_id=None)
+    if edition is not None:
+        window = _edition_window(edition)
+        report.edition_id = edition.id
+        rows = store.iter_open_deliveries(db, edition.id, batch=settings.sending.page_size)
+    else:
+        rows = store.iter_planned_recipients(db, frequency, batch=settings.sending.page_size)
+    curator = Curator(db, settings, window, edition_id=report.edition_id)
+    variants = _Variants(renderer, report)
+    for job in _jobs(
+        rows, curator, variants, report, clock, sending_domain(settings), lambda row, why: None
+    ):
+        if outbox is not None:
+            outbox.write(job.message, job.article_ids, job.message.headers.get("Subject", ""))
+    if outbox is not None:
+        outbox.close()
+    _finish_report(report, renderer, started)
+    return report
+
+
+class _SendState:
+    """Shared between the reading thread and the sender threads."""
+
+    def __init__(self, settings: Settings, stop: threading.Event) -> None:
+        self.lock = threading.Lock()
+        self.stop = stop
+        self.consecutive_failures = 0
+        self.max_consecutive = settings.sending.max_consecutive_failures
+        self.stop_reason = ""
+        self.done = 0
+
+    def halt(self, reason: str) -> None:
+        with self.lock:
+            if not self.stop_reason:
+                self.stop_reason = reason
+        self.stop.set()
+
+
+def _sender(
+    path: str,
+    transport: Transport,
+    jobs: queue.Queue[_Job | None],
+    state: _SendState,
+    report: SendReport,
+    settings: Settings,
+    limiter: RateLimiter,
+    clock: Clock,
+    edition_id: int,
+    sleep: Callable[[float], None],
+    retry_delay: float,
+) -> None:
+    db = open_db(path)
+    max_attempts = settings.sending.max_attempts
+    try:
+        while True:
+            job = jobs.get()
+            if job is None or state.stop.is_set():
+                # Left 'pending' in the database: the next `digest send` picks it up.
+                if job is None:
+                    return
+                continue
+            row, message = job.row, job.message
+            attempts = row.attempts
+            result: SendResult | None = None
+            while True:
+                limiter.acquire()
+                store.mark_sending(db, edition_id, row.subscriber_id, clock(), message.message_id)
+                attempts += 1
+                try:
+                    result = transport.send(message)
+                except DeliveryError as e:
+                    # Login refused on reconnect: the relay as a whole refuses us.
+                    store.mark_delivery(db, edition_id, row.subscriber_id, "pending", clock())
+                    state.halt(str(e))
+                    result = None
+                    break
+                if result.kind != "transient" or attempts >= max_attempts or state.stop.is_set():
+                    break
+                with state.lock:
+                    report.retried += 1
+                sleep(retry_delay * 2 ** (attempts - 1))
+            if result is None:
+                continue
+            _record(db, result, job, state, report, clock, edition_id, attempts, max_attempts)
+    finally:
+        transport.close()
+        db.close()
+
+
+def _record(
+    db: sqlite_utils.Database,
+    result: SendResult,
+    job: _Job,
+    state: _SendState,
+    report: SendReport,
+    clock: Clock,
+    edition_id: int,
+    attempts: int,
+    max_attempts: int,
+) -> None:
+    now = clock()
+    sid = job.row.subscriber_id
+    reply = f"{result.code} {result.reply}".strip()
+    if result.kind == "sent":
+        store.mark_delivery(
+            db, edition_id, sid, "sent", now, reply=reply, article_ids=job.article_ids
+        )
+    elif result.kind == "bounce":
+        # 5.1.x: the address does not exist. Suppress it now, in the same commit.
+        with transaction(db):
+            store.mark_delivery(db, edition_id, sid, "bounced", now, reply=reply)
+            subscriber_store.set_status(db, sid, "bounced", now, "smtp", reply)
+    elif result.kind == "permanent":
+        store.mark_delivery(db, edition_id, sid, "failed", now, reply=reply)
+    else:  # transient, out of attempts (or stopping): a later `digest send` retries it
+        store.mark_delivery(
+            db,
+            edition_id,
+            sid,
+            "deferred" if attempts >= max_attempts else "pending",
+            now,
+            reply=reply,
+        )
+    with state.lock:
+        state.done += 1
+        if result.kind == "sent":
+            report.sent += 1
+            state.consecutive_failures = 0
+            return
+        if result.kind == "bounce":
+            report.bounced += 1
+        elif result.kind == "permanent":
+            report.failed += 1
+        elif attempts >= max_attempts:
+            report.deferred += 1
+        else:
+            return  # interrupted by a stop, not a failure
+        state.consecutive_failures += 1
+        failures = state.consecutive_failures
+    if failures >= state.max_consecutive:
+        state.halt(
+            f"the relay refused {failures} messages in a row (last: {reply}); "
+            "check the relay, then run `digest send` again to resume"
+        )
+
+
+def send_edition(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    renderer: Renderer,
+    *,
+    frequency: str,
+    as_of: datetime,
+    clock: Clock,
+    transport_factory: Callable[[], Transport],
+    stop: threading.Event | None = None,
+    progress: ProgressCallback | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    retry_delay: float = 2.0,
+    edition: Edition | None = None,
+    due: Callable[[RecipientRow], bool] | None = None,
+) -> SendReport:
+    """Send (or resume) the edition of ``frequency`` for the period containing ``as_of``.
+
+    ``due`` picks the recipients whose turn it is (local-time delivery); the others stay
+    pending and the edition stays open for a later call."""
+    started = time.monotonic()
+    stop = stop or threading.Event()
+    if edition is None:
+        edition = open_edition(db, settings, frequency, as_of, clock())
+    if edition.status != "open":
+        return _already_done(db, edition)
+    store.acquire_send_lock(db, edition.id, clock())
+    report = SendReport(
+        frequency=edition.frequency, period=edition.period, edition_id=edition.id, status="complete"
+    )
+    try:
+        _run(
+            db,
+            settings,
+            renderer,
+            edition,
+            report,
+            clock,
+            transport_factory,
+            stop,
+            progress,
+            sleep,
+            retry_delay,
+            due,
+        )
+    finally:
+        store.release_send_lock(db, edition.id)
+    _finish_report(report, renderer, started)
+    return report
+
+
+def open_edition(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    frequency: str,
+    as_of: datetime,
+    now: datetime,
+) -> Edition:
+    """The edition for the period containing ``as_of``: found, or created with its recipients."""
+    window = edition_window(settings, frequency, as_of)
+    edition = store.find_edition(db, frequency, window.period)
+    if edition is not None:
+        return edition
+    try:
+        return store.create_edition(
+            db,
+            frequency=frequency,
+            period=window.period,
+            starts_at=window.starts_at,
+            ends_at=window.ends_at,
+            now=now,
+        )
+    except sqlite3.IntegrityError:
+        # Another process created it a moment ago; the send lock decides who sends.
+        found = store.find_edition(db, frequency, window.period)
+        if found is None:
+            raise
+        return found
+
+
+def _run(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    renderer: Renderer,
+    edition: Edition,
+    report: SendReport,
+    clock: Clock,
+    transport_factory: Callable[[], Transport],
+    stop: threading.Event,
+    progress: ProgressCallback | None,
+    sleep: Callable[[float], None],
+    retry_delay: float,
+    due: Callable[[RecipientRow], bool] | None,
+) -> None:
+    total, in_flight = store.count_open(db, edition.id)
+    report.resumed_in_flight = in_flight
+    state = _SendState(settings, stop)
+    limiter = RateLimiter(settings.sending.rate, settings.sending.hourly_limit)
+    concurrency = settings.sending.concurrency
+    jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=concurrency)
+    path = db_path(db)
+    threads = [
+        threading.Thread(
+            target=_sender,
+            args=(
+                path,
+                transport_factory(),
+                jobs,
+                state,
+                report,
+                settings,
+                limiter,
+                clock,
+                edition.id,
+                sleep,
+                retry_delay,
+            ),
+            name=f"digest-sender-{i}",
+            daemon=True,
+        )
+        for i in range(concurrency)
+    ]
+    for thread in threads:
+        thread.start()
+
+    def skip(row: RecipientRow, why: str) -> None:
+        store.mark_delivery(db, edition.id, row.subscriber_id, "skipped", clock(), reply=why)
+
+    curator = Curator(db, settings, _edition_window(edition), edition_id=edition.id)
+    variants = _Variants(renderer, report)
+    rows = store.iter_open_deliveries(db, edition.id, batch=settings.sending.page_size)
+    if due is not None:
+        rows = (row for row in rows if due(row))
+    last_beat = time.monotonic()
+    try:
+        for job in _jobs(rows, curator, variants, report, clock, sending_domain(settings), skip):
+            while not stop.is_set():
+                try:
+                    jobs.put(job, timeout=1.0)
+                    break
+                except queue.Full:
+                    pass
+                if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
+                    store.heartbeat_send_lock(db, edition.id, clock())
+                    last_beat = time.monotonic()
+                if not any(t.is_alive() for t in threads):
+                    state.halt("every sender thread stopped")
+            if stop.is_set():
+                break
+            if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
+                store.heartbeat_send_lock(db, edition.id, clock())
+                last_beat = time.monotonic()
+            if progress is not None:
+                progress(state.done + report.skipped, total)
+    except KeyboardInterrupt:
+        state.halt("interrupted")
+    except DigestError as e:
+        state.halt(str(e))
+        raise
+    finally:
+        _drain(jobs, threads)
+    if progress is not None:
+        progress(state.done + report.skipped, total)
+    if state.stop_reason or stop.is_set():
+        report.status = "stopped"
+        report.stop_reason = state.stop_reason or "stopped"
+        return
+    remaining, _ = store.count_open(db, edition.id)
+    if remaining and due is not None:
+        report.status = "waiting"
+        report.stop_reason = f"{remaining} deliveries are not due yet"
+        return
+    if remaining:
+        report.status = "incomplete"
+        report.stop_reason = (
+            f"{remaining} deliveries deferred after {settings.sending.max_attempts} attempts; "
+            "run `digest send` again later to retry them"
+        )
+        return
+    store.mark_edition(db, edition.id, "complete", clock())
+
+
+def _drain(jobs: queue.Queue[_Job | None], threads: list[threading.Thread]) -> None:
+    """Tell every sender to finish its message in flight and stop."""
+    for _ in threads:
+        while True:
+            try:
+                jobs.put(None, timeout=0.5)
+                break
+            except queue.Full:
+                # Stopping: throw away queued work (still 'pending' in the database).
+                with contextlib.suppress(queue.Empty):
+                    jobs.get_nowait()
+    for thread in threads:
+        thread.join()
+
+
+def send_test(
+    db: sqlite_utils.Database,
+    settings: Settings,
+    renderer: Renderer,
+    transport: Transport,
+    *,
+    to: str,
+    content: DigestContent,
+    clock: Clock,
+) -> tuple[OutgoingMessage, SendResult]:
+    """One real copy of a digest to an editor's address, "[TEST]" in the subject, recording
+    nothing."""
+    variant = renderer.render_variant(content, subject_prefix="[TEST] ")
+    message = renderer.personalise(
+        variant,
+        Recipient(subscriber_id=0, email=to, name=""),
+        message_id=make_message_id(sending_domain(settings)),
+        date=clock(),
+    )
+    try:
+        result = transport.send(message)
+    finally:
+        transport.close()
+    return message, result
+
+
+__all__ = ["SendReport", "dry_run", "open_edition", "send_edition", "send_test"]

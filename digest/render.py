@@ -1,0 +1,704 @@
+"""Jinja2 -> MJML -> HTML, the text part, and per-recipient personalisation.
+
+A :class:`Renderer` is built once per run. ``render_variant`` renders and compiles one
+content variant once (EMAIL.md point 19) and builds its message bytes with placeholder tokens;
+``personalise`` fills in one recipient's values with a single join, cheap enough for
+thousands of messages a second (PERF-NOTES.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+import os
+import re
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import jinja2
+import nh3
+from mjml import mjml2html
+
+from digest.config import Settings, templates_dirs
+from digest.errors import InputError, TemplateError
+from digest.mime import (
+    DkimSigner,
+    MessageTemplate,
+    build_body,
+    envelope_sender,
+    format_address,
+    header_line,
+    html_to_7bit,
+    list_id,
+    list_unsubscribe_value,
+    normalise_message_id,
+    parse_sender,
+    qp_line,
+    strip_controls,
+)
+from digest.models import Article, DigestContent, OutgoingMessage, Recipient, Section
+from digest.tokens import (
+    PREFERENCES_SALT,
+    SIGNATURE_CHARS,
+    UNSUBSCRIBE_SALT,
+    IdSigner,
+    confirm_url,
+    require_secret,
+)
+
+# Gmail clips HTML over about 102 KB (EMAIL.md point 11).
+HTML_SIZE_LIMIT = 100_000
+SUMMARY_CHARS = 320
+IMAGE_WIDTH = 552  # the 600px body less 24px padding each side
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
+_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif")
+_MJML_POSITION = re.compile(r"position (\d+):(\d+)")
+
+Compiler = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Placeholders:
+    """Tokens standing in for per-recipient values. A random part per Renderer means article
+    text cannot contain them by accident or on purpose. Header ones are address-shaped so the
+    template bytes still read as a message."""
+
+    nonce: str
+
+    def _t(self, what: str) -> str:
+        return f"zz{self.nonce}{what}zz"
+
+    @property
+    def tokens(self) -> dict[str, str]:
+        return {
+            "to": f"{self._t('rcpt')}@example.invalid",
+            "date": self._t("date"),
+            "msgid": f"<{self._t('msgid')}@example.invalid>",
+            "list_unsub": f"<{self._t('listunsub')}@example.invalid>",
+            "unsub_html": self._t("unsubhtml"),
+            "prefs_html": self._t("prefshtml"),
+            "unsub_text": self._t("unsubtext"),
+            "prefs_text": self._t("prefstext"),
+        }
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    """What templates see of an article: text cleaned, URLs checked, date formatted."""
+
+    id: str
+    title: str
+    url: str
+    date: str
+    date_iso: str
+    author: str
+    summary: str
+    image_url: str
+    image_alt: str
+    image_width: int
+
+
+@dataclass(frozen=True)
+class SectionView:
+    category: str
+    slug: str
+    articles: tuple[ArticleView, ...]
+
+
+@dataclass(frozen=True)
+class RenderedVariant:
+    """One compiled content variant, ready to personalise."""
+
+    content: DigestContent  # as rendered: ``trimmed`` counts the articles dropped for size
+    subject: str
+    preheader: str
+    html: str  # 7-bit HTML with placeholder tokens
+    text: str  # the text part before encoding, with placeholder tokens
+    template: MessageTemplate  # the whole message with placeholder tokens
+    html_size: int  # encoded HTML part in bytes, allowing for the longest personalised links
+    placeholders: Placeholders
+
+    @property
+    def article_ids(self) -> tuple[str, ...]:
+        return self.content.article_ids
+
+    @property
+    def trimmed(self) -> int:
+        return self.content.trimmed
+
+
+class Renderer:
+    """Templates and settings for one run. ``compile_count`` counts MJML compiles, so tests and
+    benchmarks can see that many recipients of one variant cost one compile."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        compiler: Compiler = mjml2html,
+        dkim: DkimSigner | None = None,
+        nonce: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.compile_count = 0
+        self._compiler = compiler
+        self.placeholders = Placeholders(nonce or secrets.token_hex(4))
+        self.dirs = templates_dirs(settings)
+        if not _HEX_COLOR.fullmatch(settings.site.accent_color):
+            raise TemplateError(
+                f"site.accent_color: expected a colour like #1a4d8f, "
+                f"got {settings.site.accent_color!r}"
+            )
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader([str(d) for d in self.dirs]),
+            autoescape=_autoescape,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        try:
+            self._subject = self.env.from_string(settings.digest.subject)
+        except jinja2.TemplateSyntaxError as e:
+            raise TemplateError(f"digest.subject:{e.lineno}: {e.message}") from e
+        self._dkim = dkim if dkim is not None else DkimSigner.from_settings(settings)
+        self._from = format_address(*parse_sender(settings.sender.from_), header="From")
+        self._envelope = envelope_sender(settings)
+        self._base = settings.site.url.rstrip("/")
+        self._signers: tuple[IdSigner, IdSigner] | None = None
+
+    # -- the digest -------------------------------------------------------------------------
+
+    def render_variant(
+        self, content: DigestContent, *, subject_prefix: str = ""
+    ) -> RenderedVariant:
+        """Render and compile ``content`` once, trimming the oldest articles while the HTML
+        part would pass Gmail's clipping limit."""
+        if content.article_count == 0:
+            raise InputError("the digest has no articles: nothing to render")
+        subject = subject_prefix + self.subject_for(content)
+        # The reader's categories, also those trimming empties: the footer says why they get it.
+        categories = [s.category for s in content.sections]
+        current = content
+        while True:
+            variant = self._render_once(current, subject, categories)
+            if variant.html_size <= HTML_SIZE_LIMIT:
+                return variant
+            count = current.article_count
+            if count <= 1:
+                raise TemplateError(
+                    f"digest.mjml.j2: one article alone makes {variant.html_size} bytes of "
+                    f"HTML, over the {HTML_SIZE_LIMIT} byte limit"
+                )
+            # Size per article overstates an article's own share (the frame is in it too),
+            # so this never drops more than needed; the loop takes the rest.
+            excess = variant.html_size - HTML_SIZE_LIMIT
+            drop = min(count - 1, max(1, math.ceil(excess / (variant.html_size / count))))
+            current = drop_oldest(current, drop)
+
+    def subject_for(self, content: DigestContent) -> str:
+        names = [s.category for s in content.sections]
+        try:
+            raw = self._subject.render(
+                site=self.settings.site,
+                frequency=content.frequency,
+                article_count=content.article_count + content.trimmed,
+                categories=names,
+                category_summary=category_summary(names),
+            )
+        except jinja2.TemplateError as e:
+            raise TemplateError(f"digest.subject: {e}") from e
+        subject = " ".join(strip_controls(raw).split())
+        return subject if len(subject) <= 900 else subject[:899] + "…"
+
+    def _render_once(
+        self, content: DigestContent, subject: str, categories: list[str]
+    ) -> RenderedVariant:
+        tokens = self.placeholders.tokens
+        preheader = make_preheader(content, subject)
+        context = self._digest_context(content, subject, preheader, categories)
+        mjml_source = self._render(
+            "digest.mjml.j2",
+            {
+                **context,
+                "unsubscribe_url": tokens["unsub_html"],
+                "preferences_url": tokens["prefs_html"],
+            },
+        )
+        text = self._render(
+            "digest.txt.j2",
+            {
+                **context,
+                "unsubscribe_url": tokens["unsub_text"],
+                "preferences_url": tokens["prefs_text"],
+            },
+        )
+        page = html_to_7bit(self._compile(mjml_source, "digest.mjml.j2"))
+        text = _isolate(strip_controls(text), (tokens["unsub_text"], tokens["prefs_text"]))
+        for name, template_name, value in (
+            ("unsub_html", "digest.mjml.j2", page),
+            ("prefs_html", "digest.mjml.j2", page),
+            ("unsub_text", "digest.txt.j2", text),
+            ("prefs_text", "digest.txt.j2", text),
+        ):
+            if tokens[name] not in value:
+                what = "unsubscribe_url" if name.startswith("unsub") else "preferences_url"
+                raise TemplateError(
+                    f"{template_name}: must link to {{{{ {what} }}}} (EMAIL.md point 10: every "
+                    "digest shows unsubscribe and preferences links)"
+                )
+        headers = [
+            f"From: {self._from}\r\n".encode("ascii"),
+            f"To: {tokens['to']}\r\n".encode("ascii"),
+            header_line("Subject", subject),
+            f"Date: {tokens['date']}\r\n".encode("ascii"),
+            f"Message-ID: {tokens['msgid']}\r\n".encode("ascii"),
+            *self._reply_to(),
+            header_line("List-Id", list_id(self.settings, content.frequency)),
+            f"List-Unsubscribe: {tokens['list_unsub']}\r\n".encode("ascii"),
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+            b"Precedence: bulk\r\n",
+        ]
+        data = b"".join(headers) + build_body(text, page)
+        template = MessageTemplate.split(data, {k: v.encode("ascii") for k, v in tokens.items()})
+        self._check_slots(template, page, text)
+        return RenderedVariant(
+            content=content,
+            subject=subject,
+            preheader=preheader,
+            html=page,
+            text=text,
+            template=template,
+            html_size=self._html_part_size(page),
+            placeholders=self.placeholders,
+        )
+
+    def _check_slots(self, template: MessageTemplate, page: str, text: str) -> None:
+        """Every placeholder must come through the MIME build whole: a token split by an
+        encoder would go out to every reader as a broken link."""
+        tokens = self.placeholders.tokens
+        expected = {
+            "to": 1,
+            "date": 1,
+            "msgid": 1,
+            "list_unsub": 1,
+            "unsub_html": page.count(tokens["unsub_html"]),
+            "prefs_html": page.count(tokens["prefs_html"]),
+            "unsub_text": text.count(tokens["unsub_text"]),
+            "prefs_text": text.count(tokens["prefs_text"]),
+        }
+        for slot, count in expected.items():
+            if template.count(slot) != count:
+                raise TemplateError(
+                    f"placeholder {slot} appears {template.count(slot)} times in the message, "
+                    f"expected {count}: a link would break"
+                )
+
+    def _html_part_size(self, page: str) -> int:
+        tokens = self.placeholders.tokens
+        longest_link = len(self._base) + 3 + 13 + 1 + SIGNATURE_CHARS
+        growth = sum(
+            page.count(tokens[k]) * max(0, longest_link - len(tokens[k]))
+            for k in ("unsub_html", "prefs_html")
+        )
+        # 7bit: the part is the page itself, with CRLF line endings.
+        return len(page) + page.count("\n") + growth
+
+    def _digest_context(
+        self, content: DigestContent, subject: str, preheader: str, names: list[str]
+    ) -> dict[str, Any]:
+        sections = [
+            SectionView(s.category, s.slug, tuple(self._article_view(a) for a in s.articles))
+            for s in content.sections
+            if s.articles
+        ]
+        return {
+            **self._common_context(),
+            "subject": subject,
+            "preheader": preheader,
+            "frequency": content.frequency,
+            "period": period_label(content.starts_at, content.ends_at),
+            "sections": sections,
+            "categories": names,
+            "category_summary": category_summary(names),
+            "article_count": content.article_count,
+            "trimmed": content.trimmed,
+            "more_url": self._base + "/",
+            "archive_url": (
+                f"{self._base}/archive/{content.edition_id}"
+                if content.edition_id is not None
+                else ""
+            ),
+        }
+
+    def _common_context(self) -> dict[str, Any]:
+        return {"site": self.settings.site, "accent": self.settings.site.accent_color}
+
+    def _article_view(self, article: Article) -> ArticleView:
+        image = safe_image_url(article.image_url)
+        return ArticleView(
+            id=article.id,
+            title=clean_text(article.title) or "(untitled)",
+            url=safe_url(article.url) or self._base + "/",
+            date=date_label(article.published_at),
+            date_iso=article.published_at.date().isoformat(),
+            author=clean_text(article.author),
+            summary=summary_text(article),
+            image_url=image,
+            image_alt=clean_text(article.image_alt) if image else "",
+            image_width=IMAGE_WIDTH,
+        )
+
+    # -- per recipient ----------------------------------------------------------------------
+
+    def links(self, subscriber_id: int) -> tuple[str, str]:
+        """(unsubscribe URL, preferences URL) for one subscriber."""
+        if self._signers is None:
+            secret = require_secret(self.settings)
+            self._signers = (IdSigner(secret, UNSUBSCRIBE_SALT), IdSigner(secret, PREFERENCES_SALT))
+        unsub, prefs = self._signers
+        return (
+            f"{self._base}/u/{unsub.sign(subscriber_id)}",
+            f"{self._base}/p/{prefs.sign(subscriber_id)}",
+        )
+
+    def personalise(
+        self,
+        variant: RenderedVariant,
+        recipient: Recipient,
+        *,
+        message_id: str,
+        date: datetime,
+    ) -> OutgoingMessage:
+        """The bytes for one recipient: placeholders replaced with values encoded for where
+        they land, then DKIM-signed when configured."""
+        if date.tzinfo is None:
+            raise ValueError("date must be timezone-aware")
+        unsub, prefs = self.links(recipient.subscriber_id)
+        mid = normalise_message_id(message_id)
+        values = {
+            "to": format_address(recipient.name, recipient.email).encode("ascii"),
+            "date": format_datetime(date).encode("ascii"),
+            "msgid": mid.encode("ascii"),
+            "list_unsub": list_unsubscribe_value(
+                unsub, self.settings.sender.unsubscribe_mailto
+            ).encode("ascii"),
+            "unsub_html": html.escape(unsub).encode("ascii"),
+            "prefs_html": html.escape(prefs).encode("ascii"),
+            "unsub_text": qp_line(unsub),
+            "prefs_text": qp_line(prefs),
+        }
+        data = variant.template.fill(values)
+        if self._dkim is not None:
+            data = self._dkim.sign(data)
+        return OutgoingMessage(
+            sender=self._envelope,
+            recipient=recipient.email,
+            data=data,
+            message_id=mid,
+            subscriber_id=recipient.subscriber_id,
+        )
+
+    def render_html(self, variant: RenderedVariant, recipient: Recipient | None = None) -> str:
+        """The HTML one recipient gets (subscriber 0's links without one), for previews."""
+        unsub, prefs = self.links(recipient.subscriber_id if recipient else 0)
+        tokens = variant.placeholders.tokens
+        return variant.html.replace(tokens["unsub_html"], html.escape(unsub)).replace(
+            tokens["prefs_html"], html.escape(prefs)
+        )
+
+    def render_text(self, variant: RenderedVariant, recipient: Recipient | None = None) -> str:
+        unsub, prefs = self.links(recipient.subscriber_id if recipient else 0)
+        tokens = variant.placeholders.tokens
+        return variant.text.replace(tokens["unsub_text"], unsub).replace(
+            tokens["prefs_text"], prefs
+        )
+
+    # -- sign-up mail -----------------------------------------------------------------------
+
+    def render_confirm(
+        self,
+        recipient: Recipient,
+        *,
+        categories: Sequence[str],
+        message_id: str,
+        date: datetime,
+    ) -> OutgoingMessage:
+        """The double opt-in message with its confirm link."""
+        url = confirm_url(self.settings, recipient.subscriber_id, recipient.email)
+        context = {"confirm_url": url}
+        subject = f"Please confirm your subscription to {self.settings.site.name}"
+        return self._single(
+            "confirm", subject, context, recipient, categories, message_id=message_id, date=date
+        )
+
+    def render_welcome_back(
+        self,
+        recipient: Recipient,
+        *,
+        categories: Sequence[str],
+        message_id: str,
+        date: datetime,
+    ) -> OutgoingMessage:
+        """For an active reader who signs up again: no change, here is your preferences link."""
+        unsub, prefs = self.links(recipient.subscriber_id)
+        context = {"preferences_url": prefs, "unsubscribe_url": unsub}
+        subject = f"You are already subscribed to {self.settings.site.name}"
+        return self._single(
+            "welcome_back",
+            subject,
+            context,
+            recipient,
+            categories,
+            message_id=message_id,
+            date=date,
+        )
+
+    def _single(
+        self,
+        name: str,
+        subject: str,
+        extra: Mapping[str, str],
+        recipient: Recipient,
+        categories: Sequence[str],
+        *,
+        message_id: str,
+        date: datetime,
+    ) -> OutgoingMessage:
+        if date.tzinfo is None:
+            raise ValueError("date must be timezone-aware")
+        context = {
+            **self._common_context(),
+            **extra,
+            "subject": subject,
+            "name": clean_text(recipient.name),
+            "categories": [clean_text(c) for c in categories],
+        }
+        page = html_to_7bit(
+            self._compile(self._render(f"{name}.mjml.j2", context), f"{name}.mjml.j2")
+        )
+        text = strip_controls(self._render(f"{name}.txt.j2", context))
+        mid = normalise_message_id(message_id)
+        headers = [
+            f"From: {self._from}\r\n".encode("ascii"),
+            f"To: {format_address(recipient.name, recipient.email)}\r\n".encode("ascii"),
+            header_line("Subject", subject),
+            f"Date: {format_datetime(date)}\r\n".encode("ascii"),
+            f"Message-ID: {mid}\r\n".encode("ascii"),
+            *self._reply_to(),
+            # Sent because someone asked, just now: auto-responders should not answer.
+            b"Auto-Submitted: auto-generated\r\n",
+        ]
+        data = b"".join(headers) + build_body(text, page)
+        if self._dkim is not None:
+            data = self._dkim.sign(data)
+        return OutgoingMessage(
+            sender=self._envelope,
+            recipient=recipient.email,
+            data=data,
+            message_id=mid,
+            subscriber_id=recipient.subscriber_id,
+        )
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _reply_to(self) -> list[bytes]:
+        if not self.settings.sender.reply_to:
+            return []
+        name, address = parse_sender(self.settings.sender.reply_to)
+        return [f"Reply-To: {format_address(name, address, header='Reply-To')}\r\n".encode("ascii")]
+
+    def _render(self, name: str, context: Mapping[str, Any]) -> str:
+        try:
+            return self.env.get_template(name).render(context)
+        except jinja2.TemplateNotFound as e:
+            dirs = ", ".join(str(d) for d in self.dirs)
+            raise TemplateError(f"template {e.name} not found (looked in {dirs})") from e
+        except jinja2.TemplateSyntaxError as e:
+            where = _display_path(e.filename) if e.filename else name
+            raise TemplateError(f"{where}:{e.lineno}: {e.message}") from e
+        except (jinja2.TemplateError, TypeError, ValueError, AttributeError, LookupError) as e:
+            where = _template_frame(e.__traceback__) or name
+            raise TemplateError(f"{where}: {e}") from e
+
+    def _compile(self, source: str, name: str) -> str:
+        self.compile_count += 1
+        try:
+            return self._compiler(source)
+        except ValueError as e:
+            raise TemplateError(
+                f"{self._template_path(name)}: MJML: {e}{_near(source, str(e))}"
+            ) from e
+
+    def _template_path(self, name: str) -> str:
+        try:
+            filename = self.env.get_template(name).filename
+        except jinja2.TemplateError:
+            filename = None
+        return _display_path(filename) if filename else name
+
+
+def _autoescape(name: str | None) -> bool:
+    # Plain text must not contain &amp;; the subject (a string template) is plain text too.
+    return name is not None and name.endswith((".mjml.j2", ".html.j2"))
+
+
+def _display_path(filename: str) -> str:
+    try:
+        return os.path.relpath(filename)
+    except ValueError:
+        return filename
+
+
+def _template_frame(tb: TracebackType | None) -> str | None:
+    """``path:line`` of the innermost template frame: Jinja rewrites tracebacks so template
+    code appears with the template's file name and line number."""
+    found = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2") or filename == "<template>":
+            found = f"{_display_path(filename)}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found
+
+
+def _near(source: str, message: str) -> str:
+    match = _MJML_POSITION.search(message)
+    if not match:
+        return ""
+    start = int(match.group(1))
+    line = source.count("\n", 0, start) + 1
+    snippet = source[max(0, start - 30) : start + 40].replace("\n", " ")
+    return f" (rendered MJML line {line}, near {snippet!r})"
+
+
+def _isolate(text: str, tokens: Sequence[str]) -> str:
+    """Put each placeholder on a line of its own: the text part is quoted-printable, and a
+    token that shares a line could be split by a soft line break or push the line past 76."""
+    for token in tokens:
+        text = re.sub(rf"[ \t]*{token}[ \t]*", f"\n{token}\n", text)
+        text = text.replace(f"\n\n{token}", f"\n{token}").replace(f"{token}\n\n", f"{token}\n")
+    return text
+
+
+# -- text helpers ---------------------------------------------------------------------------
+
+
+def clean_text(value: str) -> str:
+    """One line of plain text: controls removed, whitespace collapsed."""
+    return " ".join(strip_controls(value).split())
+
+
+def summary_text(article: Article) -> str:
+    """The article's summary, else text taken from its body HTML, cut at a word near
+    SUMMARY_CHARS. Body HTML is untrusted: nh3 with no allowed tags keeps only its text,
+    which the templates then escape like any other text."""
+    text = article.summary
+    if not text and article.body_html:
+        text = html.unescape(nh3.clean(article.body_html, tags=set()))
+    text = clean_text(text)
+    if len(text) > SUMMARY_CHARS:
+        text = text[:SUMMARY_CHARS].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
+    return text
+
+
+def safe_url(url: str) -> str:
+    """``url`` when it is an absolute http(s) URL with no whitespace, else ""."""
+    url = url.strip()
+    if not url.lower().startswith(("https://", "http://")) or any(c.isspace() for c in url):
+        return ""
+    return strip_controls(url)
+
+
+def safe_image_url(url: str) -> str:
+    """Images must be absolute https PNG/JPG/GIF (EMAIL.md point 14); a URL with no file
+    extension (a CDN) is allowed, SVG, WebP and data: are not."""
+    url = safe_url(url)
+    if not url.lower().startswith("https://"):
+        return ""
+    path = url.split("?", 1)[0].split("#", 1)[0].rsplit("/", 1)[-1].lower()
+    if "." in path and not path.endswith(_IMAGE_EXTENSIONS):
+        return ""
+    return url
+
+
+def date_label(dt: datetime) -> str:
+    return f"{dt.day} {_MONTHS[dt.month - 1]} {dt.year}"
+
+
+def period_label(starts_at: datetime, ends_at: datetime) -> str:
+    """``22 Nov 2026 – 28 Nov 2026``; the end is exclusive, so midnight is the day before."""
+    last = ends_at - timedelta(microseconds=1) if ends_at > starts_at else ends_at
+    first = date_label(starts_at)
+    return first if first == date_label(last) else f"{first} – {date_label(last)}"
+
+
+def category_summary(names: Sequence[str]) -> str:
+    """Names for a subject: A; A and B; A, B and 1 more."""
+    if len(names) <= 1:
+        return names[0] if names else ""
+    if len(names) == 2:
+        return f"{names[0]} and {names[1]}"
+    return f"{names[0]}, {names[1]} and {len(names) - 2} more"
+
+
+def make_preheader(content: DigestContent, subject: str) -> str:
+    """The hidden preview line: the first headlines, 40-150 characters, never the subject."""
+    titles = [clean_text(a.title) for s in content.sections for a in s.articles]
+    text = "; ".join(t for t in titles[:3] if t)
+    if len(text) > 150:
+        text = text[:149].rsplit(" ", 1)[0] + "…"
+    if len(text) < 40:
+        text = f"{text}: the latest from {content.site_name}" if text else ""
+        while len(text) < 40:
+            text = f"{text} Read the {content.frequency} digest.".strip()
+        text = text[:150]
+    if text == subject:
+        text = (text[:130] + " and more").strip()
+    return text
+
+
+def drop_oldest(content: DigestContent, n: int) -> DigestContent:
+    """``content`` without its ``n`` oldest articles; sections left empty are dropped."""
+    ranked = sorted(
+        (
+            (a.published_at, si, ai)
+            for si, s in enumerate(content.sections)
+            for ai, a in enumerate(s.articles)
+        ),
+    )
+    dropped = {(si, ai) for _, si, ai in ranked[:n]}
+    sections: list[Section] = []
+    for si, s in enumerate(content.sections):
+        kept = tuple(a for ai, a in enumerate(s.articles) if (si, ai) not in dropped)
+        if kept:
+            sections.append(dataclasses.replace(s, articles=kept))
+    return dataclasses.replace(
+        content, sections=tuple(sections), trimmed=content.trimmed + len(dropped)
+    )
+
+
+def template_names() -> tuple[str, ...]:
+    return (
+        "digest.mjml.j2",
+        "digest.txt.j2",
+        "confirm.mjml.j2",
+        "confirm.txt.j2",
+        "welcome_back.mjml.j2",
+        "welcome_back.txt.j2",
+    )
+
+
+def template_file(settings: Settings, name: str) -> Path | None:
+    for d in templates_dirs(settings):
+        if (d / name).is_file():
+            return d / name
+    return None

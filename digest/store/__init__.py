@@ -1,0 +1,12 @@
+"""The store: the only package with SQL in it.
+
+``open_db(path)`` opens (creating if needed) a SQLite file, applies pending migrations and
+returns a :class:`sqlite_utils.Database`. Query functions live in the submodules and take that
+database as their first argument.
+"""
+
+from __future__ import annotations
+
+from digest.store.connection import open_db, transaction
+
+__all__ = ["open_db", "transaction"]

@@ -1,0 +1,79 @@
+"""Opening the database: WAL, foreign keys, a busy timeout, migrations on every open."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import sqlite_utils
+
+from digest.errors import StoreError
+from digest.store.migrations import migrations
+
+BUSY_TIMEOUT_MS = 10_000
+
+
+def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
+    """Open the database at ``path`` ready for use by several processes at once."""
+    path = Path(path)
+    if not create and not path.exists():
+        raise StoreError(f"{path}: database not found (run `digest init` first)")
+    if path.exists() and path.is_dir():
+        raise StoreError(f"{path}: is a directory, not a database file")
+    try:
+        # isolation_level=None: we manage transactions explicitly (BEGIN IMMEDIATE), so a
+        # delivery can be committed the moment the relay accepts it.
+        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        db = sqlite_utils.Database(conn)
+        migrations.apply(db)
+    except sqlite3.DatabaseError as e:
+        raise _store_error(path, e) from e
+    except OSError as e:
+        raise StoreError(f"{path}: cannot open database: {e}") from e
+    return db
+
+
+def _store_error(path: Path, e: sqlite3.DatabaseError) -> StoreError:
+    text = str(e)
+    if "file is not a database" in text or "malformed" in text:
+        return StoreError(f"{path}: not a SQLite database ({text})")
+    if "locked" in text or "busy" in text:
+        return StoreError(
+            f"{path}: database is locked by another process (tried for {BUSY_TIMEOUT_MS // 1000} s)"
+        )
+    if "unable to open" in text:
+        return StoreError(f"{path}: cannot open database (is the folder writable?)")
+    return StoreError(f"{path}: database error: {text}")
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception. Immediate so that a writer
+    waits for the lock up front instead of failing halfway through."""
+    conn = db.conn
+    if conn.in_transaction:  # nested: a savepoint inside the caller's transaction
+        with db.atomic():
+            yield db
+        return
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as e:
+        raise _store_error(Path(db_path(db)), e) from e
+    try:
+        yield db
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    else:
+        conn.execute("COMMIT")
+
+
+def db_path(db: sqlite_utils.Database) -> str:
+    row = db.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row else ""

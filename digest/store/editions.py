@@ -1,0 +1,455 @@
+"""Editions, deliveries and the per-edition send lock: the send loop's bookkeeping.
+
+A delivery row moves pending -> sending -> sent (or failed, bounced, deferred, skipped).
+Each change is committed on its own, the moment it happens, so a killed send resumes exactly
+where it stopped: rows still 'sending' are the messages that were in flight.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlite_utils
+
+from digest.clock import from_db, to_db
+from digest.errors import NotFoundError, SendLockedError
+from digest.models import Edition
+from digest.store.connection import transaction
+
+# Statuses still to be worked on by a (resumed) send.
+OPEN_DELIVERY_STATUSES = ("pending", "sending", "deferred")
+LOCK_STALE_AFTER = timedelta(seconds=90)
+
+
+@dataclass(frozen=True)
+class RecipientRow:
+    """A subscriber as the send loop needs them: who, which categories, and since when."""
+
+    subscriber_id: int
+    email: str
+    name: str
+    timezone: str
+    category_ids: tuple[int, ...]  # sorted
+    last_sent_end: str | None  # cutoff of the last edition delivered to them (UTC text)
+    status: str = "pending"  # the delivery's status when resuming, 'pending' in a dry run
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    id: str
+    url: str
+    title: str
+    summary: str
+    author: str
+    image_url: str
+    image_alt: str
+    published_at: str
+    category_id: int
+
+
+def _edition(row: tuple[object, ...]) -> Edition:
+    return Edition(
+        id=int(str(row[0])),
+        frequency=str(row[1]),
+        period=str(row[2]),
+        starts_at=from_db(str(row[3])),  # type: ignore[arg-type]
+        ends_at=from_db(str(row[4])),  # type: ignore[arg-type]
+        status=str(row[5]),
+        created_at=from_db(str(row[6])),
+        completed_at=from_db(row[7] if isinstance(row[7], str) else None),
+        note=str(row[8]),
+    )
+
+
+_EDITION_COLUMNS = (
+    "id, frequency, period, starts_at, ends_at, status, created_at, completed_at, note"
+)
+
+
+def find_edition(db: sqlite_utils.Database, frequency: str, period: str) -> Edition | None:
+    row = db.execute(
+        f"SELECT {_EDITION_COLUMNS} FROM editions WHERE frequency = ? AND period = ?",
+        [frequency, period],
+    ).fetchone()
+    return _edition(row) if row else None
+
+
+def get_edition(db: sqlite_utils.Database, edition_id: int) -> Edition:
+    row = db.execute(
+        f"SELECT {_EDITION_COLUMNS} FROM editions WHERE id = ?", [edition_id]
+    ).fetchone()
+    if not row:
+        raise NotFoundError(f"no edition with id {edition_id} (see `digest editions list`)")
+    return _edition(row)
+
+
+def list_editions(db: sqlite_utils.Database, *, status: str | None = None) -> list[Edition]:
+    where, params = ("WHERE status = ?", [status]) if status else ("", [])
+    rows = db.execute(
+        f"SELECT {_EDITION_COLUMNS} FROM editions {where} ORDER BY ends_at DESC, id DESC", params
+    ).fetchall()
+    return [_edition(r) for r in rows]
+
+
+_GROUP_KEY_SQL = (
+    "(SELECT group_concat(category_id) FROM (SELECT category_id FROM subscriptions"
+    " WHERE subscriber_id = s.id ORDER BY category_id))"
+)
+
+
+def create_edition(
+    db: sqlite_utils.Database,
+    *,
+    frequency: str,
+    period: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    now: datetime,
+) -> Edition:
+    """Create the edition and one pending delivery per active subscriber of that frequency,
+    in one transaction: whoever joins later is not added to this edition."""
+    with transaction(db):
+        cursor = db.execute(
+            "INSERT INTO editions (frequency, period, starts_at, ends_at, status, created_at)"
+            " VALUES (?, ?, ?, ?, 'open', ?)",
+            [frequency, period, to_db(starts_at), to_db(ends_at), to_db(now)],
+        )
+        edition_id = int(cursor.lastrowid or 0)
+        db.execute(
+            f"""
+            INSERT INTO deliveries (edition_id, subscriber_id, status, group_key, updated_at)
+            SELECT ?, s.id, 'pending', {_GROUP_KEY_SQL}, ?
+            FROM subscribers s
+            WHERE s.status = 'active' AND s.frequency = ?
+              AND EXISTS (SELECT 1 FROM subscriptions x WHERE x.subscriber_id = s.id)
+            """,
+            [edition_id, to_db(now), frequency],
+        )
+    return get_edition(db, edition_id)
+
+
+def mark_edition(
+    db: sqlite_utils.Database, edition_id: int, status: str, now: datetime, note: str = ""
+) -> None:
+    db.execute(
+        "UPDATE editions SET status = ?, completed_at = ?, note = ? WHERE id = ?",
+        [status, to_db(now), note, edition_id],
+    )
+
+
+def skip_missed_edition(
+    db: sqlite_utils.Database,
+    *,
+    frequency: str,
+    period: str,
+    starts_at: datetime,
+    ends_at: datetime,
+    now: datetime,
+    note: str,
+) -> Edition:
+    """Record an edition that was deliberately not sent (e.g. missed by too much)."""
+    with transaction(db):
+        db.execute(
+            "INSERT INTO editions (frequency, period, starts_at, ends_at, status, created_at,"
+            " completed_at, note) VALUES (?, ?, ?, ?, 'skipped', ?, ?, ?)",
+            [frequency, period, to_db(starts_at), to_db(ends_at), to_db(now), to_db(now), note],
+        )
+    edition = find_edition(db, frequency, period)
+    assert edition is not None
+    return edition
+
+
+_RECIPIENT_COLUMNS = """
+    s.id, s.email, s.name, s.timezone, {group_key},
+    (SELECT MAX(e.ends_at) FROM deliveries d2 JOIN editions e ON e.id = d2.edition_id
+      WHERE d2.subscriber_id = s.id AND d2.status = 'sent' {not_this_edition})
+"""
+
+
+def iter_planned_recipients(
+    db: sqlite_utils.Database, frequency: str, *, batch: int = 1000
+) -> Iterator[RecipientRow]:
+    """Active subscribers of a frequency as a new edition would take them, ordered by their
+    category set so that recipients of the same content come one after another (one render
+    per variant). Read-only: a dry run changes nothing."""
+    columns = _RECIPIENT_COLUMNS.format(group_key=_GROUP_KEY_SQL + " AS gk", not_this_edition="")
+    cursor = db.execute(
+        f"""
+        SELECT {columns} FROM subscribers s
+        WHERE s.status = 'active' AND s.frequency = ?
+          AND EXISTS (SELECT 1 FROM subscriptions x WHERE x.subscriber_id = s.id)
+        ORDER BY gk, s.id
+        """,
+        [frequency],
+    )
+    yield from _recipients(cursor, batch)
+
+
+def iter_open_deliveries(
+    db: sqlite_utils.Database, edition_id: int, *, batch: int = 1000
+) -> Iterator[RecipientRow]:
+    """The edition's deliveries still to do (pending, in flight when a send was killed, or
+    deferred), in variant order. Subscribers who left since the edition started come back
+    with status 'inactive:<status>' so the caller skips them.
+
+    Keyset pages, each read completely: no statement stays open between pages, so the caller
+    can commit on the same connection while iterating."""
+    columns = _RECIPIENT_COLUMNS.format(
+        group_key="d.group_key", not_this_edition="AND d2.edition_id != d.edition_id"
+    )
+    last_key, last_id = "", 0
+    while True:
+        rows = db.execute(
+            f"""
+            SELECT {columns}, d.status, d.attempts, s.status FROM deliveries d
+            JOIN subscribers s ON s.id = d.subscriber_id
+            WHERE d.edition_id = ? AND d.status IN ('pending', 'sending', 'deferred')
+              AND (d.group_key > ? OR (d.group_key = ? AND d.subscriber_id > ?))
+            ORDER BY d.group_key, d.subscriber_id
+            LIMIT ?
+            """,
+            [edition_id, last_key, last_key, last_id, batch],
+        ).fetchall()
+        if not rows:
+            return
+        yield from _recipients(_Rows(rows), batch)
+        last_key, last_id = rows[-1][4] or "", rows[-1][0]
+
+
+class _Rows:
+    """A fetched page that looks like a cursor to _recipients."""
+
+    def __init__(self, rows: list[tuple[object, ...]]) -> None:
+        self._rows: list[tuple[object, ...]] | None = rows
+
+    def fetchmany(self, size: int) -> list[tuple[object, ...]]:
+        rows, self._rows = self._rows or [], None
+        return rows
+
+
+def count_open(db: sqlite_utils.Database, edition_id: int) -> tuple[int, int]:
+    """(deliveries still to do, of which in flight when the last send stopped)."""
+    row = db.execute(
+        "SELECT COUNT(*), COALESCE(SUM(status = 'sending'), 0) FROM deliveries"
+        " WHERE edition_id = ? AND status IN ('pending', 'sending', 'deferred')",
+        [edition_id],
+    ).fetchone()
+    return int(row[0]), int(row[1])
+
+
+def _recipients(cursor: object, batch: int) -> Iterator[RecipientRow]:
+    while True:
+        rows = cursor.fetchmany(batch)  # type: ignore[attr-defined]
+        if not rows:
+            return
+        for r in rows:
+            status = "pending"
+            attempts = 0
+            if len(r) > 6:
+                # A subscriber who is no longer active is reported as such, not mailed.
+                status = r[6] if r[8] == "active" else f"inactive:{r[8]}"
+                attempts = r[7]
+            yield RecipientRow(
+                subscriber_id=r[0],
+                email=r[1] or "",
+                name=r[2],
+                timezone=r[3],
+                category_ids=tuple(int(x) for x in (r[4] or "").split(",") if x),
+                last_sent_end=r[5],
+                status=status,
+                attempts=attempts,
+            )
+
+
+def articles_in_window(
+    db: sqlite_utils.Database,
+    category_ids: tuple[int, ...],
+    *,
+    published_after: str,
+    available_until: str,
+    available_after: str | None,
+) -> list[ArticleRow]:
+    """Articles in any of the categories, newest first, one row per (article, category).
+
+    An article becomes *available* when it is both published and imported. Windows are cut on
+    that moment, so each article falls in exactly one edition per subscriber: never twice, and
+    an article imported late (published before the last cutoff) is not skipped either.
+    ``published_after`` caps the look-back so an imported back-catalogue does not flood a digest.
+    """
+    if not category_ids:
+        return []
+    marks = ",".join("?" for _ in category_ids)
+    params: list[object] = [*category_ids, published_after, available_until]
+    after_clause = ""
+    if available_after is not None:
+        after_clause = "AND MAX(a.published_at, a.imported_at) > ?"
+        params.append(available_after)
+    rows = db.execute(
+        f"""
+        SELECT a.id, a.url, a.title, a.summary, a.author, a.image_url, a.image_alt,
+               a.published_at, ac.category_id
+        FROM article_categories ac JOIN articles a ON a.id = ac.article_id
+        WHERE ac.category_id IN ({marks})
+          AND a.published_at > ?
+          AND MAX(a.published_at, a.imported_at) <= ?
+          {after_clause}
+        ORDER BY a.published_at DESC, a.id
+        """,
+        params,
+    ).fetchall()
+    return [ArticleRow(*r) for r in rows]
+
+
+def category_names(db: sqlite_utils.Database) -> dict[int, tuple[str, str, int]]:
+    """id -> (name, slug, position) for every category."""
+    rows = db.execute("SELECT id, name, slug, position FROM categories").fetchall()
+    return {r[0]: (r[1], r[2], r[3]) for r in rows}
+
+
+# --- delivery state changes: each one committed at once -----------------------------------
+
+
+def mark_sending(
+    db: sqlite_utils.Database, edition_id: int, subscriber_id: int, now: datetime, message_id: str
+) -> None:
+    db.execute(
+        "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, message_id = ?,"
+        " updated_at = ? WHERE edition_id = ? AND subscriber_id = ?",
+        [message_id, to_db(now), edition_id, subscriber_id],
+    )
+
+
+def mark_delivery(
+    db: sqlite_utils.Database,
+    edition_id: int,
+    subscriber_id: int,
+    status: str,
+    now: datetime,
+    *,
+    reply: str = "",
+    article_ids: tuple[str, ...] | None = None,
+) -> None:
+    if article_ids is None:
+        db.execute(
+            "UPDATE deliveries SET status = ?, reply = ?, updated_at = ?"
+            " WHERE edition_id = ? AND subscriber_id = ?",
+            [status, reply[:500], to_db(now), edition_id, subscriber_id],
+        )
+    else:
+        db.execute(
+            "UPDATE deliveries SET status = ?, reply = ?, article_ids = ?, updated_at = ?"
+            " WHERE edition_id = ? AND subscriber_id = ?",
+            [
+                status,
+                reply[:500],
+                json.dumps(list(article_ids)),
+                to_db(now),
+                edition_id,
+                subscriber_id,
+            ],
+        )
+
+
+def delivery_counts(db: sqlite_utils.Database, edition_id: int) -> dict[str, int]:
+    rows = db.execute(
+        "SELECT status, COUNT(*) FROM deliveries WHERE edition_id = ? GROUP BY status",
+        [edition_id],
+    ).fetchall()
+    counts = {
+        s: 0 for s in ("pending", "sending", "sent", "skipped", "deferred", "failed", "bounced")
+    }
+    counts.update({r[0]: r[1] for r in rows})
+    counts["recipients"] = sum(v for k, v in counts.items() if k != "recipients")
+    return counts
+
+
+def deliveries_of(db: sqlite_utils.Database, edition_id: int) -> list[dict[str, object]]:
+    rows = db.execute(
+        "SELECT s.email, d.status, d.article_ids, d.attempts, d.reply, d.message_id"
+        " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
+        " WHERE d.edition_id = ? ORDER BY d.subscriber_id",
+        [edition_id],
+    ).fetchall()
+    return [
+        {
+            "email": r[0],
+            "status": r[1],
+            "articles": json.loads(r[2]),
+            "attempts": r[3],
+            "reply": r[4],
+            "message_id": r[5],
+        }
+        for r in rows
+    ]
+
+
+# --- the send lock -----------------------------------------------------------------------
+
+
+def _owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(owner: str, pid: int) -> bool:
+    host = owner.rsplit(":", 1)[0]
+    if host != socket.gethostname():
+        return True  # another machine: trust the heartbeat alone
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def acquire_send_lock(db: sqlite_utils.Database, edition_id: int, now: datetime) -> None:
+    """Take the edition's lease, or raise SendLockedError if a live process holds it. A lease
+    left by a killed process (dead pid, or no heartbeat for 90 s) is taken over."""
+    with transaction(db):
+        row = db.execute(
+            "SELECT owner, pid, heartbeat_at FROM send_locks WHERE edition_id = ?", [edition_id]
+        ).fetchone()
+        if row and row[0] != _owner():
+            heartbeat = from_db(row[2])
+            fresh = heartbeat is not None and now - heartbeat < LOCK_STALE_AFTER
+            if fresh and _alive(row[0], row[1]):
+                raise SendLockedError(
+                    f"edition {edition_id} is being sent by another process ({row[0]}, "
+                    f"last seen {row[2]}); wait for it to finish, or stop it and run "
+                    "`digest send` again to resume"
+                )
+        db.execute(
+            "INSERT OR REPLACE INTO send_locks (edition_id, owner, pid, heartbeat_at)"
+            " VALUES (?, ?, ?, ?)",
+            [edition_id, _owner(), os.getpid(), to_db(now)],
+        )
+
+
+def heartbeat_send_lock(db: sqlite_utils.Database, edition_id: int, now: datetime) -> None:
+    db.execute(
+        "UPDATE send_locks SET heartbeat_at = ? WHERE edition_id = ? AND owner = ?",
+        [to_db(now), edition_id, _owner()],
+    )
+
+
+def release_send_lock(db: sqlite_utils.Database, edition_id: int) -> None:
+    db.execute("DELETE FROM send_locks WHERE edition_id = ? AND owner = ?", [edition_id, _owner()])
+
+
+def planned_recipient(db: sqlite_utils.Database, email: str) -> RecipientRow | None:
+    """One subscriber (any status) as a new edition would take them."""
+    columns = _RECIPIENT_COLUMNS.format(group_key=_GROUP_KEY_SQL, not_this_edition="")
+    cursor = db.execute(f"SELECT {columns} FROM subscribers s WHERE s.email = ?", [email.strip()])
+    return next(_recipients(cursor, 1), None)
+
+
+def subscriber_frequency(db: sqlite_utils.Database, subscriber_id: int) -> str:
+    row = db.execute("SELECT frequency FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
+    return str(row[0]) if row else "weekly"

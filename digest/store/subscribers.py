@@ -1,0 +1,548 @@
+"""Subscribers, their subscriptions and their event history: all the SQL for them.
+
+Addresses are matched by ``email_hash`` (sha256 of the lower-cased normalised address), not
+by the ``email`` column: the hash survives :func:`forget`, so a forgotten address stays
+suppressed, and Python's ``str.lower`` folds non-ASCII letters that SQLite's NOCASE does not.
+
+Every status change goes through :func:`set_status`, which also writes an ``events`` row.
+Callers own the transaction (``digest.store.transaction``) when several calls must stand or
+fall together; each function here is safe to call inside one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlite_utils
+
+from digest.clock import from_db, to_db
+from digest.models import SUBSCRIBER_STATUSES, SUPPRESSED_STATUSES, Event, Subscriber
+
+# Event kind written when a subscriber moves into each status (see set_status).
+STATUS_EVENT_KINDS = {
+    "pending": "pending",
+    "active": "subscribed",
+    "unsubscribed": "unsubscribed",
+    "bounced": "bounced",
+    "complained": "complained",
+    "forgotten": "forgotten",
+}
+
+_COLUMNS = (
+    "id, email, name, status, frequency, timezone, created_at, confirmed_at, "
+    "unsubscribed_at, source"
+)
+_SUPPRESSED_SQL = ", ".join(f"'{s}'" for s in SUPPRESSED_STATUSES)
+
+
+def email_hash(email: str) -> str:
+    """The key an address is matched and suppressed by: sha256 of the lower-cased address.
+    Pass the *normalised* address (``digest.subscribers.normalise_email``)."""
+    return hashlib.sha256(email.lower().encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class NewSubscriber:
+    """The fields of a subscriber row to insert or overwrite (categories are separate)."""
+
+    email: str
+    name: str = ""
+    status: str = "active"
+    frequency: str = "weekly"
+    timezone: str = "UTC"
+    source: str = ""
+    consent_ip: str = ""
+
+
+def insert_subscriber(db: sqlite_utils.Database, new: NewSubscriber, now: datetime) -> int:
+    """Insert a subscriber and its first event (kind from STATUS_EVENT_KINDS); return its id.
+    An active subscriber counts as confirmed now. The address must not exist yet."""
+    at = to_db(now)
+    cursor = db.execute(
+        """
+        INSERT INTO subscribers (email, email_hash, name, status, frequency, timezone,
+            created_at, confirmed_at, source, consent_ip)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        """,
+        [
+            new.email, email_hash(new.email), new.name, new.status, new.frequency,
+            new.timezone, at, at if new.status == "active" else None, new.source,
+            new.consent_ip,
+        ],
+    )
+    subscriber_id = int(cursor.lastrowid or 0)
+    record_event(db, subscriber_id, STATUS_EVENT_KINDS[new.status], now, new.source)
+    return subscriber_id
+
+
+def update_subscriber(
+    db: sqlite_utils.Database,
+    subscriber_id: int,
+    *,
+    email: str | None = None,
+    name: str | None = None,
+    frequency: str | None = None,
+    timezone: str | None = None,
+) -> None:
+    """Overwrite the given profile fields (None leaves a field as it is). Status changes go
+    through :func:`set_status` instead, so they are always recorded as events."""
+    fields: dict[str, str] = {}
+    if email is not None:
+        fields["email"] = email
+        fields["email_hash"] = email_hash(email)
+    for key, value in (("name", name), ("frequency", frequency), ("timezone", timezone)):
+        if value is not None:
+            fields[key] = value
+    if not fields:
+        return
+    assignments = ", ".join(f"{key} = ?" for key in fields)
+    db.execute(
+        f"UPDATE subscribers SET {assignments} WHERE id = ?", [*fields.values(), subscriber_id]
+    )
+
+
+def set_categories(
+    db: sqlite_utils.Database, subscriber_id: int, category_ids: Sequence[int]
+) -> None:
+    """Replace the subscriber's categories; ``position`` keeps the order given."""
+    db.execute("DELETE FROM subscriptions WHERE subscriber_id = ?", [subscriber_id])
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO subscriptions (subscriber_id, category_id, position) "
+        "VALUES (?, ?, ?)",
+        [(subscriber_id, category_id, i) for i, category_id in enumerate(category_ids)],
+    )
+
+
+def category_ids_for(db: sqlite_utils.Database, subscriber_id: int) -> list[int]:
+    """The subscriber's category ids in their order."""
+    rows = db.execute(
+        "SELECT category_id FROM subscriptions WHERE subscriber_id = ? ORDER BY position",
+        [subscriber_id],
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def get_subscriber(db: sqlite_utils.Database, subscriber_id: int) -> Subscriber | None:
+    row = db.execute(
+        f"SELECT {_COLUMNS} FROM subscribers WHERE id = ?", [subscriber_id]
+    ).fetchone()
+    return _with_categories(db, [row])[0] if row else None
+
+
+def get_subscriber_by_email(db: sqlite_utils.Database, email: str) -> Subscriber | None:
+    """Look up by address, any case. A forgotten subscriber is found too (with email '')."""
+    row = db.execute(
+        f"SELECT {_COLUMNS} FROM subscribers WHERE email_hash = ?", [email_hash(email)]
+    ).fetchone()
+    return _with_categories(db, [row])[0] if row else None
+
+
+def iter_subscribers(
+    db: sqlite_utils.Database,
+    *,
+    category_id: int | None = None,
+    status: str | None = None,
+    page_size: int = 1000,
+) -> Iterator[Subscriber]:
+    """Every subscriber (optionally in one category and/or one status) in id order, with
+    categories. Keyset pagination: memory and time per page stay flat however many rows."""
+    last_id = 0
+    while True:
+        sql = f"SELECT {', '.join('s.' + c for c in _COLUMNS.split(', '))} FROM subscribers s"
+        params: list[object] = []
+        if category_id is not None:
+            # The join walks subscriptions_category (category_id, subscriber_id) in id order.
+            sql += " JOIN subscriptions x ON x.subscriber_id = s.id AND x.category_id = ?"
+            params.append(category_id)
+        sql += " WHERE s.id > ?"
+        params.append(last_id)
+        if status is not None:
+            sql += " AND s.status = ?"
+            params.append(status)
+        sql += " ORDER BY s.id LIMIT ?"
+        params.append(page_size)
+        rows = db.execute(sql, params).fetchall()
+        if not rows:
+            return
+        yield from _with_categories(db, rows)
+        last_id = int(rows[-1][0])
+        if len(rows) < page_size:
+            return
+
+
+def _with_categories(
+    db: sqlite_utils.Database, rows: Sequence[Sequence[object]]
+) -> list[Subscriber]:
+    ids = [int(str(r[0])) for r in rows]
+    names: dict[int, list[str]] = {i: [] for i in ids}
+    # One range query per page instead of one query per subscriber.
+    for subscriber_id, name in db.execute(
+        """
+        SELECT x.subscriber_id, c.name FROM subscriptions x
+        JOIN categories c ON c.id = x.category_id
+        WHERE x.subscriber_id BETWEEN ? AND ? ORDER BY x.subscriber_id, x.position
+        """,
+        [min(ids), max(ids)],
+    ):
+        if subscriber_id in names:
+            names[subscriber_id].append(name)
+    return [_subscriber(r, tuple(names[i])) for r, i in zip(rows, ids, strict=True)]
+
+
+def _subscriber(row: Sequence[object], categories: tuple[str, ...]) -> Subscriber:
+    return Subscriber(
+        id=int(str(row[0])),
+        email=str(row[1] or ""),
+        name=str(row[2]),
+        status=str(row[3]),
+        frequency=str(row[4]),
+        timezone=str(row[5]),
+        categories=categories,
+        created_at=from_db(_opt(row[6])),
+        confirmed_at=from_db(_opt(row[7])),
+        unsubscribed_at=from_db(_opt(row[8])),
+        source=str(row[9]),
+    )
+
+
+def _opt(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def set_status(
+    db: sqlite_utils.Database,
+    subscriber_id: int,
+    status: str,
+    now: datetime,
+    source: str,
+    detail: str = "",
+    *,
+    kind: str | None = None,
+) -> bool:
+    """Move a subscriber to ``status`` and record the event; False (nothing written) when
+    the status is already that.
+
+    The event kind defaults to STATUS_EVENT_KINDS, except pending -> active, which is
+    'confirmed'. Becoming active sets confirmed_at (first time only) and clears
+    unsubscribed_at; entering a suppressed status sets unsubscribed_at (first time only,
+    so forgetting an unsubscribed reader keeps when they left).
+    """
+    if status not in SUBSCRIBER_STATUSES:
+        raise ValueError(f"unknown status {status!r}")
+    row = db.execute("SELECT status FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
+    if row is None:
+        raise LookupError(f"no subscriber with id {subscriber_id}")
+    old = str(row[0])
+    if old == status:
+        return False
+    at = to_db(now)
+    if status == "active":
+        db.execute(
+            "UPDATE subscribers SET status = ?, confirmed_at = COALESCE(confirmed_at, ?), "
+            "unsubscribed_at = NULL WHERE id = ?",
+            [status, at, subscriber_id],
+        )
+    elif status in SUPPRESSED_STATUSES:
+        db.execute(
+            "UPDATE subscribers SET status = ?, unsubscribed_at = COALESCE(unsubscribed_at, ?) "
+            "WHERE id = ?",
+            [status, at, subscriber_id],
+        )
+    else:
+        db.execute("UPDATE subscribers SET status = ? WHERE id = ?", [status, subscriber_id])
+    if kind is None:
+        kind = "confirmed" if (old, status) == ("pending", "active") else STATUS_EVENT_KINDS[status]
+    record_event(db, subscriber_id, kind, now, source, detail)
+    return True
+
+
+def record_event(
+    db: sqlite_utils.Database,
+    subscriber_id: int,
+    kind: str,
+    at: datetime,
+    source: str = "",
+    detail: str = "",
+) -> None:
+    """Append one row to the subscriber's history (status changes, profile updates, soft
+    bounces...). Never put the address itself in ``detail``: forget() keeps events."""
+    db.execute(
+        "INSERT INTO events (subscriber_id, kind, at, source, detail) VALUES (?, ?, ?, ?, ?)",
+        [subscriber_id, kind, to_db(at), source, detail],
+    )
+
+
+def events_for(db: sqlite_utils.Database, subscriber_id: int) -> list[Event]:
+    """The subscriber's history, oldest first."""
+    rows = db.execute(
+        "SELECT subscriber_id, kind, at, source, detail FROM events "
+        "WHERE subscriber_id = ? ORDER BY at, id",
+        [subscriber_id],
+    ).fetchall()
+    return [
+        Event(subscriber_id=r[0], kind=r[1], at=_time(r[2]), source=r[3], detail=r[4])
+        for r in rows
+    ]
+
+
+def _time(value: str) -> datetime:
+    at = from_db(value)
+    if at is None:  # events.at is NOT NULL; this only narrows the type
+        raise ValueError("event without a time")
+    return at
+
+
+def forget(db: sqlite_utils.Database, subscriber_id: int, now: datetime, source: str) -> None:
+    """Erase the personal data of a subscriber (GDPR erasure) but keep the row, its
+    email_hash and a 'forgotten' status, so the address stays suppressed and cannot be
+    re-added by mistake. Subscriptions go; event details are blanked because bounce
+    replies can quote the address."""
+    set_status(db, subscriber_id, "forgotten", now, source)
+    db.execute(
+        "UPDATE subscribers SET email = NULL, name = '', timezone = 'UTC', consent_ip = '' "
+        "WHERE id = ?",
+        [subscriber_id],
+    )
+    db.execute("DELETE FROM subscriptions WHERE subscriber_id = ?", [subscriber_id])
+    db.execute("UPDATE events SET detail = '' WHERE subscriber_id = ?", [subscriber_id])
+
+
+def is_suppressed(db: sqlite_utils.Database, email: str) -> bool:
+    """True when the address (any case; normalised) belongs to an unsubscribed, bounced,
+    complained or forgotten subscriber: no path may mail or re-subscribe it silently."""
+    row = db.execute(
+        f"SELECT 1 FROM subscribers WHERE email_hash = ? AND status IN ({_SUPPRESSED_SQL})",
+        [email_hash(email)],
+    ).fetchone()
+    return row is not None
+
+
+def suppressed_hashes(db: sqlite_utils.Database, hashes: Iterable[str]) -> set[str]:
+    """The subset of ``hashes`` that are suppressed: one query for a batch of addresses."""
+    batch = list(hashes)
+    found: set[str] = set()
+    for start in range(0, len(batch), 500):
+        chunk = batch[start : start + 500]
+        marks = ", ".join("?" * len(chunk))
+        found.update(
+            r[0]
+            for r in db.execute(
+                f"SELECT email_hash FROM subscribers WHERE email_hash IN ({marks}) "
+                f"AND status IN ({_SUPPRESSED_SQL})",
+                chunk,
+            )
+        )
+    return found
+
+
+# Bulk import. Rows are staged in a TEMP table while the file is parsed (no lock on the main
+# database, so sign-ups keep working during a long parse), then classified and applied with
+# a handful of set-based statements inside the caller's transaction: a million rows cost a
+# few seconds of SQLite time instead of a million Python round trips.
+
+_STAGING = "temp.subscriber_import"
+
+
+@dataclass(frozen=True)
+class StagedRow:
+    """One valid import row. None means "not given": keep the existing value, or use the
+    default for a new subscriber. ``category_ids`` None likewise keeps their categories."""
+
+    line: int
+    email: str
+    name: str | None
+    frequency: str | None
+    timezone: str | None
+    category_ids: tuple[int, ...] | None
+    status: str = "active"  # active or pending, for new subscribers
+
+
+@dataclass(frozen=True)
+class ImportPlan:
+    """What staging found before anything is written."""
+
+    duplicates: tuple[tuple[int, int], ...]  # (superseded line, line that wins)
+    suppressed: tuple[tuple[int, str], ...]  # (line, address)
+    missing_categories: tuple[tuple[int, str], ...]  # new addresses with no categories
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    added: int
+    updated: int
+    unchanged: int
+
+
+def begin_import(db: sqlite_utils.Database) -> None:
+    """Create (or empty) the staging table for one import on this connection."""
+    db.execute(f"DROP TABLE IF EXISTS {_STAGING}")
+    db.execute(
+        f"""
+        CREATE TABLE {_STAGING} (
+            line INTEGER PRIMARY KEY,
+            email TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            name TEXT,
+            frequency TEXT,
+            timezone TEXT,
+            cats TEXT,              -- JSON array of category ids in the subscriber's order
+            want_status TEXT NOT NULL,
+            sub_id INTEGER,
+            old_status TEXT,
+            changed INTEGER NOT NULL DEFAULT 0
+        )
+        """
+    )
+    db.execute(f"CREATE INDEX {_STAGING}_hash ON subscriber_import (hash, line)")
+
+
+def stage_rows(db: sqlite_utils.Database, rows: Iterable[StagedRow]) -> None:
+    """Add a batch of parsed rows to the staging table (one executemany)."""
+    db.conn.executemany(
+        f"INSERT INTO {_STAGING} (line, email, hash, name, frequency, timezone, cats, "
+        "want_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                r.line, r.email, email_hash(r.email), r.name, r.frequency, r.timezone,
+                None if r.category_ids is None else _json_ids(r.category_ids), r.status,
+            )
+            for r in rows
+        ],
+    )
+
+
+def _json_ids(ids: Sequence[int]) -> str:
+    # Same spelling as SQLite's json_group_array, so the two compare equal as text.
+    return "[" + ",".join(str(i) for i in ids) + "]"
+
+
+def plan_import(db: sqlite_utils.Database) -> ImportPlan:
+    """Resolve staged rows against the database: drop earlier duplicates (the last row for
+    an address wins), suppressed addresses and new addresses without categories, and
+    report each. Call inside the transaction that will apply the import."""
+    duplicates: list[tuple[int, int]] = []
+    previous_hash, lines = "", list[int]()
+    for line, hash_ in db.execute(
+        f"SELECT line, hash FROM {_STAGING} WHERE hash IN (SELECT hash FROM {_STAGING} "
+        "GROUP BY hash HAVING COUNT(*) > 1) ORDER BY hash, line"
+    ):
+        if hash_ != previous_hash:
+            duplicates.extend((earlier, lines[-1]) for earlier in lines[:-1])
+            previous_hash, lines = hash_, []
+        lines.append(line)
+    duplicates.extend((earlier, lines[-1]) for earlier in lines[:-1])
+    duplicates.sort()
+    db.conn.executemany(
+        f"DELETE FROM {_STAGING} WHERE line = ?", [(line,) for line, _ in duplicates]
+    )
+    db.execute(
+        f"UPDATE {_STAGING} SET sub_id = s.id, old_status = s.status "
+        "FROM subscribers s WHERE s.email_hash = subscriber_import.hash"
+    )
+    suppressed = db.execute(
+        f"SELECT line, email FROM {_STAGING} WHERE old_status IN ({_SUPPRESSED_SQL}) "
+        "ORDER BY line"
+    ).fetchall()
+    db.execute(f"DELETE FROM {_STAGING} WHERE old_status IN ({_SUPPRESSED_SQL})")
+    missing = db.execute(
+        f"SELECT line, email FROM {_STAGING} WHERE sub_id IS NULL AND cats IS NULL ORDER BY line"
+    ).fetchall()
+    db.execute(f"DELETE FROM {_STAGING} WHERE sub_id IS NULL AND cats IS NULL")
+    return ImportPlan(
+        duplicates=tuple(duplicates),
+        suppressed=tuple((int(r[0]), str(r[1])) for r in suppressed),
+        missing_categories=tuple((int(r[0]), str(r[1])) for r in missing),
+    )
+
+
+def apply_import(db: sqlite_utils.Database, now: datetime, source: str) -> ImportCounts:
+    """Write the planned rows: update changed subscribers, insert new ones, replace
+    subscriptions and record events. Existing subscribers keep their status, except that
+    a pending one is confirmed by an 'active' row (the operator vouches for consent)."""
+    at = to_db(now)
+    db.execute(
+        f"""
+        UPDATE {_STAGING} SET changed = 1 WHERE sub_id IS NOT NULL AND EXISTS (
+            SELECT 1 FROM subscribers s WHERE s.id = subscriber_import.sub_id AND (
+                s.email IS NOT subscriber_import.email
+                OR s.name IS NOT COALESCE(subscriber_import.name, s.name)
+                OR s.frequency IS NOT COALESCE(subscriber_import.frequency, s.frequency)
+                OR s.timezone IS NOT COALESCE(subscriber_import.timezone, s.timezone)
+                OR (s.status = 'pending' AND subscriber_import.want_status = 'active')
+                OR (subscriber_import.cats IS NOT NULL AND subscriber_import.cats IS NOT (
+                    SELECT json_group_array(category_id) FROM (
+                        SELECT category_id FROM subscriptions
+                        WHERE subscriber_id = s.id ORDER BY position)))))
+        """
+    )
+    db.execute(
+        f"""
+        INSERT INTO events (subscriber_id, kind, at, source, detail)
+        SELECT sub_id, 'confirmed', ?, ?, '' FROM {_STAGING}
+        WHERE changed = 1 AND old_status = 'pending' AND want_status = 'active'
+        """,
+        [at, source],
+    )
+    db.execute(
+        f"""
+        UPDATE subscribers SET
+            email = i.email,
+            name = COALESCE(i.name, subscribers.name),
+            frequency = COALESCE(i.frequency, subscribers.frequency),
+            timezone = COALESCE(i.timezone, subscribers.timezone),
+            status = CASE WHEN subscribers.status = 'pending' AND i.want_status = 'active'
+                THEN 'active' ELSE subscribers.status END,
+            confirmed_at = CASE WHEN subscribers.status = 'pending' AND i.want_status = 'active'
+                THEN COALESCE(subscribers.confirmed_at, ?) ELSE subscribers.confirmed_at END
+        FROM {_STAGING} i WHERE i.sub_id = subscribers.id AND i.changed = 1
+        """,
+        [at],
+    )
+    db.execute(
+        f"DELETE FROM subscriptions WHERE subscriber_id IN "
+        f"(SELECT sub_id FROM {_STAGING} WHERE changed = 1 AND cats IS NOT NULL)"
+    )
+    counts = db.execute(
+        f"SELECT COALESCE(SUM(changed), 0), COALESCE(SUM(sub_id IS NOT NULL AND changed = 0), 0)"
+        f" FROM {_STAGING}"
+    ).fetchone()
+    db.execute(
+        f"""
+        INSERT INTO subscribers (email, email_hash, name, status, frequency, timezone,
+            created_at, confirmed_at, source)
+        SELECT email, hash, COALESCE(name, ''), want_status, COALESCE(frequency, 'weekly'),
+            COALESCE(timezone, 'UTC'), ?, CASE want_status WHEN 'active' THEN ? END, ?
+        FROM {_STAGING} WHERE sub_id IS NULL ORDER BY line
+        """,
+        [at, at, source],
+    )
+    # Mark the new rows (changed = 2) so subscriptions and events can be written for them.
+    added = db.execute(
+        f"UPDATE {_STAGING} SET sub_id = s.id, changed = 2 FROM subscribers s "
+        "WHERE s.email_hash = subscriber_import.hash AND subscriber_import.sub_id IS NULL"
+    ).rowcount
+    db.execute(
+        f"""
+        INSERT OR IGNORE INTO subscriptions (subscriber_id, category_id, position)
+        SELECT i.sub_id, j.value, j.key FROM {_STAGING} i, json_each(i.cats) j
+        WHERE i.changed > 0 AND i.cats IS NOT NULL
+        """
+    )
+    db.execute(
+        f"""
+        INSERT INTO events (subscriber_id, kind, at, source, detail)
+        SELECT sub_id, CASE changed WHEN 2 THEN
+                CASE want_status WHEN 'active' THEN 'subscribed' ELSE 'pending' END
+            ELSE 'updated' END, ?, ?, ''
+        FROM {_STAGING} WHERE changed > 0 ORDER BY line
+        """,
+        [at, source],
+    )
+    return ImportCounts(added=added, updated=int(counts[0]), unchanged=int(counts[1]))
+
+
+def end_import(db: sqlite_utils.Database) -> None:
+    db.execute(f"DROP TABLE IF EXISTS {_STAGING}")

@@ -1,0 +1,181 @@
+"""Signed, opaque tokens for the links in our mail: unsubscribe, preferences and confirm.
+
+One salt per purpose, so a token made for one link never works for another. Unsubscribe and
+preferences tokens never expire (a reader may click a year-old digest) and carry only the
+subscriber id, in base 36, with a truncated HMAC-SHA256 signature: the whole URL stays near
+55 characters, so the List-Unsubscribe header never folds. Confirm tokens expire, and carry
+the id plus a hash prefix of the address, so a token stops working if the address changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, Signer, URLSafeTimedSerializer
+
+from digest.config import Settings
+from digest.errors import ConfigError, DigestError
+
+UNSUBSCRIBE_SALT = "unsubscribe"
+PREFERENCES_SALT = "preferences"
+CONFIRM_SALT = "confirm"
+# 22 base64url characters = 132 bits of the 256-bit HMAC: unguessable, and short enough.
+SIGNATURE_CHARS = 22
+EMAIL_HASH_CHARS = 12
+_ID_RE = re.compile(r"[0-9a-z]{1,13}")
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+class TokenError(DigestError):
+    """A link token is malformed, forged, or made with another secret key."""
+
+
+class ExpiredTokenError(TokenError):
+    """A confirm token was genuine but is older than its max_age."""
+
+
+@dataclass(frozen=True)
+class ConfirmClaim:
+    """What a valid confirm token says: who, and a hash prefix of the address it was sent to."""
+
+    subscriber_id: int
+    email_hash: str
+
+    def matches(self, email: str) -> bool:
+        """True when ``email`` is the address the token was made for."""
+        return hmac.compare_digest(self.email_hash, email_hash(email))
+
+
+def require_secret(settings: Settings) -> str:
+    _check_secret(settings.secret_key)
+    return settings.secret_key
+
+
+def _check_secret(secret: str) -> None:
+    if not secret:
+        raise ConfigError(
+            "secret_key is not set: links in mail cannot be signed",
+            hint="run `digest init` to write one to digest.toml, or set DIGEST_SECRET_KEY",
+        )
+
+
+def email_hash(email: str) -> str:
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:EMAIL_HASH_CHARS]
+
+
+class IdSigner:
+    """Signs subscriber ids for one purpose. Built once per run: the send loop signs two links
+    per recipient, so the derived key is computed once instead of on every call (itsdangerous'
+    Signer derives it per call). Tokens are exactly what ``Signer(secret, salt,
+    digest_method=sha256).sign(base36(id))`` gives, with the signature truncated."""
+
+    def __init__(self, secret: str, salt: str) -> None:
+        _check_secret(secret)
+        self._signer = Signer(secret, salt=salt, digest_method=hashlib.sha256)
+        self._key = self._signer.derive_key()
+
+    def _signature(self, value: bytes) -> str:
+        mac = hmac.new(self._key, value, hashlib.sha256).digest()
+        return _b64(mac)[:SIGNATURE_CHARS]
+
+    def sign(self, subscriber_id: int) -> str:
+        if subscriber_id < 0:
+            raise ValueError(f"subscriber id must not be negative: {subscriber_id}")
+        value = _base36(subscriber_id)
+        return f"{value}.{self._signature(value.encode('ascii'))}"
+
+    def read(self, token: str) -> int:
+        value, sep, signature = token.partition(".")
+        if not sep or not _ID_RE.fullmatch(value) or len(signature) != SIGNATURE_CHARS:
+            raise TokenError("malformed link token")
+        expected = self._signature(value.encode("ascii"))
+        if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii")):
+            raise TokenError("link token signature does not match")
+        return int(value, 36)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _base36(n: int) -> str:
+    if n == 0:
+        return "0"
+    out = []
+    while n:
+        n, r = divmod(n, 36)
+        out.append(_DIGITS[r])
+    return "".join(reversed(out))
+
+
+def make_unsubscribe_token(secret: str, subscriber_id: int) -> str:
+    return IdSigner(secret, UNSUBSCRIBE_SALT).sign(subscriber_id)
+
+
+def read_unsubscribe_token(secret: str, token: str) -> int:
+    """The subscriber id in a token from :func:`make_unsubscribe_token`; TokenError if forged."""
+    return IdSigner(secret, UNSUBSCRIBE_SALT).read(token)
+
+
+def make_preferences_token(secret: str, subscriber_id: int) -> str:
+    return IdSigner(secret, PREFERENCES_SALT).sign(subscriber_id)
+
+
+def read_preferences_token(secret: str, token: str) -> int:
+    return IdSigner(secret, PREFERENCES_SALT).read(token)
+
+
+def _confirm_serializer(secret: str) -> URLSafeTimedSerializer:
+    _check_secret(secret)
+    return URLSafeTimedSerializer(secret, salt=CONFIRM_SALT)
+
+
+def make_confirm_token(secret: str, subscriber_id: int, email: str) -> str:
+    return _confirm_serializer(secret).dumps([subscriber_id, email_hash(email)])
+
+
+def read_confirm_token(secret: str, token: str, *, max_age: int) -> ConfirmClaim:
+    """Check signature and age (seconds). ExpiredTokenError when genuine but too old, so the
+    page can offer to send a new link; TokenError otherwise. Check ``claim.matches(email)``
+    against the subscriber's current address."""
+    try:
+        payload: Any = _confirm_serializer(secret).loads(token, max_age=max_age)
+    except SignatureExpired as e:
+        raise ExpiredTokenError("confirmation link has expired") from e
+    except BadSignature as e:
+        raise TokenError("confirmation link is not valid") from e
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or not isinstance(payload[0], int)
+        or isinstance(payload[0], bool)
+        or not isinstance(payload[1], str)
+    ):
+        raise TokenError("confirmation link is not valid")
+    return ConfirmClaim(subscriber_id=payload[0], email_hash=payload[1])
+
+
+def unsubscribe_url(settings: Settings, subscriber_id: int) -> str:
+    return f"{_base(settings)}/u/{make_unsubscribe_token(require_secret(settings), subscriber_id)}"
+
+
+def preferences_url(settings: Settings, subscriber_id: int) -> str:
+    return f"{_base(settings)}/p/{make_preferences_token(require_secret(settings), subscriber_id)}"
+
+
+def confirm_url(settings: Settings, subscriber_id: int, email: str) -> str:
+    token = make_confirm_token(require_secret(settings), subscriber_id, email)
+    return f"{_base(settings)}/c/{token}"
+
+
+def archive_url(settings: Settings, edition_id: int) -> str:
+    return f"{_base(settings)}/archive/{edition_id}"
+
+
+def _base(settings: Settings) -> str:
+    return settings.site.url.rstrip("/")

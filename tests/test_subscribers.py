@@ -1,0 +1,397 @@
+"""digest.subscribers: validation, add, CSV import/export, unsubscribe, forget."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from email_validator import EmailNotValidError, validate_email
+
+from digest.errors import InputError, NotFoundError
+from digest.store import open_db
+from digest.store import subscribers as store
+from digest.store.categories import ensure_category
+from digest.subscribers import (
+    ImportResult,
+    add_subscriber,
+    export_subscribers,
+    forget,
+    get_subscriber,
+    import_subscribers_csv,
+    list_subscribers,
+    normalise_email,
+    unsubscribe,
+    validate_frequency,
+    validate_name,
+    validate_timezone,
+)
+
+NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+FIXTURES = Path(__file__).parent / "fixtures" / "subscribers"
+CATEGORIES = ("Opioid Drugs", "Consumer Safety", "Courts")
+KNOWN = "known: Opioid Drugs, Consumer Safety, Courts"
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> sqlite_utils.Database:
+    database = open_db(tmp_path / "test.db")
+    for name in CATEGORIES:
+        ensure_category(database, name)
+    return database
+
+
+def write(tmp_path: Path, text: str, name: str = "in.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+# Validation
+
+
+def test_normalise_email_lowercases_the_domain_only() -> None:
+    assert normalise_email("  Ana.Lima@Example.COM ") == "Ana.Lima@example.com"
+    assert normalise_email("zoë@EXÄMPLE.org") == "zoë@exämple.org"
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("bob@", "There must be something after the @-sign"),
+        ("a b@example.com",
+         "The email address contains invalid characters before the @-sign: SPACE"),
+        ("x@localhost", "The part after the @-sign is not valid. It should have a period"),
+        ("x@host.test", "The part after the @-sign is a special-use or reserved name "
+                        "that cannot be used with email"),
+    ],
+)
+def test_normalise_email_rejects_with_email_validators_reason(value: str, reason: str) -> None:
+    with pytest.raises(InputError) as info:
+        normalise_email(value)
+    assert str(info.value) == f"{value!r} is not a valid address ({reason})"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "plain@example.com", "Mixed.Case+tag@Sub.Example.ORG", "o'brien@example.co.uk",
+        "a..b@example.com", ".a@example.com", "a.@example.com", "a@-example.com",
+        "a@example-.com", "a@xn--bcher-kva.example", "a@example.c", "a@example.123",
+        "a@b--c.example.com", "x" * 65 + "@example.com", "a@" + "b" * 64 + ".com",
+        "a@example.onion", "a@example.local", "{weird}@example.com",
+    ],
+)
+def test_fast_path_agrees_with_email_validator(value: str) -> None:
+    try:
+        expected: str | None = validate_email(value, check_deliverability=False).normalized
+    except EmailNotValidError:
+        expected = None
+    try:
+        got: str | None = normalise_email(value)
+    except InputError:
+        got = None
+    assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("Ana\r\nBcc: x@example.com",
+         "'Ana\\r\\nBcc: x@example.com' contains a line break ('\\r')"),
+        ("Ana\u2028Lima", "'Ana\\u2028Lima' contains a line break ('\\u2028')"),
+        ("Ana\x00", "'Ana\\x00' contains a control character ('\\x00')"),
+        ("x" * 201, "201 characters is too long (at most 200)"),
+    ],
+)
+def test_validate_name_rejects_header_breakers(value: str, message: str) -> None:
+    with pytest.raises(InputError) as info:
+        validate_name(value)
+    assert str(info.value) == message
+
+
+def test_validators_accept_good_values() -> None:
+    assert validate_name("  Smith, Jones & \"Partners\" 田中 ") == 'Smith, Jones & "Partners" 田中'
+    assert validate_timezone("Asia/Kathmandu") == "Asia/Kathmandu"
+    assert validate_frequency(" Daily ") == "daily"
+    with pytest.raises(InputError, match="'Mars/Olympus' is not an IANA timezone name"):
+        validate_timezone("Mars/Olympus")
+    with pytest.raises(InputError, match="'monthly' is not weekly or daily"):
+        validate_frequency("monthly")
+
+
+# add_subscriber
+
+
+def test_add_new_subscriber_with_case_insensitive_categories(db: sqlite_utils.Database) -> None:
+    result = add_subscriber(
+        db, "Ana@Example.com", ["courts", "OPIOID drugs"], name="Ana", frequency="daily",
+        timezone="America/St_Johns", now=NOW,
+    )
+    assert result.created
+    s = result.subscriber
+    assert (s.email, s.name, s.status, s.frequency, s.timezone, s.categories, s.source) == (
+        "Ana@example.com", "Ana", "active", "daily", "America/St_Johns",
+        ("Courts", "Opioid Drugs"), "cli",
+    )
+
+
+def test_add_unknown_category_lists_the_known_ones(db: sqlite_utils.Database) -> None:
+    with pytest.raises(NotFoundError) as info:
+        add_subscriber(db, "ana@example.com", ["Astrology"], now=NOW)
+    assert str(info.value) == f"unknown category 'Astrology' ({KNOWN})"
+    assert list(list_subscribers(db)) == []
+
+
+def test_add_rejects_bad_input_naming_the_field(db: sqlite_utils.Database) -> None:
+    with pytest.raises(InputError, match=r"^email: 'bob@' is not a valid address \(There"):
+        add_subscriber(db, "bob@", ["Courts"], now=NOW)
+    with pytest.raises(InputError, match=r"^timezone: 'Europe/Londn' is not an IANA"):
+        add_subscriber(db, "bob@example.com", ["Courts"], timezone="Europe/Londn", now=NOW)
+    with pytest.raises(InputError, match=r"^at least one category is needed$"):
+        add_subscriber(db, "bob@example.com", [], now=NOW)
+
+
+def test_add_existing_updates_only_what_is_given(db: sqlite_utils.Database) -> None:
+    add_subscriber(db, "ana@example.com", ["Courts"], name="Ana", timezone="Asia/Tokyo", now=NOW)
+    again = add_subscriber(db, "ANA@example.com", ["Courts"], now=NOW)
+    assert (again.created, again.changed) == (False, True)  # the address's case changed
+    same = add_subscriber(db, "ANA@example.com", ["courts"], now=NOW)
+    assert (same.created, same.changed) == (False, False)
+    result = add_subscriber(db, "ana@example.com", ["Consumer Safety", "Courts"], now=NOW)
+    s = result.subscriber
+    assert (s.email, s.name, s.timezone, s.categories) == (
+        "ana@example.com", "Ana", "Asia/Tokyo", ("Consumer Safety", "Courts"),
+    )
+    assert [e.kind for e in store.events_for(db, s.id)] == ["subscribed", "updated", "updated"]
+
+
+def test_suppressed_address_is_not_silently_reactivated(db: sqlite_utils.Database) -> None:
+    add_subscriber(db, "ana@example.com", ["Courts"], now=NOW)
+    assert unsubscribe(db, "Ana@example.com", NOW)
+    assert not unsubscribe(db, "ana@example.com", NOW)  # already unsubscribed
+    with pytest.raises(InputError) as info:
+        add_subscriber(db, "ana@example.com", ["Courts"], now=NOW)
+    assert str(info.value) == (
+        "ana@example.com is unsubscribed: not re-subscribed "
+        "(pass reactivate to subscribe it again, with their consent)"
+    )
+    result = add_subscriber(db, "ana@example.com", ["Courts"], now=NOW, reactivate=True)
+    assert (result.reactivated, result.subscriber.status) == (True, "active")
+    kinds = [(e.kind, e.detail) for e in store.events_for(db, result.subscriber.id)]
+    assert kinds == [("subscribed", ""), ("unsubscribed", ""), ("subscribed", "reactivated")]
+
+
+def test_forget_then_re_add_is_refused(db: sqlite_utils.Database) -> None:
+    add_subscriber(db, "ana@example.com", ["Courts"], name="Ana", now=NOW)
+    forget(db, "ana@example.com", NOW)
+    assert db.execute("SELECT email, name, status FROM subscribers").fetchall() == [
+        (None, "", "forgotten")
+    ]
+    with pytest.raises(InputError, match=r"^Ana@example\.com is forgotten: not re-subscribed"):
+        add_subscriber(db, "Ana@Example.com", ["Courts"], now=NOW)
+    forget(db, "ana@example.com", NOW)  # twice is harmless
+    with pytest.raises(NotFoundError, match=r"^no subscriber nobody@example\.com$"):
+        get_subscriber(db, "nobody@example.com")
+
+
+# import_subscribers_csv
+
+
+def test_import_bad_rows_reports_physical_line_numbers(db: sqlite_utils.Database) -> None:
+    result = import_subscribers_csv(db, FIXTURES / "bad_rows.csv", now=NOW)
+    assert result == ImportResult(
+        added=2,
+        rejected=(
+            (4, "email: 'bob@' is not a valid address (There must be something after the @-sign)"),
+            (5, "name: 'Carol\\nSmith' contains a line break ('\\n')"),
+            (7, f"categories: unknown category 'Astrology' ({KNOWN})"),
+            (8, "frequency: 'monthly' is not weekly or daily"),
+            (9, "timezone: 'Mars/Olympus' is not an IANA timezone name (such as 'Europe/London')"),
+        ),
+    )
+    assert [(s.email, s.categories) for s in list_subscribers(db)] == [
+        ("ana@example.com", ("Courts", "Consumer Safety")),
+        ("gus@example.com", ("Courts",)),
+    ]
+
+
+def test_import_strict_writes_nothing(db: sqlite_utils.Database) -> None:
+    result = import_subscribers_csv(db, FIXTURES / "bad_rows.csv", now=NOW, strict=True)
+    assert (result.written, result.added, len(result.rejected)) == (False, 0, 5)
+    assert db.execute("SELECT COUNT(*) FROM subscribers").fetchone() == (0,)
+    assert db.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)
+
+
+def test_import_keeps_unicode_commas_quotes_and_header_case(db: sqlite_utils.Database) -> None:
+    result = import_subscribers_csv(db, FIXTURES / "good.csv", now=NOW)
+    assert result == ImportResult(added=4)
+    rows = [(s.email, s.name, s.categories, s.frequency, s.timezone) for s in list_subscribers(db)]
+    assert rows == [
+        ("jose@example.org", "José Álvarez", ("Courts", "Opioid Drugs"), "weekly", "Europe/Madrid"),
+        ("fay@example.com", 'Fay "the judge", Esq.', ("Opioid Drugs", "Courts"), "daily",
+         "America/St_Johns"),
+        ("tanaka@example.com", "田中", ("Consumer Safety",), "weekly", "Asia/Tokyo"),
+        ("zoe@example.org", "Zoë", ("Courts",), "weekly", "UTC"),
+    ]
+    events = db.execute("SELECT kind, source, at FROM events ORDER BY id").fetchall()
+    assert events == [("subscribed", "import", "2026-11-28T10:00:00Z")] * 4
+
+
+def test_import_duplicates_last_row_wins_and_db_rows_update(
+    db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    add_subscriber(db, "old@example.com", ["Courts"], name="Old", timezone="Asia/Tokyo", now=NOW)
+    add_subscriber(db, "same@example.com", ["Courts"], name="Same", now=NOW)
+    path = write(
+        tmp_path,
+        "email,name,categories\n"
+        "dup@example.com,First,Courts\n"
+        "OLD@example.com,,Opioid Drugs;Courts\n"
+        "same@example.com,Same,Courts\n"
+        "Dup@Example.com,Second,Opioid Drugs\n"
+        "dup@example.com,Third,Consumer Safety\n",
+    )
+    result = import_subscribers_csv(db, path, now=NOW)
+    assert result == ImportResult(added=1, updated=1, unchanged=1, duplicates=((2, 6), (5, 6)))
+    old = get_subscriber(db, "old@example.com")
+    assert (old.email, old.name, old.timezone, old.categories) == (
+        "OLD@example.com", "Old", "Asia/Tokyo", ("Opioid Drugs", "Courts"),
+    )
+    dup = get_subscriber(db, "dup@example.com")
+    assert (dup.name, dup.categories) == ("Third", ("Consumer Safety",))
+    assert [e.kind for e in store.events_for(db, old.id)] == ["subscribed", "updated"]
+
+
+def test_import_reports_suppressed_and_never_reactivates(
+    db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    add_subscriber(db, "gone@example.com", ["Courts"], now=NOW)
+    unsubscribe(db, "gone@example.com", NOW)
+    add_subscriber(db, "erased@example.com", ["Courts"], now=NOW)
+    forget(db, "erased@example.com", NOW)
+    path = write(
+        tmp_path,
+        "email,categories,status\n"
+        "gone@example.com,Courts,\n"
+        "Erased@example.com,Courts,active\n"
+        "bounced@example.com,Courts,bounced\n"
+        "new@example.com,,\n"
+        "wait@example.com,Courts,pending\n"
+        "odd@example.com,Courts,sleeping\n",
+    )
+    result = import_subscribers_csv(db, path, now=NOW)
+    assert result == ImportResult(
+        added=1,
+        suppressed=((2, "gone@example.com"), (3, "Erased@example.com"),
+                    (4, "bounced@example.com")),
+        rejected=(
+            (5, "categories: a new subscriber needs at least one category"),
+            (7, "status: 'sleeping' is not one of pending, active, unsubscribed, bounced, "
+                "complained, forgotten"),
+        ),
+    )
+    statuses = db.execute("SELECT email, status FROM subscribers ORDER BY id").fetchall()
+    assert statuses == [
+        ("gone@example.com", "unsubscribed"), (None, "forgotten"), ("wait@example.com", "pending"),
+    ]
+
+
+def test_import_active_row_confirms_a_pending_subscriber(
+    db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    store.insert_subscriber(db, store.NewSubscriber(email="p@example.com", status="pending"), NOW)
+    result = import_subscribers_csv(db, write(tmp_path, "email,categories\np@example.com,Courts\n"),
+                                    now=NOW)
+    assert result == ImportResult(updated=1)
+    p = get_subscriber(db, "p@example.com")
+    assert (p.status, p.confirmed_at, p.categories) == ("active", NOW, ("Courts",))
+    assert [e.kind for e in store.events_for(db, p.id)] == ["pending", "confirmed", "updated"]
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "empty file (expected a header row with an 'email' column)"),
+        (b"name,categories\nAna,Courts\n",
+         "no 'email' column in the header (found: name, categories)"),
+        (b"email\n\xff\xfe@example.com\n", "not UTF-8 text (byte 6); save the file as UTF-8 CSV"),
+    ],
+)
+def test_import_file_errors_are_one_line(
+    db: sqlite_utils.Database, tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError) as info:
+        import_subscribers_csv(db, path, now=NOW)
+    assert str(info.value) == f"{path}: {message}"
+    with pytest.raises(InputError, match=r"missing\.csv: file not found$"):
+        import_subscribers_csv(db, tmp_path / "missing.csv", now=NOW)
+
+
+def test_import_accepts_a_byte_order_mark_and_blank_lines(
+    db: sqlite_utils.Database, tmp_path: Path
+) -> None:
+    path = tmp_path / "in.csv"
+    path.write_bytes("\ufeffEMAIL,categories\n\na@example.com,Courts\n".encode())
+    assert import_subscribers_csv(db, path, now=NOW) == ImportResult(added=1)
+
+
+def test_export_import_round_trip_is_unchanged(db: sqlite_utils.Database, tmp_path: Path) -> None:
+    import_subscribers_csv(db, FIXTURES / "good.csv", now=NOW)
+    add_subscriber(db, "left@example.com", ["Courts"], now=NOW)
+    unsubscribe(db, "left@example.com", NOW)
+    out = io.StringIO()
+    assert export_subscribers(db, out) == 5
+    exported = out.getvalue()
+    assert exported.splitlines()[:3] == [
+        "email,name,categories,frequency,timezone,status",
+        "jose@example.org,José Álvarez,Courts;Opioid Drugs,weekly,Europe/Madrid,active",
+        'fay@example.com,"Fay ""the judge"", Esq.",Opioid Drugs;Courts,daily,America/St_Johns,'
+        "active",
+    ]
+    path = write(tmp_path, exported, "export.csv")
+    assert import_subscribers_csv(db, path, now=NOW) == ImportResult(
+        unchanged=4, suppressed=((6, "left@example.com"),)
+    )
+    # Into an empty database: the same subscribers, and the unsubscribed one stays out.
+    fresh = open_db(tmp_path / "fresh.db")
+    for name in CATEGORIES:
+        ensure_category(fresh, name)
+    assert import_subscribers_csv(fresh, path, now=NOW).added == 4
+    again = io.StringIO()
+    export_subscribers(fresh, again)
+    assert again.getvalue() == "".join(
+        line for line in exported.splitlines(keepends=True) if "left@" not in line
+    )
+
+
+def test_export_json(db: sqlite_utils.Database) -> None:
+    add_subscriber(db, "zoe@example.org", ["Courts", "Opioid Drugs"], name="Zoë", now=NOW)
+    out = io.StringIO()
+    export_subscribers(db, out, "json")
+    assert json.loads(out.getvalue()) == [
+        {"email": "zoe@example.org", "name": "Zoë", "categories": "Courts;Opioid Drugs",
+         "frequency": "weekly", "timezone": "UTC", "status": "active"}
+    ]
+    empty = io.StringIO()
+    export_subscribers(open_db(":memory:"), empty, "json")
+    assert json.loads(empty.getvalue()) == []
+
+
+def test_sample_file_imports_cleanly(tmp_path: Path) -> None:
+    db = open_db(tmp_path / "sample.db")
+    for name in ("Opioid Drugs", "Consumer Safety", "Courts", "Product Liability",
+                 "Medical Malpractice", "Employment Law", "Environmental Law"):
+        ensure_category(db, name)
+    sample = Path(__file__).parent.parent / "digest" / "sample" / "subscribers.csv"
+    copy = tmp_path / "subscribers.csv"
+    shutil.copy(sample, copy)
+    result = import_subscribers_csv(db, copy, now=NOW, source="sample")
+    assert (result.added, result.rejected, result.duplicates) == (25, (), ())
+    assert {s.frequency for s in list_subscribers(db)} == {"weekly", "daily"}
