@@ -55,13 +55,13 @@ DKIM_HEADERS = (
 
 # C0 controls except tab/newline, DEL, and C1 controls (EMAIL.md point 12: U+0080-U+009F make
 # Gmail clip even small mail). Removed from everything we render.
-_CONTROLS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)])
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 _BAD_ADDRESS = re.compile(r'[\s<>(),;:"\[\]\\]')
 
 
 def strip_controls(text: str) -> str:
     """Remove control characters that have no business in mail (keeps tab and newlines)."""
-    return text.translate(_CONTROLS).replace("\r\n", "\n").replace("\r", "\n")
+    return _CONTROLS.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
 
 
 def html_to_7bit(html: str, limit: int = HTML_LINE_LIMIT) -> str:

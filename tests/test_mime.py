@@ -81,7 +81,8 @@ def test_format_address_parses_back(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "no-at-sign", "a@b", "a b@example.org", "a@example.org\r\nBcc: x@y.z", "zoë@example.org"]
+    "bad",
+    ["", "no-at-sign", "a@b", "a b@example.org", "a@example.org\r\nBcc: x@y.z", "zoë@example.org"],
 )
 def test_unusable_addresses_are_refused(bad: str) -> None:
     with pytest.raises(InputError):

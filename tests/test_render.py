@@ -186,12 +186,18 @@ def test_hostile_article_text_comes_out_as_text() -> None:
         image_url="https://img.example.com/a.png",
         image_alt=f"Alt {HOSTILE}",
     )
-    body_only = article(2, summary="", body_html=f"<p>Body <b>bold</b> <script>evil()</script>{HOSTILE}</p>")
+    body_only = article(
+        2, summary="", body_html=f"<p>Body <b>bold</b> <script>evil()</script>{HOSTILE}</p>"
+    )
     renderer = Renderer(SETTINGS)
     variant = renderer.render_variant(content(("Opioid Drugs", [hostile, body_only])))
-    text, page = parts(parse(renderer.personalise(
-        variant, Recipient(1, "a@example.org"), message_id="<x@news.example.com>", date=NOW
-    ).data))
+    text, page = parts(
+        parse(
+            renderer.personalise(
+                variant, Recipient(1, "a@example.org"), message_id="<x@news.example.com>", date=NOW
+            ).data
+        )
+    )
     assert "<script" not in page and "<mj-" not in page
     assert "&lt;/mj-text&gt;&lt;mj-raw&gt;&lt;script&gt;" in page
     assert "{{ 7*7 }}" in page and "49" not in page
@@ -223,12 +229,14 @@ def test_long_personalised_values_and_non_ascii_names_survive_qp() -> None:
     recipients with long names and large ids, in both parts and the headers."""
     settings = dataclasses.replace(
         SETTINGS,
-        site=dataclasses.replace(SETTINGS.site, url="https://a-rather-long-newsroom-name.example.com/digest"),
+        site=dataclasses.replace(
+            SETTINGS.site, url="https://a-rather-long-newsroom-name.example.com/digest"
+        ),
     )
     renderer = Renderer(settings)
     arts = [article(i, title=f"Überschrift {i} — “naïve” café " * 3) for i in range(5)]
     variant = renderer.render_variant(content(("Verbraucherschutz für Ärzte", arts)))
-    names = ["Zoë Ångström-Müller " * 8, "Дмитрий Иванович Петров", "李小龍", "O'Brien, \"Pat\"", ""]
+    names = ["Zoë Ångström-Müller " * 8, "Дмитрий Иванович Петров", "李小龍", 'O\'Brien, "Pat"', ""]
     for n, name in enumerate(names):
         sid = 10**12 + n
         message = renderer.personalise(
@@ -270,7 +278,10 @@ def test_mjml_compiles_once_for_many_recipients() -> None:
     variant = renderer.render_variant(seven_articles())
     messages = [
         renderer.personalise(
-            variant, Recipient(i, f"r{i}@example.org"), message_id=f"<m{i}@news.example.com>", date=NOW
+            variant,
+            Recipient(i, f"r{i}@example.org"),
+            message_id=f"<m{i}@news.example.com>",
+            date=NOW,
         )
         for i in range(200)
     ]
@@ -285,9 +296,20 @@ def test_oversized_digest_is_trimmed_oldest_first_and_says_so() -> None:
     long_summary = "Lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 5
     cats = ["Opioid Drugs", "Consumer Safety", "Recalls", "Courts"]
     sections = [
-        (cat, [article(c * 100 + i, cat, title="A long headline " * 8, summary=long_summary,
-                       image_url="https://img.example.com/x.png", image_alt="Photo " * 10)
-               for i in range(40)])
+        (
+            cat,
+            [
+                article(
+                    c * 100 + i,
+                    cat,
+                    title="A long headline " * 8,
+                    summary=long_summary,
+                    image_url="https://img.example.com/x.png",
+                    image_alt="Photo " * 10,
+                )
+                for i in range(40)
+            ],
+        )
         for c, cat in enumerate(cats)
     ]
     big = content(*sections)
@@ -298,7 +320,9 @@ def test_oversized_digest_is_trimmed_oldest_first_and_says_so() -> None:
     data = renderer.personalise(
         variant, Recipient(10**12, "a@example.org"), message_id="<m@news.example.com>", date=NOW
     ).data
-    html_body = data.split(b"Content-Transfer-Encoding: 7bit\r\n\r\n", 1)[1].split(b"\r\n--==digest", 1)[0]
+    html_body = data.split(b"Content-Transfer-Encoding: 7bit\r\n\r\n", 1)[1].split(
+        b"\r\n--==digest", 1
+    )[0]
     assert len(html_body) <= variant.html_size <= HTML_SIZE_LIMIT
     assert len(html_body) > HTML_SIZE_LIMIT * 0.8  # trimmed to fit, not gutted
     kept = {a.published_at for s in variant.content.sections for a in s.articles}
@@ -312,7 +336,9 @@ def test_oversized_digest_is_trimmed_oldest_first_and_says_so() -> None:
 
 def test_c1_and_other_controls_never_reach_the_message() -> None:
     renderer = Renderer(SETTINGS)
-    c = content(("Opioid Drugs", [article(1, title="Bad\u0085 title\u009f\x07", summary="x\u0080y")]))
+    c = content(
+        ("Opioid Drugs", [article(1, title="Bad\u0085 title\u009f\x07", summary="x\u0080y")])
+    )
     variant = renderer.render_variant(c)
     data = renderer.personalise(
         variant, Recipient(1, "a@example.org"), message_id="<m@news.example.com>", date=NOW
@@ -343,7 +369,10 @@ def test_subject_prefix_and_non_ascii_subject_bytes() -> None:
     ).data
     raw = data.split(b"\r\nSubject: ", 1)[1].split(b"\r\nDate:", 1)[0]
     assert b"?==?" not in raw and raw.startswith(b"=?utf-8?b?")
-    assert parse(data)["Subject"] == "[TEST] Legal Reader weekly: 1 new article in Médicaments opioïdes"
+    assert (
+        parse(data)["Subject"]
+        == "[TEST] Legal Reader weekly: 1 new article in Médicaments opioïdes"
+    )
 
 
 def test_empty_digest_is_refused() -> None:
@@ -352,7 +381,9 @@ def test_empty_digest_is_refused() -> None:
 
 
 def test_editor_override_with_fallback_and_inline_tokens() -> None:
-    settings = dataclasses.replace(SETTINGS, templates=dataclasses.replace(SETTINGS.templates, dir=str(FIXTURES / "text_only")))
+    settings = dataclasses.replace(
+        SETTINGS, templates=dataclasses.replace(SETTINGS.templates, dir=str(FIXTURES / "text_only"))
+    )
     renderer = Renderer(settings)
     text, page = parts(parse(send(renderer, seven_articles(), Recipient(9, "a@example.org"))))
     assert text.startswith("EDITORS' TEXT VERSION")
@@ -365,25 +396,37 @@ def test_editor_override_with_fallback_and_inline_tokens() -> None:
     ("folder", "expected"),
     [
         ("broken", r"tests/fixtures/templates/broken/digest\.mjml\.j2:56: .*"),
-        ("missing_var", r"tests/fixtures/templates/missing_var/digest\.mjml\.j2:53: 'articel' is undefined"),
-        ("bad_mjml", r"tests/fixtures/templates/bad_mjml/digest\.mjml\.j2: MJML: .*rendered MJML line"),
+        (
+            "missing_var",
+            r"tests/fixtures/templates/missing_var/digest\.mjml\.j2:53: 'articel' is undefined",
+        ),
+        (
+            "bad_mjml",
+            r"tests/fixtures/templates/bad_mjml/digest\.mjml\.j2: MJML: .*rendered MJML line",
+        ),
     ],
 )
 def test_template_errors_name_template_and_line(
     folder: str, expected: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(Path(__file__).parent.parent)
-    settings = dataclasses.replace(SETTINGS, templates=dataclasses.replace(SETTINGS.templates, dir=str(FIXTURES / folder)))
+    settings = dataclasses.replace(
+        SETTINGS, templates=dataclasses.replace(SETTINGS.templates, dir=str(FIXTURES / folder))
+    )
     with pytest.raises(TemplateError) as info:
         Renderer(settings).render_variant(seven_articles())
     assert re.match(expected, str(info.value)), str(info.value)
 
 
 def test_bad_subject_template_is_a_template_error() -> None:
-    settings = dataclasses.replace(SETTINGS, digest=dataclasses.replace(SETTINGS.digest, subject="{{ site.name"))
-    with pytest.raises(TemplateError, match="digest.subject"):
+    settings = dataclasses.replace(
+        SETTINGS, digest=dataclasses.replace(SETTINGS.digest, subject="{{ site.name")
+    )
+    with pytest.raises(TemplateError, match=r"digest\.subject"):
         Renderer(settings)
-    settings = dataclasses.replace(SETTINGS, digest=dataclasses.replace(SETTINGS.digest, subject="{{ nope }}"))
+    settings = dataclasses.replace(
+        SETTINGS, digest=dataclasses.replace(SETTINGS.digest, subject="{{ nope }}")
+    )
     with pytest.raises(TemplateError, match="'nope' is undefined"):
         Renderer(settings).subject_for(seven_articles())
 
@@ -438,8 +481,18 @@ def test_dkim_signature_verifies_offline() -> None:
     tags = dict(t.strip().split("=", 1) for t in str(sig).replace(" ", "").split(";") if t.strip())
     assert tags["a"] == "rsa-sha256" and tags["c"] == "relaxed/simple" and "l" not in tags
     signed = tags["h"].split(":")
-    for h in ("from", "to", "subject", "date", "message-id", "mime-version", "content-type",
-              "list-id", "list-unsubscribe", "list-unsubscribe-post"):
+    for h in (
+        "from",
+        "to",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "list-id",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+    ):
         assert h in signed
     tampered = data.replace(b"Headline number 1", b"Headline number X")
     assert not dkim.verify(tampered, dnsfunc=dns)

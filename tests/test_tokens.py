@@ -104,9 +104,7 @@ def test_confirm_token_expires() -> None:
         token = make_confirm_token(SECRET, 3, "a@example.org")
     with time_machine.travel("2026-11-28T08:59:00Z", tick=False):
         assert read_confirm_token(SECRET, token, max_age=3600).subscriber_id == 3
-    with time_machine.travel("2026-11-28T09:01:00Z", tick=False), pytest.raises(
-        ExpiredTokenError
-    ):
+    with time_machine.travel("2026-11-28T09:01:00Z", tick=False), pytest.raises(ExpiredTokenError):
         read_confirm_token(SECRET, token, max_age=3600)
 
 

@@ -245,7 +245,7 @@ def _stop_on_sigterm() -> Iterator[threading.Event]:
 def _progress() -> Iterator[ProgressCallback]:
     """A progress bar on a terminal; a log line every 10 s otherwise."""
     started = time.monotonic()
-    last = [0.0]
+    last = [started]
     if sys.stderr.isatty():
 
         def bar(done: int, total: int) -> None:

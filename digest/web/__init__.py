@@ -1,0 +1,8 @@
+"""The readers' web pages: sign-up with double opt-in, confirm, preferences, one-click
+unsubscribe and the public archive. ``digest serve`` runs :func:`create_app` under waitress."""
+
+from __future__ import annotations
+
+from digest.web.app import create_app, mailer_of
+
+__all__ = ["create_app", "mailer_of"]

@@ -1,0 +1,180 @@
+"""The Flask application: settings, per-request database, templates, headers, errors."""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+import sqlite_utils
+from flask import Flask, Response, current_app, g, render_template, request
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from digest.clock import Clock, system_clock
+from digest.config import SiteSettings, Settings, templates_dirs
+from digest.errors import StoreError
+from digest.render import Renderer
+from digest.store import open_db
+from digest.tokens import PREFERENCES_SALT, UNSUBSCRIBE_SALT, IdSigner, require_secret
+from digest.web.mailer import Mailer, TransportFactory, smtp_transport_factory
+from digest.web.ratelimit import SignupLimiter
+from digest.web.security import CSRF_FIELD, CsrfTokens, security_headers
+
+log = logging.getLogger("digest.web")
+
+# A sign-up or preferences form is well under 4 KB; anything bigger is not a reader.
+MAX_CONTENT_LENGTH = 64 * 1024
+MAX_FORM_MEMORY_SIZE = 16 * 1024
+MAX_FORM_PARTS = 200
+_HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
+DEFAULT_ACCENT = SiteSettings().accent_color
+
+
+@dataclass(frozen=True)
+class WebState:
+    """Everything the views need, built once per app."""
+
+    settings: Settings
+    clock: Clock
+    csrf: CsrfTokens
+    limiter: SignupLimiter
+    mailer: Mailer
+    unsubscribe_links: IdSigner
+    preferences_links: IdSigner
+
+    @property
+    def secret(self) -> str:
+        return self.settings.secret_key
+
+
+def state() -> WebState:
+    value: WebState = current_app.extensions["digest"]
+    return value
+
+
+def mailer_of(app: Flask) -> Mailer:
+    value: WebState = app.extensions["digest"]
+    return value.mailer
+
+
+def get_db() -> sqlite_utils.Database:
+    """This request's connection, opened on first use. One per request: waitress serves
+    requests on several threads, and the CLI and scheduler use the same file meanwhile."""
+    if "db" not in g:
+        g.db = open_db(state().settings.db_path)
+    db: sqlite_utils.Database = g.db
+    return db
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    transport_factory: TransportFactory | None = None,
+) -> Flask:
+    """The readers' web app. Fails at once (ConfigError, TemplateError) when the secret key is
+    missing or the templates are broken, rather than on the first reader."""
+    secret = require_secret(settings)
+    renderer = Renderer(settings)
+    app = Flask("digest.web", static_folder=None, template_folder=None)
+    app.config.update(
+        SECRET_KEY=secret,
+        MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH,
+        MAX_FORM_MEMORY_SIZE=MAX_FORM_MEMORY_SIZE,
+        MAX_FORM_PARTS=MAX_FORM_PARTS,
+        # Never show a debugger or traceback to a reader, whatever FLASK_DEBUG says.
+        PROPAGATE_EXCEPTIONS=False,
+        TRAP_HTTP_EXCEPTIONS=False,
+    )
+    # Editors' templates first, then the shipped ones; pages live in their web/ folder.
+    app.jinja_loader = jinja2.FileSystemLoader([str(d) for d in templates_dirs(settings)])
+    accent = settings.site.accent_color
+    app.jinja_env.globals.update(
+        site=settings.site,
+        accent=accent if _HEX_COLOR.fullmatch(accent) else DEFAULT_ACCENT,
+        csrf_field=CSRF_FIELD,
+    )
+    app.extensions["digest"] = WebState(
+        settings=settings,
+        clock=clock,
+        csrf=CsrfTokens(secret),
+        limiter=SignupLimiter.from_settings(secret, settings.web),
+        mailer=Mailer(
+            settings, renderer, transport_factory or smtp_transport_factory(settings), clock
+        ),
+        unsubscribe_links=IdSigner(secret, UNSUBSCRIBE_SALT),
+        preferences_links=IdSigner(secret, PREFERENCES_SALT),
+    )
+    if settings.web.trust_proxy:
+        # Only behind a proxy we run: otherwise anyone could pick their IP for rate limits
+        # and consent records by sending X-Forwarded-For.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1
+        )
+
+    from digest.web import views
+
+    app.register_blueprint(views.bp)
+
+    @app.context_processor
+    def _csrf() -> dict[str, Any]:
+        return {"csrf_token": state().csrf.issue}
+
+    @app.teardown_appcontext
+    def _close_db(_: BaseException | None) -> None:
+        db = g.pop("db", None)
+        if db is not None:
+            db.close()
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        response.headers.update(security_headers())
+        if "Cache-Control" not in response.headers:
+            # Pages behind link tokens name a reader: no shared cache may keep them.
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException) -> tuple[str, int]:
+        return error_page(error.code or 500), error.code or 500
+
+    @app.errorhandler(StoreError)
+    def _store_error(error: StoreError) -> tuple[str, int]:
+        log.error("database: %s", error)
+        return error_page(503), 503
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception) -> tuple[str, int]:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return error_page(500), 500
+
+    return app
+
+
+_ERRORS = {
+    400: ("Something is wrong with that request", "Please go back, check the form and try again."),
+    404: ("Page not found", "There is no page at this address."),
+    405: ("Not allowed", "This page cannot be used that way."),
+    413: (
+        "That was too much",
+        "The form you sent was far larger than any sign-up or preferences form. Please go back "
+        "and shorten what you typed.",
+    ),
+    429: ("Please slow down", "Too many requests. Please try again in a little while."),
+    500: ("Something went wrong", "It is not your fault. Please try again in a few minutes."),
+    503: ("Busy", "The site is busy. Please try again in a minute."),
+}
+
+
+def error_page(code: int, title: str | None = None, message: str | None = None, **extra: Any) -> str:
+    default_title, default_message = _ERRORS.get(code, _ERRORS[500 if code >= 500 else 400])
+    return render_template(
+        "web/error.html",
+        code=code,
+        title=title or default_title,
+        message=message or default_message,
+        **extra,
+    )

@@ -1,0 +1,125 @@
+"""Reading the sign-up and preferences forms: raw values in, clean values or per-field
+messages out. Every check reuses digest.subscribers' validators, so the web accepts exactly
+what the CLI and the CSV import accept."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from werkzeug.datastructures import MultiDict
+
+from digest.errors import InputError
+from digest.models import FREQUENCIES, Category
+from digest.subscribers import MAX_NAME_LENGTH, normalise_email, validate_frequency, validate_name
+
+MAX_EMAIL_LENGTH = 254  # RFC 5321's path limit less the angle brackets
+HONEYPOT_FIELD = "website"
+_REPLACEMENT = "\ufffd"
+
+
+@dataclass
+class FormState:
+    """What a form page shows: the values as typed (to fill the fields again) and one
+    message per field that needs fixing."""
+
+    email: str = ""
+    name: str = ""
+    categories: list[str] = field(default_factory=list)  # slugs
+    frequency: str = "weekly"
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass(frozen=True)
+class Choices:
+    """Clean values from a valid form."""
+
+    name: str
+    category_ids: tuple[int, ...]
+    category_names: tuple[str, ...]
+    frequency: str
+
+
+def undecodable(form: MultiDict[str, str]) -> bool:
+    """True when the body was not UTF-8: werkzeug decodes with errors='replace', so bytes
+    that are not UTF-8 arrive as U+FFFD, which no one types into a form."""
+    return any(_REPLACEMENT in key or _REPLACEMENT in value for key, value in form.items(multi=True))
+
+
+def read_email(raw: str) -> tuple[str, str | None]:
+    """(normalised address, None) or (raw, message)."""
+    text = raw.strip()
+    if not text:
+        return raw, "Enter your email address."
+    if len(text) > MAX_EMAIL_LENGTH:
+        return raw[:MAX_EMAIL_LENGTH], (
+            f"An email address is at most {MAX_EMAIL_LENGTH} characters; this one has "
+            f"{len(text)}."
+        )
+    try:
+        return normalise_email(text), None
+    except InputError as e:
+        return raw, f"Enter an email address like name@example.com. {_reason(e.message)}"
+
+
+def _reason(message: str) -> str:
+    # normalise_email says "'x' is not a valid address (reason)"; the field shows x already.
+    if message.endswith(")") and "(" in message:
+        reason = message[message.rindex("(") + 1 : -1].strip()
+        return reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
+    return message
+
+
+def read_choices(
+    form: MultiDict[str, str], categories: Sequence[Category], state: FormState
+) -> Choices | None:
+    """Name, categories and frequency from ``form`` into ``state``; the clean values, or
+    None with ``state.errors`` filled in."""
+    state.name = form.get("name", "")[: MAX_NAME_LENGTH * 2]
+    try:
+        name = validate_name(state.name)
+    except InputError as e:
+        name = ""
+        state.errors["name"] = (
+            f"Your name can have at most {MAX_NAME_LENGTH} characters."
+            if len(state.name.strip()) > MAX_NAME_LENGTH
+            else f"Your name cannot contain line breaks or control characters ({e.message})."
+        )
+    by_slug = {c.slug: c for c in categories}
+    picked: list[Category] = []
+    unknown: list[str] = []
+    for slug in form.getlist("categories"):
+        category = by_slug.get(slug.strip())
+        if category is None:
+            unknown.append(slug[:60])
+        elif category not in picked:
+            picked.append(category)
+    state.categories = [c.slug for c in picked]
+    if unknown:
+        state.errors["categories"] = (
+            f"We have no category called {', '.join(repr(u) for u in unknown[:3])}. "
+            "Choose from the list."
+        )
+    elif not picked:
+        state.errors["categories"] = "Choose at least one category."
+    raw_frequency = form.get("frequency", "weekly")
+    try:
+        frequency = validate_frequency(raw_frequency)
+        state.frequency = frequency
+    except InputError:
+        frequency = "weekly"
+        state.errors["frequency"] = f"Choose {' or '.join(FREQUENCIES)}."
+    if state.errors:
+        return None
+    # Keep the site's order, whatever order the browser sent the boxes in.
+    ordered = [c for c in categories if c in picked]
+    return Choices(
+        name=name,
+        category_ids=tuple(c.id for c in ordered),
+        category_names=tuple(c.name for c in ordered),
+        frequency=frequency,
+    )

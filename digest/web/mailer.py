@@ -1,0 +1,101 @@
+"""Sending the sign-up emails from a background thread.
+
+The request only decides *whether* to send; rendering and the SMTP conversation happen on a
+worker thread after the answer page has gone out. Two reasons: a slow or unreachable relay
+never holds up a page, and the time an answer takes does not depend on whether the address
+was new, active or suppressed (which would let a stranger enumerate addresses by timing).
+A failed send is logged; the reader can ask again from the page.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+
+from digest.clock import Clock
+from digest.config import Settings
+from digest.deliver.smtp import SmtpTransport, Transport
+from digest.mime import make_message_id, sending_domain
+from digest.models import OutgoingMessage, Recipient
+from digest.render import Renderer
+from digest.web.actions import MailJob
+
+log = logging.getLogger("digest.web")
+
+TransportFactory = Callable[[], Transport]
+
+
+def smtp_transport_factory(settings: Settings) -> TransportFactory:
+    def factory() -> Transport:
+        return SmtpTransport(settings.smtp.parsed, timeout=settings.smtp.timeout)
+
+    return factory
+
+
+class Mailer:
+    def __init__(
+        self,
+        settings: Settings,
+        renderer: Renderer,
+        transport_factory: TransportFactory,
+        clock: Clock,
+    ) -> None:
+        self._renderer = renderer
+        self._transport_factory = transport_factory
+        self._clock = clock
+        self._domain = sending_domain(settings)
+        # One worker: sign-ups are rare, and the Renderer is then never used concurrently.
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-mail")
+        self._pending: set[Future[None]] = set()
+        self._lock = threading.Lock()
+
+    def submit(self, job: MailJob) -> None:
+        future = self._executor.submit(self._send, job)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._pending.discard(future)
+
+    def drain(self, timeout: float = 30.0) -> None:
+        """Wait for the mail submitted so far (tests, and shutdown)."""
+        with self._lock:
+            pending = list(self._pending)
+        wait(pending, timeout=timeout)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+    def render(self, job: MailJob) -> OutgoingMessage:
+        recipient = Recipient(subscriber_id=job.subscriber_id, email=job.email, name=job.name)
+        message_id = make_message_id(self._domain)
+        if job.kind == "confirm":
+            return self._renderer.render_confirm(
+                recipient, categories=job.categories, message_id=message_id, date=self._clock()
+            )
+        return self._renderer.render_welcome_back(
+            recipient, categories=job.categories, message_id=message_id, date=self._clock()
+        )
+
+    def _send(self, job: MailJob) -> None:
+        try:
+            message = self.render(job)
+            transport = self._transport_factory()
+            try:
+                result = transport.send(message)
+            finally:
+                transport.close()
+        except Exception:
+            # A worker thread has no one to raise to: log it with the subscriber id (never
+            # the address) and carry on with the next message.
+            log.exception("%s email for subscriber %d failed", job.kind, job.subscriber_id)
+            return
+        if result.kind != "sent":
+            log.warning(
+                "%s email for subscriber %d not accepted by the relay: %s %s",
+                job.kind, job.subscriber_id, result.code, result.reply,
+            )

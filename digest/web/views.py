@@ -1,0 +1,408 @@
+"""The readers' pages. Each view reads the request, calls digest.web.actions (or a store query
+for the archive) and renders a template from templates/web/."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+
+from digest.curate import build_sections
+from digest.models import Category, Subscriber
+from digest.render import clean_text, date_label, period_label, safe_url, summary_text
+from digest.store import editions as editions_store
+from digest.store import subscribers as subscribers_store
+from digest.store import web as web_store
+from digest.store.categories import list_categories
+from digest.tokens import ConfirmClaim, ExpiredTokenError, TokenError, read_confirm_token
+from digest.web import actions
+from digest.web.app import error_page, get_db, state
+from digest.web.forms import (
+    HONEYPOT_FIELD,
+    FormState,
+    read_choices,
+    read_email,
+    undecodable,
+)
+from digest.web.ratelimit import Refusal
+from digest.web.security import CSRF_FIELD, FORM_CONTENT_TYPES, CsrfError
+
+bp = Blueprint("web", __name__)
+
+# How long a confirmation link works. Long enough for a reader who signs up on Friday and
+# reads mail on Monday; short enough that an old forwarded link soon stops working.
+CONFIRM_MAX_AGE = 7 * 24 * 3600
+# The most articles the archive shows under one category of one edition.
+ARCHIVE_MAX_PER_CATEGORY = 1000
+
+Page = tuple[str, int] | str | Response
+
+
+@bp.before_app_request
+def _reject_undecodable() -> Page | None:
+    """A form body that is not UTF-8 gets a clear 400, not a guess at what was meant."""
+    if request.method == "POST" and request.mimetype in FORM_CONTENT_TYPES:
+        if undecodable(request.form):
+            return error_page(
+                400,
+                "The form could not be read",
+                "Your browser sent the form in a character encoding other than UTF-8. Please "
+                "go back and send it again, or try another browser.",
+            ), 400
+    return None
+
+
+def _client_ip() -> str:
+    # With web.trust_proxy, ProxyFix has already put X-Forwarded-For's client here.
+    return request.remote_addr or ""
+
+
+def _check_csrf(path: str) -> None:
+    try:
+        state().csrf.check(request.form.get(CSRF_FIELD), path)
+    except CsrfError as e:
+        raise _CsrfRefused(path) from e
+
+
+class _CsrfRefused(Exception):
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+@bp.app_errorhandler(_CsrfRefused)
+def _csrf_refused(error: _CsrfRefused) -> tuple[str, int]:
+    return error_page(
+        400,
+        "This form has expired",
+        "The form was too old, or it was not sent from this site's own page, so nothing was "
+        "changed. Open the page again and send the form from there.",
+        back=error.path,
+    ), 400
+
+
+def _categories() -> list[Category]:
+    return list_categories(get_db())
+
+
+# -- sign-up -----------------------------------------------------------------------------------
+
+
+@bp.get("/")
+def signup_page() -> Page:
+    return _signup_form(FormState())
+
+
+def _signup_form(form: FormState, status: int = 200) -> tuple[str, int]:
+    return render_template("web/signup.html", form=form, categories=_categories()), status
+
+
+@bp.get("/subscribe")
+def subscribe_get() -> Response:
+    return redirect(url_for("web.signup_page"))  # type: ignore[return-value]
+
+
+@bp.post("/subscribe")
+def subscribe() -> Page:
+    """Sign-up from our own page (with a CSRF token) or from the embeddable snippet on the
+    publisher's site (which cannot carry one). A post without a token is accepted: all it
+    can do is send a confirmation email to the address typed, behind the honeypot and the
+    rate limits. A token that is present must be valid (a stale page says so)."""
+    detail = ""
+    if CSRF_FIELD in request.form:
+        _check_csrf(request.path)
+    else:
+        detail = "embed"
+    if request.form.get(HONEYPOT_FIELD, "").strip():
+        # A bot filled the field people cannot see: it gets the usual answer and nothing
+        # is sent, but it still spends its IP's budget.
+        state().limiter.take(get_db(), state().clock(), ip=_client_ip(), address=None)
+        return _check_inbox()
+    form = FormState()
+    email, email_error = read_email(request.form.get("email", ""))
+    form.email = email
+    if email_error:
+        form.errors["email"] = email_error
+    choices = read_choices(request.form, _categories(), form)
+    if choices is None or email_error:
+        return _signup_form(form, 400)
+    refused = state().limiter.take(get_db(), state().clock(), ip=_client_ip(), address=email)
+    if refused:
+        return _rate_limited(refused)
+    job = actions.sign_up(get_db(), email, choices, state().clock(), detail)
+    if job is not None:
+        state().mailer.submit(job)
+    return _check_inbox()
+
+
+def _check_inbox() -> tuple[str, int]:
+    # The same bytes whatever the address was: no address, no status, no token on it.
+    return render_template("web/check_inbox.html"), 200
+
+
+def _rate_limited(refused: Refusal) -> Response:
+    if refused == "ip":
+        message = (
+            "There have been too many sign-ups from your network in the last hour. "
+            "Please try again later."
+        )
+        retry = 3600
+    else:
+        message = (
+            "We have already sent several emails to this address today. Please look in your "
+            "inbox and spam folder for them, or try again tomorrow."
+        )
+        retry = 24 * 3600
+    response = Response(error_page(429, "Please try again later", message), 429)
+    response.headers["Retry-After"] = str(retry)
+    return response
+
+
+# -- confirm -----------------------------------------------------------------------------------
+
+
+@bp.get("/c/<token>")
+def confirm_page(token: str) -> Page:
+    claim = _confirm_claim(token)
+    if isinstance(claim, tuple):
+        return claim
+    outcome = actions.confirmable(get_db(), claim)
+    if outcome == "confirmed":
+        # A button, not activation on GET: mail scanners follow every link in a message,
+        # and a scanner's visit must not count as the reader's consent.
+        return render_template("web/confirm.html", action=request.path), 200
+    return _confirm_outcome(outcome)
+
+
+@bp.post("/c/<token>")
+def confirm(token: str) -> Page:
+    _check_csrf(request.path)
+    claim = _confirm_claim(token)
+    if isinstance(claim, tuple):
+        return claim
+    outcome = actions.confirm(get_db(), claim, state().clock(), _client_ip())
+    return _confirm_outcome(outcome)
+
+
+def _confirm_claim(token: str) -> ConfirmClaim | tuple[str, int]:
+    try:
+        return read_confirm_token(state().secret, token, max_age=CONFIRM_MAX_AGE)
+    except ExpiredTokenError:
+        return _link_problem("expired", 410)
+    except TokenError:
+        return _link_problem("invalid", 404)
+
+
+def _confirm_outcome(outcome: actions.ConfirmOutcome) -> tuple[str, int]:
+    if outcome in ("confirmed", "already"):
+        return render_template("web/confirmed.html", already=outcome == "already"), 200
+    if outcome == "superseded":
+        return _link_problem("superseded", 410)
+    return _link_problem("invalid", 404)
+
+
+def _link_problem(kind: str, status: int, form: FormState | None = None) -> tuple[str, int]:
+    return render_template(
+        "web/link_problem.html", kind=kind, form=form or FormState(), action="/c/resend"
+    ), status
+
+
+@bp.post("/c/resend")
+def resend() -> Page:
+    _check_csrf(request.path)
+    if request.form.get(HONEYPOT_FIELD, "").strip():
+        return _check_inbox()
+    email, error = read_email(request.form.get("email", ""))
+    if error:
+        form = FormState(email=email, errors={"email": error})
+        return _link_problem("resend", 400, form)
+    refused = state().limiter.take(get_db(), state().clock(), ip=_client_ip(), address=email)
+    if refused:
+        return _rate_limited(refused)
+    job = actions.resend(get_db(), email, state().clock())
+    if job is not None:
+        state().mailer.submit(job)
+    return _check_inbox()
+
+
+# -- preferences -------------------------------------------------------------------------------
+
+
+def _subscriber(signer_name: str, token: str) -> Subscriber:
+    signer = getattr(state(), signer_name)
+    try:
+        subscriber_id = signer.read(token)
+    except TokenError:
+        abort(_invalid_link())
+    subscriber = subscribers_store.get_subscriber(get_db(), subscriber_id)
+    if subscriber is None:
+        abort(_invalid_link())
+    return subscriber
+
+
+def _invalid_link() -> Response:
+    page, status = _link_problem("invalid", 404)
+    return Response(page, status)
+
+
+def _preferences_state(subscriber: Subscriber, categories: list[Category]) -> FormState:
+    ids = subscribers_store.category_ids_for(get_db(), subscriber.id)
+    by_id = {c.id: c.slug for c in categories}
+    return FormState(
+        email=subscriber.email,
+        name=subscriber.name,
+        categories=[by_id[i] for i in ids if i in by_id],
+        frequency=subscriber.frequency,
+    )
+
+
+def _preferences(
+    subscriber: Subscriber, form: FormState | None = None, status: int = 200, **extra: Any
+) -> tuple[str, int]:
+    categories = _categories()
+    return render_template(
+        "web/preferences.html",
+        subscriber=subscriber,
+        form=form or _preferences_state(subscriber, categories),
+        categories=categories,
+        action=request.path,
+        **extra,
+    ), status
+
+
+@bp.get("/p/<token>")
+def preferences_page(token: str) -> Page:
+    subscriber = _subscriber("preferences_links", token)
+    return _preferences(subscriber, saved=request.args.get("saved") == "1")
+
+
+@bp.post("/p/<token>")
+def preferences(token: str) -> Page:
+    _check_csrf(request.path)
+    subscriber = _subscriber("preferences_links", token)
+    action = request.form.get("action", "save")
+    now = state().clock()
+    if action == "unsubscribe":
+        actions.unsubscribe(get_db(), subscriber.id, now, actions.SOURCE)
+        return _unsubscribed(subscriber.id)
+    form = FormState(email=subscriber.email)
+    choices = read_choices(request.form, _categories(), form)
+    if choices is None:
+        return _preferences(subscriber, form, 400)
+    if action == "resubscribe":
+        if subscriber.status != "unsubscribed":
+            return _preferences(subscriber)
+        refused = state().limiter.take(
+            get_db(), now, ip=_client_ip(), address=subscriber.email
+        )
+        if refused:
+            return _rate_limited(refused)
+        job = actions.sign_up(get_db(), subscriber.email, choices, now, "preferences")
+        if job is not None:
+            state().mailer.submit(job)
+        return _check_inbox()
+    actions.save_preferences(get_db(), subscriber.id, choices, now)
+    # Post/redirect/get: reloading the page must not post the form again.
+    return redirect(f"{request.path}?saved=1", 303)  # type: ignore[return-value]
+
+
+def _unsubscribed(subscriber_id: int) -> tuple[str, int]:
+    # The way back: their preferences page offers to subscribe again.
+    preferences = f"/p/{state().preferences_links.sign(subscriber_id)}"
+    return render_template("web/unsubscribed.html", preferences=preferences), 200
+
+
+# -- unsubscribe -------------------------------------------------------------------------------
+
+
+@bp.get("/u/<token>")
+def unsubscribe_page(token: str) -> Page:
+    """Asks; never unsubscribes by itself (link scanners follow GETs)."""
+    subscriber = _subscriber("unsubscribe_links", token)
+    return render_template(
+        "web/unsubscribe.html", subscriber=subscriber, action=request.path
+    ), 200
+
+
+@bp.post("/u/<token>")
+def unsubscribe(token: str) -> Page:
+    """RFC 8058 one-click (the mail provider posts ``List-Unsubscribe=One-Click`` with no
+    cookie and no CSRF token: the signed link token is the authority), or the button on the
+    page above. Both take effect at once and answer 200, never a redirect."""
+    one_click = request.form.get("List-Unsubscribe") == "One-Click"
+    if not one_click:
+        _check_csrf(request.path)
+    subscriber = _subscriber("unsubscribe_links", token)
+    actions.unsubscribe(
+        get_db(), subscriber.id, state().clock(), "one-click" if one_click else actions.SOURCE
+    )
+    return _unsubscribed(subscriber.id)
+
+
+# -- archive -----------------------------------------------------------------------------------
+
+
+@bp.get("/archive")
+def archive() -> Page:
+    editions = web_store.sent_editions(get_db())
+    return render_template("web/archive.html", editions=[_edition_view(e) for e in editions])
+
+
+def _edition_view(edition: web_store.ArchivedEdition) -> dict[str, Any]:
+    return {
+        "id": edition.id,
+        "title": f"{edition.frequency.capitalize()} digest, {period_label(edition.starts_at, edition.ends_at)}",
+        "sent": date_label(edition.sent_at),
+        "sent_iso": edition.sent_at.date().isoformat(),
+    }
+
+
+@bp.get("/archive/<int:edition_id>")
+def archive_edition(edition_id: int) -> Page:
+    db = get_db()
+    edition = web_store.sent_edition(db, edition_id)
+    if edition is None:
+        abort(404)
+    rows = web_store.sent_articles(db, edition_id)
+    names = editions_store.category_names(db)
+    category_ids = tuple(dict.fromkeys(r.category_id for r in rows))
+    sections = build_sections(rows, category_ids, names, ARCHIVE_MAX_PER_CATEGORY)
+    return render_template(
+        "web/edition.html",
+        edition=_edition_view(edition),
+        sections=[
+            {
+                "category": s.category,
+                "slug": s.slug,
+                "articles": [
+                    {
+                        "title": clean_text(a.title) or "(untitled)",
+                        "url": safe_url(a.url),
+                        "date": date_label(a.published_at),
+                        "date_iso": a.published_at.date().isoformat(),
+                        "author": clean_text(a.author),
+                        "summary": summary_text(a),
+                    }
+                    for a in s.articles
+                ],
+            }
+            for s in sections
+        ],
+    )
+
+
+# -- assets ------------------------------------------------------------------------------------
+
+
+@bp.get("/static/site.css")
+def stylesheet() -> Response:
+    response = Response(render_template("web/site.css"), mimetype="text/css")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/healthz")
+def health() -> Response:
+    get_db().execute("SELECT 1").fetchone()
+    return Response("ok\n", mimetype="text/plain")
+

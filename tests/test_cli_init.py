@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from digest import __version__
+from digest.cli import cli
+from digest.config import load_settings
+
+
+def test_init_writes_config_and_database_and_is_safe_to_repeat(tmp_path: Path) -> None:
+    runner = CliRunner()
+    first = runner.invoke(cli, ["init", "--sample"])
+    assert first.exit_code == 0, first.output
+    assert first.output.splitlines()[:2] == [
+        "Config: digest.toml (written, with a new secret key)", "Database: subscribers.db"]
+    assert first.output.splitlines()[2].startswith("Sample data: 44 articles added, 25 subscribers")
+    settings = load_settings()
+    assert len(settings.secret_key) >= 40
+    config_before = Path("digest.toml").read_text()
+
+    second = runner.invoke(cli, ["init", "--sample"])
+    assert second.exit_code == 0
+    assert second.output.splitlines()[0] == "Config: digest.toml (exists, left as it is)"
+    assert "Sample data: 0 articles added, 0 subscribers added (44 articles" in second.output
+    assert Path("digest.toml").read_text() == config_before
+
+
+def test_version_and_help() -> None:
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--version"]).output == f"digest, version {__version__}\n"
+    assert "Quick start" in runner.invoke(cli, ["-h"]).output
+
+
+def test_every_command_has_help_with_text() -> None:
+    """Docs are tested: every command and group documents itself."""
+    runner = CliRunner()
+
+    def walk(group: object, path: list[str]) -> list[list[str]]:
+        import click
+
+        out = []
+        assert isinstance(group, click.Group)
+        for name, command in group.commands.items():
+            out.append([*path, name])
+            if isinstance(command, click.Group):
+                out.extend(walk(command, [*path, name]))
+        return out
+
+    for path in walk(cli, []):
+        result = runner.invoke(cli, [*path, "--help"])
+        assert result.exit_code == 0, path
+        assert len(result.output.splitlines()) > 3, path
+
+
+def test_database_that_is_not_sqlite(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.db"
+    bad.write_text("these are my notes, not a database\n" * 50)
+    result = CliRunner().invoke(cli, ["--db", str(bad), "categories", "list"])
+    assert result.exit_code == 1
+    assert result.output == f"Error: {bad}: not a SQLite database (file is not a database)\n"
+
+
+def test_locked_database_is_one_line(tmp_path: Path, monkeypatch: object) -> None:
+    path = tmp_path / "s.db"
+    assert CliRunner().invoke(cli, ["--db", str(path), "categories", "add", "Courts"]).exit_code == 0
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    import digest.store.connection as connection
+
+    monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 200)  # type: ignore[attr-defined]
+    try:
+        result = CliRunner().invoke(cli, ["--db", str(path), "categories", "add", "Opioids"])
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.exit_code == 1
+    assert result.output.startswith(f"Error: {path}: database is locked")
+    assert len(result.output.splitlines()) == 1
+
+
+def test_bad_config_is_one_line(tmp_path: Path) -> None:
+    Path("digest.toml").write_text("[smtp]\nurl = 5\n")
+    result = CliRunner().invoke(cli, ["categories", "list"])
+    assert result.exit_code == 1
+    assert result.output == "Error: digest.toml: smtp.url: expected a string, got 5\n"
