@@ -255,6 +255,9 @@ def test_stop_event_leaves_the_rest_pending(tmp_path: Path, relay: Relay) -> Non
     )
     assert report.status == "stopped"
     assert 1 <= report.sent < 4
+    # Someone who joins after the edition started is not added to it.
+    subscribe(db, "late@example.com", ("Opioid Drugs",), now=NOW)
+    db.close()
     resumed = _send(path, relay, NOW)
     assert resumed.status == "complete"
     assert sorted(relay.by_recipient()) == [

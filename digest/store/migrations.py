@@ -135,3 +135,35 @@ def m003_web(db: sqlite_utils.Database) -> None:
         CREATE INDEX web_rate_hits_at ON web_rate_hits (at);
         """
     )
+
+
+@migrations()
+def m004_bounces(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Every bounce, complaint and policy rejection we learn of, SMTP-time or imported:
+        -- the soft-bounce window and the per-edition counts are computed from these rows.
+        CREATE TABLE bounces (
+            id INTEGER PRIMARY KEY,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+            edition_id INTEGER REFERENCES editions (id) ON DELETE SET NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('hard', 'soft', 'policy', 'complaint')),
+            status_code TEXT NOT NULL DEFAULT '',  -- RFC 3463, e.g. 5.1.1
+            diagnostic TEXT NOT NULL DEFAULT '',
+            origin TEXT NOT NULL DEFAULT '',       -- 'smtp', or the file it was imported from
+            fingerprint TEXT NOT NULL DEFAULT '',  -- the bounce message's, '' for SMTP-time
+            at TEXT NOT NULL                       -- when it happened (the report's Date)
+        );
+        CREATE INDEX bounces_subscriber ON bounces (subscriber_id, kind, at);
+        CREATE INDEX bounces_edition ON bounces (edition_id, kind);
+        -- Each imported message, so importing the same mailbox twice changes nothing.
+        CREATE TABLE bounce_messages (
+            fingerprint TEXT PRIMARY KEY,          -- mid:<Message-ID>, else sha256 of the bytes
+            origin TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            imported_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        -- Bounces and complaints name our original Message-ID; find its delivery by it.
+        CREATE INDEX deliveries_message_id ON deliveries (message_id) WHERE message_id != '';
+        """
+    )

@@ -14,7 +14,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from digest.clock import Clock, system_clock
-from digest.config import SiteSettings, Settings, templates_dirs
+from digest.config import Settings, SiteSettings, templates_dirs
 from digest.errors import StoreError
 from digest.render import Renderer
 from digest.store import open_db
@@ -91,16 +91,19 @@ def create_app(
     )
     # Editors' templates first, then the shipped ones; pages live in their web/ folder.
     app.jinja_loader = jinja2.FileSystemLoader([str(d) for d in templates_dirs(settings)])
+    csrf = CsrfTokens(secret)
     accent = settings.site.accent_color
+    # Globals rather than a context processor: imported macros (web/_form.html) see these.
     app.jinja_env.globals.update(
         site=settings.site,
         accent=accent if _HEX_COLOR.fullmatch(accent) else DEFAULT_ACCENT,
         csrf_field=CSRF_FIELD,
+        csrf_token=csrf.issue,
     )
     app.extensions["digest"] = WebState(
         settings=settings,
         clock=clock,
-        csrf=CsrfTokens(secret),
+        csrf=csrf,
         limiter=SignupLimiter.from_settings(secret, settings.web),
         mailer=Mailer(
             settings, renderer, transport_factory or smtp_transport_factory(settings), clock
@@ -120,8 +123,10 @@ def create_app(
     app.register_blueprint(views.bp)
 
     @app.context_processor
-    def _csrf() -> dict[str, Any]:
-        return {"csrf_token": state().csrf.issue}
+    def _root() -> dict[str, Any]:
+        # Behind a proxy that mounts us under a path (X-Forwarded-Prefix, with trust_proxy)
+        # every link and form action starts with it. CSRF tokens bind the path without it.
+        return {"root": request.script_root}
 
     @app.teardown_appcontext
     def _close_db(_: BaseException | None) -> None:
@@ -169,7 +174,9 @@ _ERRORS = {
 }
 
 
-def error_page(code: int, title: str | None = None, message: str | None = None, **extra: Any) -> str:
+def error_page(
+    code: int, title: str | None = None, message: str | None = None, **extra: Any
+) -> str:
     default_title, default_message = _ERRORS.get(code, _ERRORS[500 if code >= 500 else 400])
     return render_template(
         "web/error.html",

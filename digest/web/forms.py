@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import MultiDict
 
@@ -44,10 +45,18 @@ class Choices:
     frequency: str
 
 
-def undecodable(form: MultiDict[str, str]) -> bool:
-    """True when the body was not UTF-8: werkzeug decodes with errors='replace', so bytes
-    that are not UTF-8 arrive as U+FFFD, which no one types into a form."""
-    return any(_REPLACEMENT in key or _REPLACEMENT in value for key, value in form.items(multi=True))
+def undecodable(mimetype: str, body: bytes, form: MultiDict[str, str]) -> bool:
+    """True when a form body is not UTF-8. werkzeug does not say so itself: it drops an
+    url-encoded body whose bytes are not UTF-8 (an empty form), keeps a percent-escape
+    that decodes to bad UTF-8 as literal text ("caf%E9" is a valid-looking address), and
+    decodes multipart fields with errors='replace' (U+FFFD, which no one types)."""
+    if mimetype == "application/x-www-form-urlencoded":
+        try:
+            parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+        except UnicodeDecodeError:
+            return True
+        return False
+    return any(_REPLACEMENT in k or _REPLACEMENT in v for k, v in form.items(multi=True))
 
 
 def read_email(raw: str) -> tuple[str, str | None]:
@@ -79,15 +88,16 @@ def read_choices(
 ) -> Choices | None:
     """Name, categories and frequency from ``form`` into ``state``; the clean values, or
     None with ``state.errors`` filled in."""
+    # Kept for the page to show again: cut, so a 10 KB "name" is not echoed back whole.
     state.name = form.get("name", "")[: MAX_NAME_LENGTH * 2]
     try:
         name = validate_name(state.name)
-    except InputError as e:
+    except InputError:
         name = ""
         state.errors["name"] = (
             f"Your name can have at most {MAX_NAME_LENGTH} characters."
             if len(state.name.strip()) > MAX_NAME_LENGTH
-            else f"Your name cannot contain line breaks or control characters ({e.message})."
+            else "Your name cannot contain line breaks or control characters."
         )
     by_slug = {c.slug: c for c in categories}
     picked: list[Category] = []

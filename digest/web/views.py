@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from digest.curate import build_sections
 from digest.models import Category, Subscriber
@@ -14,7 +15,13 @@ from digest.store import editions as editions_store
 from digest.store import subscribers as subscribers_store
 from digest.store import web as web_store
 from digest.store.categories import list_categories
-from digest.tokens import ConfirmClaim, ExpiredTokenError, TokenError, read_confirm_token
+from digest.tokens import (
+    ConfirmClaim,
+    ExpiredTokenError,
+    IdSigner,
+    TokenError,
+    read_confirm_token,
+)
 from digest.web import actions
 from digest.web.app import error_page, get_db, state
 from digest.web.forms import (
@@ -35,20 +42,23 @@ CONFIRM_MAX_AGE = 7 * 24 * 3600
 # The most articles the archive shows under one category of one edition.
 ARCHIVE_MAX_PER_CATEGORY = 1000
 
-Page = tuple[str, int] | str | Response
+Page = tuple[str, int] | str | Response | WerkzeugResponse
 
 
 @bp.before_app_request
 def _reject_undecodable() -> Page | None:
     """A form body that is not UTF-8 gets a clear 400, not a guess at what was meant."""
-    if request.method == "POST" and request.mimetype in FORM_CONTENT_TYPES:
-        if undecodable(request.form):
-            return error_page(
-                400,
-                "The form could not be read",
-                "Your browser sent the form in a character encoding other than UTF-8. Please "
-                "go back and send it again, or try another browser.",
-            ), 400
+    if request.method != "POST" or request.mimetype not in FORM_CONTENT_TYPES:
+        return None
+    # Read (and cache) the body first: werkzeug then parses the form from the cache.
+    body = request.get_data(cache=True) if request.mimetype.endswith("urlencoded") else b""
+    if undecodable(request.mimetype, body, request.form):
+        return error_page(
+            400,
+            "The form could not be read",
+            "Your browser sent the form in a character encoding other than UTF-8. Please "
+            "go back and send it again, or try another browser.",
+        ), 400
     return None
 
 
@@ -98,8 +108,8 @@ def _signup_form(form: FormState, status: int = 200) -> tuple[str, int]:
 
 
 @bp.get("/subscribe")
-def subscribe_get() -> Response:
-    return redirect(url_for("web.signup_page"))  # type: ignore[return-value]
+def subscribe_get() -> WerkzeugResponse:
+    return redirect(url_for("web.signup_page"))
 
 
 @bp.post("/subscribe")
@@ -228,8 +238,7 @@ def resend() -> Page:
 # -- preferences -------------------------------------------------------------------------------
 
 
-def _subscriber(signer_name: str, token: str) -> Subscriber:
-    signer = getattr(state(), signer_name)
+def _subscriber(signer: IdSigner, token: str) -> Subscriber:
     try:
         subscriber_id = signer.read(token)
     except TokenError:
@@ -272,14 +281,14 @@ def _preferences(
 
 @bp.get("/p/<token>")
 def preferences_page(token: str) -> Page:
-    subscriber = _subscriber("preferences_links", token)
+    subscriber = _subscriber(state().preferences_links, token)
     return _preferences(subscriber, saved=request.args.get("saved") == "1")
 
 
 @bp.post("/p/<token>")
 def preferences(token: str) -> Page:
     _check_csrf(request.path)
-    subscriber = _subscriber("preferences_links", token)
+    subscriber = _subscriber(state().preferences_links, token)
     action = request.form.get("action", "save")
     now = state().clock()
     if action == "unsubscribe":
@@ -303,7 +312,7 @@ def preferences(token: str) -> Page:
         return _check_inbox()
     actions.save_preferences(get_db(), subscriber.id, choices, now)
     # Post/redirect/get: reloading the page must not post the form again.
-    return redirect(f"{request.path}?saved=1", 303)  # type: ignore[return-value]
+    return redirect(f"{request.script_root}{request.path}?saved=1", 303)
 
 
 def _unsubscribed(subscriber_id: int) -> tuple[str, int]:
@@ -318,9 +327,11 @@ def _unsubscribed(subscriber_id: int) -> tuple[str, int]:
 @bp.get("/u/<token>")
 def unsubscribe_page(token: str) -> Page:
     """Asks; never unsubscribes by itself (link scanners follow GETs)."""
-    subscriber = _subscriber("unsubscribe_links", token)
+    subscriber = _subscriber(state().unsubscribe_links, token)
+    preferences = f"/p/{state().preferences_links.sign(subscriber.id)}"
     return render_template(
-        "web/unsubscribe.html", subscriber=subscriber, action=request.path
+        "web/unsubscribe.html", subscriber=subscriber, action=request.path,
+        preferences=preferences,
     ), 200
 
 
@@ -332,7 +343,7 @@ def unsubscribe(token: str) -> Page:
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     if not one_click:
         _check_csrf(request.path)
-    subscriber = _subscriber("unsubscribe_links", token)
+    subscriber = _subscriber(state().unsubscribe_links, token)
     actions.unsubscribe(
         get_db(), subscriber.id, state().clock(), "one-click" if one_click else actions.SOURCE
     )
@@ -351,7 +362,8 @@ def archive() -> Page:
 def _edition_view(edition: web_store.ArchivedEdition) -> dict[str, Any]:
     return {
         "id": edition.id,
-        "title": f"{edition.frequency.capitalize()} digest, {period_label(edition.starts_at, edition.ends_at)}",
+        "title": f"{edition.frequency.capitalize()} digest, "
+        f"{period_label(edition.starts_at, edition.ends_at)}",
         "sent": date_label(edition.sent_at),
         "sent_iso": edition.sent_at.date().isoformat(),
     }
@@ -398,6 +410,14 @@ def archive_edition(edition_id: int) -> Page:
 def stylesheet() -> Response:
     response = Response(render_template("web/site.css"), mimetype="text/css")
     response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Response:
+    # Browsers ask for it on every site; an empty answer keeps a 404 out of their consoles.
+    response = Response(status=204)
+    response.headers["Cache-Control"] = "public, max-age=86400"
     return response
 
 

@@ -1,0 +1,215 @@
+"""A reader's whole journey in a real browser: Debian's Chromium (headless, driven by
+Playwright) against a real `digest serve` subprocess and a real SMTP relay on loopback.
+Sign up, confirm from the emailed link, change preferences, unsubscribe from the page the
+email footer links to, checking the database after each step. Screenshots at phone and
+desktop widths go to test-artifacts/ (gitignored)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from builders import make_db
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from relay import Received, Relay, free_port, running_relay
+
+from digest.models import Subscriber
+from digest.store import open_db
+from digest.store import subscribers as subscribers_store
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def relay() -> Iterator[Relay]:
+    with running_relay() as running:
+        yield running
+
+
+@pytest.fixture
+def server(tmp_path: Path, relay: Relay) -> Iterator[tuple[str, Path]]:
+    """`digest serve` as a subprocess, exactly as an operator runs it."""
+    db_path = tmp_path / "site.db"
+    make_db(db_path).close()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        f'secret_key = "browser-test-secret"\n[site]\nurl = "{base}"\nname = "Legal Reader"\n'
+        f'[smtp]\nurl = "{relay.url}"\ntimeout = 5.0\n',
+        encoding="utf-8",
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+    process = subprocess.Popen(
+        [sys.executable, "-m", "digest", "--config", str(config), "--db", str(db_path),
+         "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    try:
+        _wait_until_up(f"{base}/healthz", process)
+        yield base, db_path
+    finally:
+        process.terminate()
+        try:
+            output, _ = process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        # Shown by pytest when the test fails: the server's own log.
+        print(output.decode("utf-8", "replace"))
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode() if process.stdout else ""
+            raise AssertionError(f"digest serve exited with {process.returncode}:\n{output}")
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise AssertionError("digest serve did not start within 15 s")
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        launched = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _mail(relay: Relay, count: int) -> Received:
+    """The count-th message the relay accepted (1-based), waiting for the mail thread."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with relay.lock:
+            if len(relay.received) >= count:
+                return relay.received[count - 1]
+        time.sleep(0.05)
+    raise AssertionError(f"message {count} never reached the relay")
+
+
+def _link(received: Received, base: str, prefix: str) -> str:
+    body = received.message.get_body(("plain",))
+    assert body is not None
+    match = re.search(rf"{re.escape(base)}{prefix}\S+", body.get_content())
+    assert match, f"no {prefix} link in:\n{body.get_content()}"
+    return match[0]
+
+
+def _subscriber(db_path: Path, email: str) -> Subscriber:
+    db = open_db(db_path)
+    try:
+        subscriber = subscribers_store.get_subscriber_by_email(db, email)
+    finally:
+        db.close()
+    assert subscriber is not None
+    return subscriber
+
+
+def _screenshot(page: Page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+
+
+def test_reader_journey_in_a_real_browser(
+    server: tuple[str, Path], relay: Relay, browser: Browser
+) -> None:
+    base, db_path = server
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        # A Content-Security-Policy violation shows up here as an error.
+        if message.type == "error":
+            problems.append(message.text)
+
+    context: Any = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.on("console", on_console)
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400
+            else None)
+
+    # Phone width: the sign-up page, and a look at how it lays out.
+    page.goto(f"{base}/")
+    assert page.locator("html").get_attribute("lang") == "en"
+    _screenshot(page, "web-signup-390.png")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= 390, "the sign-up page scrolls sideways on a phone"
+
+    # 1. Sign up for two categories.
+    page.get_by_label("Email address").fill("reader@example.com")
+    page.get_by_label("Your name").fill("Ann Reader")
+    page.get_by_label("Opioid Drugs").check()
+    page.get_by_label("Courts").check()
+    page.get_by_role("button", name="Subscribe").click()
+    page.get_by_role("heading", name="Check your inbox").wait_for()
+    subscriber = _subscriber(db_path, "reader@example.com")
+    assert (subscriber.status, subscriber.categories) == ("pending", ("Opioid Drugs", "Courts"))
+
+    # 2. The confirmation email, and its link: a page with a button, then active.
+    confirm = _link(_mail(relay, 1), base, "/c/")
+    page.goto(confirm)
+    assert _subscriber(db_path, "reader@example.com").status == "pending"
+    page.get_by_role("button", name="Confirm my subscription").click()
+    page.get_by_role("heading", name="You are subscribed").wait_for()
+    assert _subscriber(db_path, "reader@example.com").status == "active"
+
+    # 3. Signing up again mails the preferences link instead; change the choices there.
+    page.goto(f"{base}/")
+    page.get_by_label("Email address").fill("reader@example.com")
+    page.get_by_label("Consumer Safety").check()
+    page.get_by_role("button", name="Subscribe").click()
+    page.get_by_role("heading", name="Check your inbox").wait_for()
+    welcome_back = _mail(relay, 2)
+    assert welcome_back.message["Subject"] == "You are already subscribed to Legal Reader"
+    assert _subscriber(db_path, "reader@example.com").categories == ("Opioid Drugs", "Courts")
+    page.goto(_link(welcome_back, base, "/p/"))
+    page.get_by_label("Opioid Drugs").uncheck()
+    page.get_by_label("Consumer Safety").check()
+    page.get_by_label("Daily").check()
+    page.get_by_role("button", name="Save my choices").click()
+    page.get_by_text("Your changes are saved").wait_for()
+    subscriber = _subscriber(db_path, "reader@example.com")
+    assert (subscriber.categories, subscriber.frequency) == (
+        ("Consumer Safety", "Courts"), "daily"
+    )
+
+    # Desktop width: the preferences page and the sign-up page.
+    page.set_viewport_size({"width": 1280, "height": 900})
+    _screenshot(page, "web-preferences-1280.png")
+    page.goto(f"{base}/")
+    _screenshot(page, "web-signup-1280.png")
+
+    # 4. The unsubscribe link from the email footer: the page asks, the button does it.
+    page.goto(_link(welcome_back, base, "/u/"))
+    page.get_by_role("heading", name="Unsubscribe").wait_for()
+    assert _subscriber(db_path, "reader@example.com").status == "active"
+    page.get_by_role("button", name="Unsubscribe").click()
+    page.get_by_role("heading", name="You are unsubscribed").wait_for()
+    assert _subscriber(db_path, "reader@example.com").status == "unsubscribed"
+
+    assert problems == []
+    context.close()
