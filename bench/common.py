@@ -296,9 +296,22 @@ def _postfix() -> str:
         return "unknown"
 
 
+def _revision() -> str:
+    """The commit measured, and whether the tree had uncommitted changes."""
+    try:
+        rev = subprocess.run(
+            ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
+            capture_output=True, text=True, timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        rev = ""
+    return rev or "unknown"
+
+
 def machine() -> dict[str, str]:
     return {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "digest revision": _revision(),
         "cpu": _cpu_model(),
         "cores": str(os.cpu_count()),
         "memory": _memory(),

@@ -42,12 +42,14 @@ SUBSCRIPTION_COUNTS = {1: 0.12, 2: 0.25, 3: 0.30, 4: 0.21, 5: 0.12}
 ARTICLES_PER_CATEGORY = 14  # in the look-back window; digests take the newest 5 of each
 
 _WORDS = (
-    "court federal ruling appeal settlement plaintiffs jury verdict regulator recall "
-    "investigation hospital patients workers company judge lawsuit claims damages evidence "
-    "testimony agency warning product safety defendants counsel hearing statute review "
-    "county state prosecutors report audit contamination water emissions records privacy "
-    "data breach consumers disclosure filing motion injunction class action liability"
-).split()
+    "court", "federal", "ruling", "appeal", "settlement", "plaintiffs", "jury", "verdict",
+    "regulator", "recall", "investigation", "hospital", "patients", "workers", "company",
+    "judge", "lawsuit", "claims", "damages", "evidence", "testimony", "agency", "warning",
+    "product", "safety", "defendants", "counsel", "hearing", "statute", "review", "county",
+    "state", "prosecutors", "report", "audit", "contamination", "water", "emissions",
+    "records", "privacy", "data", "breach", "consumers", "disclosure", "filing", "motion",
+    "injunction", "class", "action", "liability",
+)
 _NAMES = (
     "Maria González", "Zoë Müller", "José Álvarez", "Jane Smith", "Li Wei", "Amara Okafor",
     "Søren Kierkegaard", "", "Priya Raman", "Marcus Hale",

@@ -11,8 +11,7 @@ import re
 from pathlib import Path
 
 from bench import data
-from bench.common import OUT, BenchError, Figure, config_file, digest_argv, median, run_timed
-from bench.common import show
+from bench.common import OUT, BenchError, Figure, config_file, digest_argv, median, run_timed, show
 
 SECTION = "5. Import"
 IMPORT_LIMIT_S = 60.0

@@ -47,3 +47,9 @@ class SendLockedError(DigestError):
     """Another process is already sending this edition."""
 
     exit_code = 75  # EX_TEMPFAIL: try again later
+
+
+class SchedulerLockedError(DigestError):
+    """Another `digest schedule run` is already running against this database."""
+
+    exit_code = 75  # EX_TEMPFAIL, like SendLockedError

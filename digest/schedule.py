@@ -46,10 +46,10 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from digest.clock import Clock, system_clock
 from digest.config import WEEKDAYS, FeedSettings, Settings, parse_hhmm
-from digest.curate import edition_window, lookback, period_of
-from digest.deliver.send import SendReport, send_edition
+from digest.curate import lookback, period_of
+from digest.deliver.send import SendReport, open_edition, send_edition
 from digest.deliver.smtp import SmtpTransport, Transport, check_relay
-from digest.errors import DigestError, SendLockedError
+from digest.errors import DigestError, SchedulerLockedError, SendLockedError
 from digest.ingest import load_source
 from digest.models import Edition
 from digest.render import Renderer
@@ -69,12 +69,6 @@ LATEST_ZONE = timezone(timedelta(hours=-12))
 RETRY_AFTER = timedelta(minutes=5)
 # Feed refreshes are aligned to this moment so `digest schedule list` can tell when they run.
 FEED_ANCHOR = datetime(2024, 1, 1)
-
-
-class SchedulerLockedError(DigestError):
-    """Another `digest schedule run` is already running against this database."""
-
-    exit_code = 75  # EX_TEMPFAIL, like SendLockedError
 
 
 # --- when ---------------------------------------------------------------------------------
@@ -248,11 +242,15 @@ class SendRun:
     def summary(self) -> str:
         editions = ", ".join(
             f"{period} {status}" + (f" ({reason})" if reason else "")
-            for period, status, reason in zip(self.periods, self.statuses, self.reasons,
-                                              strict=True))
-        return (f"{editions or 'nothing due'}; sent={self.sent} skipped={self.skipped} "
-                f"failed={self.failed} bounced={self.bounced} deferred={self.deferred} "
-                f"missed={self.missed}")
+            for period, status, reason in zip(
+                self.periods, self.statuses, self.reasons, strict=True
+            )
+        )
+        return (
+            f"{editions or 'nothing due'}; sent={self.sent} skipped={self.skipped} "
+            f"failed={self.failed} bounced={self.bounced} deferred={self.deferred} "
+            f"missed={self.missed}"
+        )
 
 
 class Runner:
@@ -274,7 +272,8 @@ class Runner:
         self.stop = stop or threading.Event()
         smtp = settings.smtp
         self.transport_factory = transport_factory or (
-            lambda: SmtpTransport(smtp.parsed, timeout=smtp.timeout))
+            lambda: SmtpTransport(smtp.parsed, timeout=smtp.timeout)
+        )
         self.check = check or (lambda: check_relay(smtp.parsed, timeout=smtp.timeout))
         self.renderer_factory = renderer_factory or (lambda: Renderer(settings))
         self.max_delay = timedelta(hours=settings.schedule.max_delay_hours)
@@ -309,8 +308,13 @@ class Runner:
                     failed += 1
                     log.warning("feed %s: %s", feed.url, e)
                     continue
-                log.info("feed %s: added=%d updated=%d unchanged=%d", feed.url, counts.added,
-                         counts.updated, counts.unchanged)
+                log.info(
+                    "feed %s: added=%d updated=%d unchanged=%d",
+                    feed.url,
+                    counts.added,
+                    counts.updated,
+                    counts.unchanged,
+                )
         return failed
 
     # sends
@@ -335,8 +339,9 @@ class Runner:
     def _send_at(self, spec: SendSpec, day: date, row: RecipientRow) -> datetime:
         return send_time(spec, day, reader_zone(self.settings, row.timezone))
 
-    def _send_day(self, db: sqlite_utils.Database, spec: SendSpec, day: date, now: datetime,
-                  run: SendRun) -> None:
+    def _send_day(
+        self, db: sqlite_utils.Database, spec: SendSpec, day: date, now: datetime, run: SendRun
+    ) -> None:
         period = period_label(self.settings, spec, day)
         edition = store.find_edition(db, spec.frequency, period)
         if edition is not None and edition.status != "open":
@@ -349,15 +354,23 @@ class Runner:
                 return
         self._continue_edition(db, spec, day, edition, started_at, now, run)
 
-    def _start_edition(self, db: sqlite_utils.Database, spec: SendSpec, day: date, period: str,
-                       now: datetime, run: SendRun) -> Edition | None:
+    def _start_edition(
+        self,
+        db: sqlite_utils.Database,
+        spec: SendSpec,
+        day: date,
+        period: str,
+        now: datetime,
+        run: SendRun,
+    ) -> Edition | None:
         """Create the edition once any reader's send time has come, after refreshing the
         feeds (its cutoff is fixed now). If every reader's time is past max_delay, record the
         edition as skipped instead, so nobody gets last Monday's digest on Thursday."""
         readers, reached, first = 0, False, None
         in_time = False
-        for row in store.iter_planned_recipients(db, spec.frequency,
-                                                 batch=self.settings.sending.page_size):
+        for row in store.iter_planned_recipients(
+            db, spec.frequency, batch=self.settings.sending.page_size
+        ):
             readers += 1
             at = self._send_at(spec, day, row)
             first = at if first is None else min(first, at)
@@ -371,18 +384,30 @@ class Runner:
             if not any(e.frequency == spec.frequency for e in store.list_editions(db)):
                 # A first start (a new install) missed nothing. A skipped record would also
                 # stop the editors from sending this period by hand with `digest send`.
-                log.info("%s %s was due at %s, more than %g h ago; first run, so it is "
-                         "neither sent nor recorded as skipped", spec.frequency, period,
-                         fmt(first, self.settings.tz), hours)
+                log.info(
+                    "%s %s was due at %s, more than %g h ago; first run, so it is "
+                    "neither sent nor recorded as skipped",
+                    spec.frequency,
+                    period,
+                    fmt(first, self.settings.tz),
+                    hours,
+                )
                 return None
-            note = (f"missed: due at {fmt(first, self.settings.tz)}; the scheduler was not "
-                    f"running until {fmt(now, self.settings.tz)}, more than {hours:g} h "
-                    "later (schedule.max_delay_hours)")
+            note = (
+                f"missed: due at {fmt(first, self.settings.tz)}; the scheduler was not "
+                f"running until {fmt(now, self.settings.tz)}, more than {hours:g} h "
+                "later (schedule.max_delay_hours)"
+            )
             try:
-                store.skip_missed_edition(db, frequency=spec.frequency, period=period,
-                                          starts_at=first - lookback(self.settings,
-                                                                     spec.frequency),
-                                          ends_at=first, now=now, note=note)
+                store.skip_missed_edition(
+                    db,
+                    frequency=spec.frequency,
+                    period=period,
+                    starts_at=first - lookback(self.settings, spec.frequency),
+                    ends_at=first,
+                    now=now,
+                    note=note,
+                )
             except sqlite3.IntegrityError:
                 return None  # someone created it meanwhile; the next run sees it
             log.warning("%s %s skipped, %s", spec.frequency, period, note)
@@ -393,21 +418,35 @@ class Runner:
         if self.stop.is_set():
             return None
         self.check()  # relay down: fail before fixing a cutoff and a recipient list
-        return open_period_edition(db, self.settings, spec.frequency, period, self.clock())
+        now = self.clock()
+        return open_edition(db, self.settings, spec.frequency, now, now, period=period)
 
-    def _continue_edition(self, db: sqlite_utils.Database, spec: SendSpec, day: date,
-                          edition: Edition, started_at: datetime | None, now: datetime,
-                          run: SendRun) -> None:
+    def _continue_edition(
+        self,
+        db: sqlite_utils.Database,
+        spec: SendSpec,
+        day: date,
+        edition: Edition,
+        started_at: datetime | None,
+        now: datetime,
+        run: SendRun,
+    ) -> None:
         missed: list[tuple[int, str]] = []
         due = waiting = 0
-        for row in store.iter_open_deliveries(db, edition.id,
-                                              batch=self.settings.sending.page_size):
+        for row in store.iter_open_deliveries(
+            db, edition.id, batch=self.settings.sending.page_size
+        ):
             tz = reader_zone(self.settings, row.timezone)
             at = send_time(spec, day, tz)
             state = delivery_state(at, started_at, now, self.max_delay)
             if state == "missed":
-                missed.append((row.subscriber_id, f"missed: due at {fmt(at, tz)}, more than "
-                               f"{self.settings.schedule.max_delay_hours:g} h ago"))
+                missed.append(
+                    (
+                        row.subscriber_id,
+                        f"missed: due at {fmt(at, tz)}, more than "
+                        f"{self.settings.schedule.max_delay_hours:g} h ago",
+                    )
+                )
             elif state == "due":
                 due += 1
             else:
@@ -422,9 +461,16 @@ class Runner:
                 return self._send_at(spec, day, row) <= now
 
             report = send_edition(
-                db, self.settings, self.renderer_factory(), frequency=spec.frequency,
-                as_of=now, clock=self.clock, transport_factory=self.transport_factory,
-                stop=self.stop, edition=edition, due=is_due if local else None,
+                db,
+                self.settings,
+                self.renderer_factory(),
+                frequency=spec.frequency,
+                as_of=now,
+                clock=self.clock,
+                transport_factory=self.transport_factory,
+                stop=self.stop,
+                edition=edition,
+                due=is_due if local else None,
             )
             run.add_report(report)
             if report.status in ("stopped", "incomplete") and not self.stop.is_set():
@@ -437,42 +483,28 @@ class Runner:
         else:
             run.add(edition.period, "waiting")
 
-    def _skip_missed(self, db: sqlite_utils.Database, edition: Edition,
-                     missed: list[tuple[int, str]], now: datetime) -> None:
+    def _skip_missed(
+        self,
+        db: sqlite_utils.Database,
+        edition: Edition,
+        missed: list[tuple[int, str]],
+        now: datetime,
+    ) -> None:
         # Under the edition's lease, so a `digest send` running meanwhile cannot race us.
         store.acquire_send_lock(db, edition.id, now)
         try:
             with transaction(db):
                 for subscriber_id, why in missed:
-                    store.mark_delivery(db, edition.id, subscriber_id, "skipped", now,
-                                        reply=why)
+                    store.mark_delivery(db, edition.id, subscriber_id, "skipped", now, reply=why)
         finally:
             store.release_send_lock(db, edition.id)
-        log.warning("%s %s: %d deliveries skipped, more than %g h past their send time",
-                    edition.frequency, edition.period, len(missed),
-                    self.settings.schedule.max_delay_hours)
-
-
-def open_period_edition(db: sqlite_utils.Database, settings: Settings, frequency: str, period: str,
-                        now: datetime) -> Edition:
-    """The edition of ``period``: found, or created now with the cutoff ``now``.
-
-    Like ``deliver.send.open_edition``, except the period is named by the send day rather
-    than by the moment: with local-time delivery the first readers are served while UTC (or
-    the site's zone) is still on the day before."""
-    found = store.find_edition(db, frequency, period)
-    if found is not None:
-        return found
-    window = edition_window(settings, frequency, now)
-    try:
-        return store.create_edition(db, frequency=frequency, period=period,
-                                    starts_at=window.starts_at, ends_at=window.ends_at, now=now)
-    except sqlite3.IntegrityError:
-        # A `digest send` created it a moment ago; the send lock decides who sends.
-        found = store.find_edition(db, frequency, period)
-        if found is None:
-            raise
-        return found
+        log.warning(
+            "%s %s: %d deliveries skipped, more than %g h past their send time",
+            edition.frequency,
+            edition.period,
+            len(missed),
+            self.settings.schedule.max_delay_hours,
+        )
 
 
 # --- keeping it going ---------------------------------------------------------------------
@@ -503,20 +535,30 @@ def job_specs(settings: Settings) -> list[JobSpec]:
             what = f"{frequency} digest at {spec.describe()} in each reader's timezone"
         else:
             day = WEEKDAYS[spec.weekday] if spec.weekday is not None else "*"
-            trigger = CronTrigger(day_of_week=day, hour=spec.hour, minute=spec.minute,
-                                  timezone=settings.tz)
+            trigger = CronTrigger(
+                day_of_week=day, hour=spec.hour, minute=spec.minute, timezone=settings.tz
+            )
             what = f"{frequency} digest at {spec.describe()} {s.timezone}"
         jobs.append(JobSpec(f"send-{frequency}", what, trigger, frequency=frequency))
     for i, feed in enumerate(settings.feeds, 1):
         if feed.refresh_minutes < 1:
-            raise DigestError(f"feeds[{i - 1}].refresh_minutes: expected at least 1, "
-                              f"got {feed.refresh_minutes}")
+            raise DigestError(
+                f"feeds[{i - 1}].refresh_minutes: expected at least 1, got {feed.refresh_minutes}"
+            )
         # Anchored, so refreshes fall on predictable times (every 60 min: on the hour).
-        trigger = IntervalTrigger(minutes=feed.refresh_minutes,
-                                  start_date=FEED_ANCHOR.replace(tzinfo=settings.tz),
-                                  timezone=settings.tz)
-        jobs.append(JobSpec(f"feed-{i}", f"refresh {feed.url} every {feed.refresh_minutes} min",
-                            trigger, feed=feed))
+        trigger = IntervalTrigger(
+            minutes=feed.refresh_minutes,
+            start_date=FEED_ANCHOR.replace(tzinfo=settings.tz),
+            timezone=settings.tz,
+        )
+        jobs.append(
+            JobSpec(
+                f"feed-{i}",
+                f"refresh {feed.url} every {feed.refresh_minutes} min",
+                trigger,
+                feed=feed,
+            )
+        )
     return jobs
 
 
@@ -543,8 +585,14 @@ def run_send_job(runner: Runner, frequency: str) -> SendRun | None:
         return SendRun(frequency, retry=True)
     elapsed = monotime.monotonic() - started
     failed = run.retry or run.failed or run.bounced or run.deferred
-    log.log(logging.WARNING if failed else logging.INFO, "job %s end: %s (%.1f s)%s", job,
-            run.summary(), elapsed, retry_note if run.retry else "")
+    log.log(
+        logging.WARNING if failed else logging.INFO,
+        "job %s end: %s (%.1f s)%s",
+        job,
+        run.summary(),
+        elapsed,
+        retry_note if run.retry else "",
+    )
     return run
 
 
@@ -561,8 +609,13 @@ def run_feed_job(runner: Runner, job: str, feed: FeedSettings) -> None:
     except Exception as e:
         log.exception("job %s end: unexpected error: %s", job, e)
         return
-    log.info("job %s end: added=%d updated=%d unchanged=%d", job, counts.added, counts.updated,
-             counts.unchanged)
+    log.info(
+        "job %s end: added=%d updated=%d unchanged=%d",
+        job,
+        counts.added,
+        counts.updated,
+        counts.unchanged,
+    )
 
 
 def run_daemon(settings: Settings, runner: Runner, stop: threading.Event) -> None:
@@ -580,24 +633,50 @@ def run_daemon(settings: Settings, runner: Runner, stop: threading.Event) -> Non
     def send_job(frequency: str) -> None:
         run = run_send_job(runner, frequency)
         if run is not None and run.retry and not stop.is_set():
-            scheduler.add_job(send_job, "date", args=[frequency], id=f"retry-{frequency}",
-                              run_date=datetime.now(UTC) + RETRY_AFTER, replace_existing=True)
+            scheduler.add_job(
+                send_job,
+                "date",
+                args=[frequency],
+                id=f"retry-{frequency}",
+                run_date=datetime.now(UTC) + RETRY_AFTER,
+                replace_existing=True,
+            )
 
     now = datetime.now(settings.tz)
     s = settings.schedule
-    log.info("scheduler starting: database %s, timezone %s, local_time %s, "
-             "max_delay_hours %g", settings.db_path, s.timezone, "on" if s.local_time else "off",
-             s.max_delay_hours)
+    log.info(
+        "scheduler starting: database %s, timezone %s, local_time %s, max_delay_hours %g",
+        settings.db_path,
+        s.timezone,
+        "on" if s.local_time else "off",
+        s.max_delay_hours,
+    )
     for job in job_specs(settings):
         upcoming = job.trigger.get_next_fire_time(None, now)
-        log.info("job %s: %s; next %s", job.id, job.description,
-                 fmt(upcoming, settings.tz) if upcoming else "never")
+        log.info(
+            "job %s: %s; next %s",
+            job.id,
+            job.description,
+            fmt(upcoming, settings.tz) if upcoming else "never",
+        )
         if job.feed is not None:
-            scheduler.add_job(run_feed_job, job.trigger, args=[runner, job.id, job.feed],
-                              id=job.id, name=job.description, next_run_time=now)
+            scheduler.add_job(
+                run_feed_job,
+                job.trigger,
+                args=[runner, job.id, job.feed],
+                id=job.id,
+                name=job.description,
+                next_run_time=now,
+            )
         else:
-            scheduler.add_job(send_job, job.trigger, args=[job.frequency], id=job.id,
-                              name=job.description, next_run_time=now)
+            scheduler.add_job(
+                send_job,
+                job.trigger,
+                args=[job.frequency],
+                id=job.id,
+                name=job.description,
+                next_run_time=now,
+            )
     scheduler.start()
     try:
         while not stop.wait(0.5):
@@ -653,13 +732,16 @@ class NextEdition:
     last_zone: str
 
 
-def next_local_edition(db: sqlite_utils.Database, settings: Settings, frequency: str,
-                       now: datetime) -> NextEdition | None:
+def next_local_edition(
+    db: sqlite_utils.Database, settings: Settings, frequency: str, now: datetime
+) -> NextEdition | None:
     """First and last send time of the next edition across the readers' timezones."""
     spec = SendSpec.from_settings(settings, frequency)
     names = {row.timezone for row in store.iter_planned_recipients(db, frequency)}
-    zones = {(name if _zone(name) else settings.schedule.timezone): reader_zone(settings, name)
-             for name in names}
+    zones = {
+        (name if _zone(name) else settings.schedule.timezone): reader_zone(settings, name)
+        for name in names
+    }
     if not zones:
         return None
     day = min(latest_send_day(spec, tz, now) for tz in zones.values())
@@ -670,5 +752,12 @@ def next_local_edition(db: sqlite_utils.Database, settings: Settings, frequency:
     times = sorted((send_time(spec, day, tz), name) for name, tz in zones.items())
     period = period_label(settings, spec, day)
     edition = store.find_edition(db, frequency, period)
-    return NextEdition(frequency, period, edition.status if edition else "not started",
-                       times[0][0], times[0][1], times[-1][0], times[-1][1])
+    return NextEdition(
+        frequency,
+        period,
+        edition.status if edition else "not started",
+        times[0][0],
+        times[0][1],
+        times[-1][0],
+        times[-1][1],
+    )

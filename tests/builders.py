@@ -53,7 +53,8 @@ def subscribe(
     now: datetime = NOW - timedelta(days=30),
     **kwargs: Any,
 ) -> int:
-    return add_subscriber(db, email, list(categories), now=now, **kwargs).subscriber.id
+    result = add_subscriber(db, email, list(categories), now=now, **kwargs)
+    return int(result.subscriber.id)
 
 
 def settings_for(db_path: Path, smtp_url: str = "smtp://127.0.0.1:1", **sending: Any) -> Settings:

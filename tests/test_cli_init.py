@@ -15,7 +15,9 @@ def test_init_writes_config_and_database_and_is_safe_to_repeat(tmp_path: Path) -
     first = runner.invoke(cli, ["init", "--sample"])
     assert first.exit_code == 0, first.output
     assert first.output.splitlines()[:2] == [
-        "Config: digest.toml (written, with a new secret key)", "Database: subscribers.db"]
+        "Config: digest.toml (written, with a new secret key)",
+        "Database: subscribers.db",
+    ]
     assert first.output.splitlines()[2].startswith("Sample data: 44 articles added, 25 subscribers")
     settings = load_settings()
     assert len(settings.secret_key) >= 40
@@ -65,7 +67,9 @@ def test_database_that_is_not_sqlite(tmp_path: Path) -> None:
 
 def test_locked_database_is_one_line(tmp_path: Path, monkeypatch: object) -> None:
     path = tmp_path / "s.db"
-    assert CliRunner().invoke(cli, ["--db", str(path), "categories", "add", "Courts"]).exit_code == 0
+    assert (
+        CliRunner().invoke(cli, ["--db", str(path), "categories", "add", "Courts"]).exit_code == 0
+    )
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     import digest.store.connection as connection

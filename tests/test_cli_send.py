@@ -73,8 +73,9 @@ def test_dry_run_summary(tmp_path: Path, db_path: Path) -> None:
 
 def test_dry_run_json_and_output_folder(tmp_path: Path, db_path: Path) -> None:
     out = tmp_path / "out"
-    result = run(tmp_path, db_path, "send", "--dry-run", "--json", "--output", str(out),
-                 "--limit", "1")
+    result = run(
+        tmp_path, db_path, "send", "--dry-run", "--json", "--output", str(out), "--limit", "1"
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["recipients"] == 3 and summary["messages"] == 2 and summary["skipped"] == 1
@@ -94,32 +95,55 @@ def test_send_then_editions(tmp_path: Path, db_path: Path, relay: Relay) -> None
     assert result.stdout.splitlines()[0] == "Edition weekly 2026-W48 (#1): complete"
     # Not a terminal: plain progress lines on stderr, the last one at the end.
     assert result.stderr.splitlines()[-1] == "progress: 3/3 recipients"
-    assert ("Recipients: 3; sent: 2; skipped: 1; failed: 0; bounced: 0; deferred: 0; "
-            "retried: 0") in result.output
+    assert (
+        "Recipients: 3; sent: 2; skipped: 1; failed: 0; bounced: 0; deferred: 0; retried: 0"
+    ) in result.output
     assert sorted(relay.by_recipient()) == ["ana@example.com", "bo@example.com"]
 
     again = run(tmp_path, db_path, "send", relay=relay)
     assert again.exit_code == 0
     assert again.output == (
-        "Edition weekly 2026-W48 (#1) is complete: 2 sent, 1 skipped, 0 failed. "
-        "Nothing to send.\n"
+        "Edition weekly 2026-W48 (#1) is complete: 2 sent, 1 skipped, 0 failed. Nothing to send.\n"
     )
     listing = run(tmp_path, db_path, "editions", "list")
     assert listing.output.splitlines()[1].split() == [
-        "1", "weekly", "2026-W48", "complete", "3", "2", "1", "0", "0"]
-    shown = json.loads(run(tmp_path, db_path, "editions", "show", "1", "--json",
-                           "--deliveries").output)
+        "1",
+        "weekly",
+        "2026-W48",
+        "complete",
+        "3",
+        "2",
+        "1",
+        "0",
+        "0",
+    ]
+    shown = json.loads(
+        run(tmp_path, db_path, "editions", "show", "1", "--json", "--deliveries").output
+    )
     assert shown["sent"] == 2 and shown["pending"] == 0
     assert {d["email"]: d["status"] for d in shown["deliveries"]} == {
-        "ana@example.com": "sent", "bo@example.com": "sent", "cy@example.com": "skipped"}
+        "ana@example.com": "sent",
+        "bo@example.com": "sent",
+        "cy@example.com": "skipped",
+    }
     missing = run(tmp_path, db_path, "editions", "show", "9")
     assert (missing.exit_code, missing.output) == (
-        1, "Error: no edition with id 9 (see `digest editions list`)\n")
+        1,
+        "Error: no edition with id 9 (see `digest editions list`)\n",
+    )
 
 
 def test_test_copy_records_nothing(tmp_path: Path, db_path: Path, relay: Relay) -> None:
-    result = run(tmp_path, db_path, "send", "--to", "editor@example.com", "--as",
-                 "bo@example.com", relay=relay)
+    result = run(
+        tmp_path,
+        db_path,
+        "send",
+        "--to",
+        "editor@example.com",
+        "--as",
+        "bo@example.com",
+        relay=relay,
+    )
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Sent a test copy to editor@example.com")
     (received,) = relay.received
@@ -139,8 +163,9 @@ def test_test_copy_records_nothing(tmp_path: Path, db_path: Path, relay: Relay) 
         (["send"], "Error: smtp://127.0.0.1:9: cannot connect to the relay"),
     ],
 )
-def test_bad_input_is_one_line(tmp_path: Path, db_path: Path, args: list[str],
-                               message: str) -> None:
+def test_bad_input_is_one_line(
+    tmp_path: Path, db_path: Path, args: list[str], message: str
+) -> None:
     result = run(tmp_path, db_path, *args)
     assert result.exit_code != 0
     assert message in result.output

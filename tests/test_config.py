@@ -23,12 +23,20 @@ def test_defaults_without_a_file() -> None:
 
 
 def test_file_then_environment_overrides(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write(tmp_path, '[smtp]\nurl = "smtp+starttls://me:p%40ss@relay.example.com"\n'
-                           '[sender]\nfrom = "News <n@example.com>"\n')
+    path = write(
+        tmp_path,
+        '[smtp]\nurl = "smtp+starttls://me:p%40ss@relay.example.com"\n'
+        '[sender]\nfrom = "News <n@example.com>"\n',
+    )
     settings = load_settings(path)
     url = settings.smtp.parsed
     assert (url.scheme, url.host, url.port, url.username, url.password) == (
-        "smtp+starttls", "relay.example.com", 587, "me", "p@ss")
+        "smtp+starttls",
+        "relay.example.com",
+        587,
+        "me",
+        "p@ss",
+    )
     assert settings.sender.from_ == "News <n@example.com>"
     monkeypatch.setenv("DIGEST_SMTP_URL", "smtps://other.example.com")
     monkeypatch.setenv("DIGEST_DB", "/tmp/x.db")
@@ -51,16 +59,21 @@ def test_password_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ("[site\nname = 1", "not valid TOML"),
         ("[sight]\nname = 'x'\n", "unknown section or key 'sight'"),
         ("[site]\nnmae = 'x'\n", "site.nmae: unknown key (known: accent_color, lang, name"),
-        ("[sending]\nconcurrency = 'four'\n", "sending.concurrency: expected a whole number, got 'four'"),
+        (
+            "[sending]\nconcurrency = 'four'\n",
+            "sending.concurrency: expected a whole number, got 'four'",
+        ),
         ("[schedule]\ntimezone = 'Mars/Olympus'\n", "schedule.timezone: unknown IANA timezone"),
         ("[schedule]\nweekly_time = '25:00'\n", "schedule.weekly_time: expected HH:MM"),
-        ("[smtp]\nurl = 'http://relay'\n", "smtp.url: expected smtp://, smtp+starttls:// or smtps://"),
+        (
+            "[smtp]\nurl = 'http://relay'\n",
+            "smtp.url: expected smtp://, smtp+starttls:// or smtps://",
+        ),
         ("[sending]\nconcurrency = 0\n", "sending.concurrency: expected at least 1"),
         ("[schedule]\nlocal_time = 'yes'\n", "schedule.local_time: expected true or false"),
     ],
 )
-def test_bad_config_names_file_key_and_expectation(tmp_path: Path, text: str,
-                                                   message: str) -> None:
+def test_bad_config_names_file_key_and_expectation(tmp_path: Path, text: str, message: str) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ConfigError) as info:
         load_settings(path)

@@ -20,20 +20,20 @@ from click.testing import CliRunner
 
 from digest.cli import cli
 from digest.config import FeedSettings, ScheduleSettings, Settings
+from digest.deliver.send import open_edition
 from digest.deliver.smtp import SendResult, SmtpTransport
+from digest.errors import SchedulerLockedError
 from digest.models import OutgoingMessage
 from digest.schedule import (
     EARLIEST_ZONE,
     LATEST_ZONE,
     Runner,
-    SchedulerLockedError,
     SendSpec,
     candidate_days,
     delivery_state,
     job_specs,
     latest_send_day,
     next_send_time,
-    open_period_edition,
     period_label,
     run_feed_job,
     run_send_job,
@@ -87,16 +87,25 @@ def setup_db(path: Path, published: datetime) -> None:
 def add_readers(path: Path, readers: dict[str, str], frequency: str = "weekly") -> None:
     db = open_db(path)
     for email, zone in readers.items():
-        subscribe(db, email, ("Opioid Drugs",), timezone=zone, frequency=frequency,
-                  now=datetime(2026, 1, 1, tzinfo=UTC))
+        subscribe(
+            db,
+            email,
+            ("Opioid Drugs",),
+            timezone=zone,
+            frequency=frequency,
+            now=datetime(2026, 1, 1, tzinfo=UTC),
+        )
     db.close()
 
 
 def weekly_editions(path: Path, frequency: str = "weekly") -> list[tuple[str, str, str]]:
     db = open_db(path)
     try:
-        return sorted((e.period, e.status, e.note) for e in store.list_editions(db)
-                      if e.frequency == frequency)
+        return sorted(
+            (e.period, e.status, e.note)
+            for e in store.list_editions(db)
+            if e.frequency == frequency
+        )
     finally:
         db.close()
 
@@ -124,23 +133,30 @@ WEEKLY_SUN_0230 = SendSpec("weekly", 2, 30, weekday=6)
 DAILY_0130 = SendSpec("daily", 1, 30)
 
 
-@pytest.mark.parametrize(("zone", "spec", "repeats"), [
-    (BERLIN, WEEKLY_SUN_0230, 1),  # 25 October repeats 02:00-03:00
-    (BERLIN, DAILY_0130, 0),
-    (NEW_YORK, WEEKLY_SUN_0230, 0),
-    (NEW_YORK, DAILY_0130, 1),  # 1 November repeats 01:00-02:00
-    (ST_JOHNS, DAILY_0130, 1),
-    (KATHMANDU, DAILY_0130, 0),
-    (KATHMANDU, WEEKLY_SUN_0230, 0),
-])
+@pytest.mark.parametrize(
+    ("zone", "spec", "repeats"),
+    [
+        (BERLIN, WEEKLY_SUN_0230, 1),  # 25 October repeats 02:00-03:00
+        (BERLIN, DAILY_0130, 0),
+        (NEW_YORK, WEEKLY_SUN_0230, 0),
+        (NEW_YORK, DAILY_0130, 1),  # 1 November repeats 01:00-02:00
+        (ST_JOHNS, DAILY_0130, 1),
+        (KATHMANDU, DAILY_0130, 0),
+        (KATHMANDU, WEEKLY_SUN_0230, 0),
+    ],
+)
 def test_send_times_match_apscheduler_cron_over_a_year(
     zone: ZoneInfo, spec: SendSpec, repeats: int
 ) -> None:
     """The pure functions and the CronTrigger the daemon schedules agree, DST included.
     The one difference: CronTrigger fires again when a fall-back repeats the send time; that
     run finds the edition complete (see the New York test below)."""
-    cron = CronTrigger(day_of_week="sun" if spec.weekday == 6 else "*", hour=spec.hour,
-                       minute=spec.minute, timezone=zone)
+    cron = CronTrigger(
+        day_of_week="sun" if spec.weekday == 6 else "*",
+        hour=spec.hour,
+        minute=spec.minute,
+        timezone=zone,
+    )
     start = at("2026-01-01T00:00:00+00:00")
     end = at("2027-01-01T00:00:00+00:00")
     fired: list[datetime] = []
@@ -169,9 +185,11 @@ def test_latest_and_next_send_in_quarter_and_half_hour_zones() -> None:
     spec = SendSpec("weekly", 8, 0, weekday=0)
     # 08:00 Monday in Kathmandu (+05:45) is 02:15 UTC; in St John's (-03:30), 11:30 UTC.
     assert next_send_time(spec, KATHMANDU, at("2026-11-29T00:00:00+00:00")) == at(
-        "2026-11-30T02:15:00+00:00")
+        "2026-11-30T02:15:00+00:00"
+    )
     assert next_send_time(spec, ST_JOHNS, at("2026-11-29T00:00:00+00:00")) == at(
-        "2026-11-30T11:30:00+00:00")
+        "2026-11-30T11:30:00+00:00"
+    )
     assert latest_send_day(spec, KATHMANDU, at("2026-11-30T02:14:59+00:00")) == date(2026, 11, 23)
     assert latest_send_day(spec, KATHMANDU, at("2026-11-30T02:15:00+00:00")) == MONDAY
     assert latest_send_day(spec, ST_JOHNS, at("2026-11-30T11:29:00+00:00")) == date(2026, 11, 23)
@@ -189,7 +207,8 @@ def test_period_is_the_send_days_period_for_every_reader(site: str) -> None:
     assert period_label(settings, weekly, MONDAY) == "2026-W49"
     # A Sunday send day belongs to the week it ends.
     assert period_label(settings, SendSpec("weekly", 8, 0, weekday=6), date(2026, 11, 29)) == (
-        "2026-W48")
+        "2026-W48"
+    )
     assert period_label(settings, SendSpec("daily", 7, 0), MONDAY) == "2026-11-30"
 
 
@@ -198,19 +217,24 @@ def test_candidate_days_bound_the_editions_in_progress() -> None:
     local = (EARLIEST_ZONE, LATEST_ZONE)
     # Before anyone on Earth reaches Monday 08:00, the newest send day is the previous Monday.
     assert candidate_days(weekly, local, at("2026-11-29T17:59:00+00:00"), SIX_HOURS) == [
-        date(2026, 11, 23)]
+        date(2026, 11, 23)
+    ]
     assert candidate_days(weekly, local, at("2026-11-29T18:00:00+00:00"), SIX_HOURS) == [MONDAY]
     # With the site's zone only, just the latest scheduled day.
-    assert candidate_days(weekly, (BERLIN,), at("2026-12-03T12:00:00+00:00"), SIX_HOURS) == [
-        MONDAY]
+    assert candidate_days(weekly, (BERLIN,), at("2026-12-03T12:00:00+00:00"), SIX_HOURS) == [MONDAY]
     # Daily with local time: the zones' spread (26 h) keeps two days open at once: Kiritimati
     # is on Tuesday's digest while Baker Island still waits for Monday's.
     daily = SendSpec("daily", 8, 0)
     assert candidate_days(daily, local, at("2026-11-30T19:00:00+00:00"), SIX_HOURS) == [
-        MONDAY, date(2026, 12, 1)]
+        MONDAY,
+        date(2026, 12, 1),
+    ]
     # A day stays a candidate while its last zone is within max_delay.
     assert candidate_days(daily, local, at("2026-11-30T19:00:00+00:00"), timedelta(hours=24)) == [
-        date(2026, 11, 29), MONDAY, date(2026, 12, 1)]
+        date(2026, 11, 29),
+        MONDAY,
+        date(2026, 12, 1),
+    ]
 
 
 def test_delivery_state() -> None:
@@ -231,8 +255,11 @@ def test_tick_minutes_reach_every_quarter_hour_offset() -> None:
 
 def test_job_triggers_in_the_site_timezone() -> None:
     settings = dataclasses.replace(
-        Settings(), schedule=ScheduleSettings(timezone="Europe/Berlin", weekly_day="tue",
-                                              weekly_time="09:15", daily_time="06:30"))
+        Settings(),
+        schedule=ScheduleSettings(
+            timezone="Europe/Berlin", weekly_day="tue", weekly_time="09:15", daily_time="06:30"
+        ),
+    )
     jobs = {job.id: job for job in job_specs(settings)}
     now = at("2026-11-28T12:00:00+00:00")
     weekly = jobs["send-weekly"].trigger.get_next_fire_time(None, now)
@@ -319,8 +346,10 @@ def test_missed_run_beyond_max_delay_is_recorded_as_skipped(
     with caplog.at_level(logging.WARNING, logger="digest.schedule"):
         run = runner.send_due("weekly")
     assert (run.periods, run.statuses, run.sent) == (["2026-W49"], ["skipped"], 0)
-    note = ("missed: due at 2026-11-30 08:00 CET; the scheduler was not running until "
-            "2026-12-03 09:00 CET, more than 6 h later (schedule.max_delay_hours)")
+    note = (
+        "missed: due at 2026-11-30 08:00 CET; the scheduler was not running until "
+        "2026-12-03 09:00 CET, more than 6 h later (schedule.max_delay_hours)"
+    )
     assert weekly_editions(path) == [("2026-W48", "complete", ""), ("2026-W49", "skipped", note)]
     assert caplog.messages == [f"weekly 2026-W49 skipped, {note}"]
     assert runner.send_due("weekly").periods == []  # the skip is final
@@ -369,8 +398,9 @@ def add_local_readers(path: Path, readers: dict[str, str]) -> None:
     db.close()
 
 
-def tick_through(runner: Runner, clock: Clock, relay: Relay, start: datetime, end: datetime,
-                 minutes: int = 15) -> dict[str, str]:
+def tick_through(
+    runner: Runner, clock: Clock, relay: Relay, start: datetime, end: datetime, minutes: int = 15
+) -> dict[str, str]:
     """Run the send job at every tick; return when each reader's message arrived."""
     arrived: dict[str, str] = {}
     clock.now = start
@@ -391,8 +421,9 @@ def test_local_time_reaches_each_reader_at_their_hour_in_one_edition(
     settings = configure(path, relay, timezone="America/Los_Angeles", local_time=True)
     clock = Clock(at("2026-11-29T00:00:00+00:00"))
     runner = Runner(settings, clock=clock)
-    arrived = tick_through(runner, clock, relay, at("2026-11-29T12:00:00+00:00"),
-                           at("2026-12-02T00:00:00+00:00"))
+    arrived = tick_through(
+        runner, clock, relay, at("2026-11-29T12:00:00+00:00"), at("2026-12-02T00:00:00+00:00")
+    )
     assert arrived == EXPECTED
     assert set(counts(relay).values()) == {1}
     [(period, status, _)] = weekly_editions(path)
@@ -409,13 +440,23 @@ def test_local_time_across_the_spring_dst_change(tmp_path: Path, relay: Relay) -
     digest at 03:30 CEST; New York changed three weeks earlier; Kathmandu has no DST."""
     path = tmp_path / "subscribers.db"
     setup_db(path, at("2026-03-27T12:00:00+00:00"))
-    add_local_readers(path, {"berlin@example.com": "Europe/Berlin",
-                             "newyork@example.com": "America/New_York",
-                             "kathmandu@example.com": "Asia/Kathmandu"})
+    add_local_readers(
+        path,
+        {
+            "berlin@example.com": "Europe/Berlin",
+            "newyork@example.com": "America/New_York",
+            "kathmandu@example.com": "Asia/Kathmandu",
+        },
+    )
     settings = configure(path, relay, local_time=True, weekly_day="sun", weekly_time="02:30")
     clock = Clock(at("2026-03-28T00:00:00+00:00"))
-    arrived = tick_through(Runner(settings, clock=clock), clock, relay,
-                           at("2026-03-28T12:00:00+00:00"), at("2026-03-30T00:00:00+00:00"))
+    arrived = tick_through(
+        Runner(settings, clock=clock),
+        clock,
+        relay,
+        at("2026-03-28T12:00:00+00:00"),
+        at("2026-03-30T00:00:00+00:00"),
+    )
     assert arrived == {
         "kathmandu@example.com": "2026-03-28T20:45",
         "berlin@example.com": "2026-03-29T01:30",
@@ -429,13 +470,19 @@ def test_local_time_after_downtime_skips_only_the_late_readers(
 ) -> None:
     path = tmp_path / "subscribers.db"
     setup_db(path, at("2026-11-29T12:00:00+00:00"))
-    add_local_readers(path, {"kathmandu@example.com": "Asia/Kathmandu",
-                             "berlin@example.com": "Europe/Berlin",
-                             "stjohns@example.com": "America/St_Johns",
-                             "newyork@example.com": "America/New_York"})
+    add_local_readers(
+        path,
+        {
+            "kathmandu@example.com": "Asia/Kathmandu",
+            "berlin@example.com": "Europe/Berlin",
+            "stjohns@example.com": "America/St_Johns",
+            "newyork@example.com": "America/New_York",
+        },
+    )
     settings = configure(path, relay, local_time=True)
     db = open_db(path)  # last week's edition went out
-    last_week = open_period_edition(db, settings, "weekly", "2026-W48", at("2026-11-23T00:00Z"))
+    monday = at("2026-11-23T00:00Z")
+    last_week = open_edition(db, settings, "weekly", monday, monday, period="2026-W48")
     store.mark_edition(db, last_week.id, "complete", at("2026-11-24T00:00Z"))
     db.close()
 
@@ -455,9 +502,13 @@ def test_local_time_after_downtime_skips_only_the_late_readers(
     db.close()
     assert by_email["kathmandu@example.com"]["status"] == "skipped"
     assert by_email["kathmandu@example.com"]["reply"] == (
-        "missed: due at 2026-11-30 08:00 +0545, more than 6 h ago")
-    assert set(counts(relay)) == {"berlin@example.com", "stjohns@example.com",
-                                  "newyork@example.com"}
+        "missed: due at 2026-11-30 08:00 +0545, more than 6 h ago"
+    )
+    assert set(counts(relay)) == {
+        "berlin@example.com",
+        "stjohns@example.com",
+        "newyork@example.com",
+    }
 
 
 class StopAfter:
@@ -487,8 +538,14 @@ def test_a_stopped_send_resumes_on_the_next_run(tmp_path: Path, relay: Relay) ->
     settings = configure(path, relay, timezone="UTC")
     clock = Clock(at("2026-11-30T08:00:00+00:00"))
     stop = threading.Event()
-    runner = Runner(settings, clock=clock, stop=stop, transport_factory=lambda: StopAfter(
-        SmtpTransport(settings.smtp.parsed, timeout=5), stop, 2))
+    runner = Runner(
+        settings,
+        clock=clock,
+        stop=stop,
+        transport_factory=lambda: StopAfter(
+            SmtpTransport(settings.smtp.parsed, timeout=5), stop, 2
+        ),
+    )
     run = runner.send_due("weekly")
     assert run.statuses == ["stopped"] and run.sent == 2 and not run.retry
 
@@ -507,10 +564,12 @@ def test_an_edition_locked_by_another_process_is_logged_and_retried(
     settings = configure(path, relay)
     now = at("2026-11-30T08:00:00+00:00")
     db = open_db(path)
-    edition = open_period_edition(db, settings, "weekly", "2026-W49", now)
+    edition = open_edition(db, settings, "weekly", now, now, period="2026-W49")
     # An editor's `digest send` on another host holds the lease.
-    db.execute("INSERT INTO send_locks (edition_id, owner, pid, heartbeat_at) VALUES (?, ?, ?, ?)",
-               [edition.id, "editor-laptop:4242", 4242, "2026-11-30T08:00:00Z"])
+    db.execute(
+        "INSERT INTO send_locks (edition_id, owner, pid, heartbeat_at) VALUES (?, ?, ?, ?)",
+        [edition.id, "editor-laptop:4242", 4242, "2026-11-30T08:00:00Z"],
+    )
     db.conn.commit()
     db.close()
     with caplog.at_level(logging.INFO, logger="digest.schedule"):
@@ -532,10 +591,13 @@ def test_feeds_are_refreshed_before_the_edition_is_created(
     setup_db(path, at("2026-11-29T12:00:00+00:00"))
     add_readers(path, {"ana@example.com": "UTC"})
     feed = tmp_path / "courts.jsonl"
-    feed.write_text('{"url": "https://news.example.com/fresh", "title": "Fresh ruling", '
-                    '"published": "2026-11-30T07:30:00Z", "categories": ["Ignored"]}\n')
+    feed.write_text(
+        '{"url": "https://news.example.com/fresh", "title": "Fresh ruling", '
+        '"published": "2026-11-30T07:30:00Z", "categories": ["Ignored"]}\n'
+    )
     settings = dataclasses.replace(
-        configure(path, relay), feeds=(FeedSettings(url=str(feed), category="Opioid Drugs"),))
+        configure(path, relay), feeds=(FeedSettings(url=str(feed), category="Opioid Drugs"),)
+    )
     clock = Clock(at("2026-11-30T08:00:00+00:00"))
     with caplog.at_level(logging.INFO, logger="digest.schedule"):
         run = Runner(settings, clock=clock).send_due("weekly")
@@ -548,8 +610,10 @@ def test_feeds_are_refreshed_before_the_edition_is_created(
     caplog.clear()
     with caplog.at_level(logging.INFO, logger="digest.schedule"):
         run_feed_job(Runner(settings, clock=clock), "feed-1", settings.feeds[0])
-    assert caplog.messages == [f"job feed-1 start: {feed}",
-                               "job feed-1 end: added=0 updated=0 unchanged=1"]
+    assert caplog.messages == [
+        f"job feed-1 start: {feed}",
+        "job feed-1 end: added=0 updated=0 unchanged=1",
+    ]
 
 
 def test_only_one_scheduler_per_database(tmp_path: Path) -> None:
@@ -560,7 +624,8 @@ def test_only_one_scheduler_per_database(tmp_path: Path) -> None:
             pass
         assert str(e.value) == (
             f"another `digest schedule run` (pid {os.getpid()}) is already running against "
-            f"{settings.db_path}; stop it first (lock file {lock})")
+            f"{settings.db_path}; stop it first (lock file {lock})"
+        )
     with single_runner(settings):  # released on exit
         pass
 
@@ -570,13 +635,17 @@ def test_only_one_scheduler_per_database(tmp_path: Path) -> None:
 
 def test_schedule_list(tmp_path: Path) -> None:
     config = tmp_path / "digest.toml"
-    config.write_text('[schedule]\ntimezone = "Europe/Berlin"\nweekly_day = "mon"\n'
-                      '[[feeds]]\nurl = "https://news.example.com/feed.xml"\n'
-                      "refresh_minutes = 30\n")
+    config.write_text(
+        '[schedule]\ntimezone = "Europe/Berlin"\nweekly_day = "mon"\n'
+        '[[feeds]]\nurl = "https://news.example.com/feed.xml"\n'
+        "refresh_minutes = 30\n"
+    )
     with time_machine.travel(at("2026-11-28T08:10:00+00:00"), tick=False):
-        result = CliRunner().invoke(cli, ["--config", str(config), "--db",
-                                          str(tmp_path / "s.db"), "schedule", "list"],
-                                    catch_exceptions=False)
+        result = CliRunner().invoke(
+            cli,
+            ["--config", str(config), "--db", str(tmp_path / "s.db"), "schedule", "list"],
+            catch_exceptions=False,
+        )
     assert result.exit_code == 0, result.output
     assert result.output == (
         "Timezone: Europe/Berlin; local_time: off; max_delay_hours: 6\n"
@@ -590,13 +659,17 @@ def test_schedule_list(tmp_path: Path) -> None:
 def test_schedule_list_with_local_time(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     make_db(path).close()
-    add_local_readers(path, {"kathmandu@example.com": "Asia/Kathmandu",
-                             "stjohns@example.com": "America/St_Johns"})
+    add_local_readers(
+        path, {"kathmandu@example.com": "Asia/Kathmandu", "stjohns@example.com": "America/St_Johns"}
+    )
     config = tmp_path / "digest.toml"
     config.write_text('[schedule]\ntimezone = "Europe/Berlin"\nlocal_time = true\n')
     with time_machine.travel(at("2026-11-28T08:10:00+00:00"), tick=False):
-        result = CliRunner().invoke(cli, ["--config", str(config), "--db", str(path),
-                                          "schedule", "list"], catch_exceptions=False)
+        result = CliRunner().invoke(
+            cli,
+            ["--config", str(config), "--db", str(path), "schedule", "list"],
+            catch_exceptions=False,
+        )
     assert result.exit_code == 0, result.output
     assert result.output == (
         "Timezone: Europe/Berlin; local_time: on; max_delay_hours: 6\n"

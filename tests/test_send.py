@@ -240,7 +240,11 @@ def test_a_second_sender_on_the_same_edition_is_refused(tmp_path: Path, relay: R
 def test_stop_event_leaves_the_rest_pending(tmp_path: Path, relay: Relay) -> None:
     path = _setup(tmp_path)
     stop = threading.Event()
-    relay.on_data = lambda rcpt: (stop.set(), None)[1]  # stop after the first message
+
+    def stop_after_first(rcpt: str) -> None:
+        stop.set()
+
+    relay.on_data = stop_after_first
     settings = settings_for(path, relay.url, concurrency=1)
     db = open_db(path)
     report = send_edition(

@@ -15,10 +15,8 @@ from typing import Any
 import pytest
 import sqlite_utils
 import time_machine
-from builders import NOW, add_articles, article, make_db, settings_for, subscribe
 from flask import Flask
 from flask.testing import FlaskClient
-from relay import Received, Relay, running_relay
 from werkzeug.test import TestResponse
 
 from digest.config import Settings, WebSettings
@@ -28,6 +26,8 @@ from digest.store import subscribers as subscribers_store
 from digest.store import web as web_store
 from digest.tokens import make_preferences_token, make_unsubscribe_token
 from digest.web import create_app, mailer_of
+from tests.builders import NOW, add_articles, article, make_db, settings_for, subscribe
+from tests.relay import Received, Relay, running_relay
 
 SECRET = "test-secret-key"
 

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import make_db
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
-from relay import Received, Relay, free_port, running_relay
 
 from digest.models import Subscriber
 from digest.store import open_db
 from digest.store import subscribers as subscribers_store
+from tests.builders import make_db
+from tests.relay import Received, Relay, free_port, running_relay
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"

@@ -453,24 +453,31 @@ def open_edition(
     frequency: str,
     as_of: datetime,
     now: datetime,
+    *,
+    period: str | None = None,
 ) -> Edition:
-    """The edition for the period containing ``as_of``: found, or created with its recipients."""
+    """The edition for the period containing ``as_of`` (or the named ``period``): found, or
+    created with its recipients and the cutoff ``as_of``.
+
+    The scheduler names the period itself with local-time delivery: the first readers are
+    served while the site's timezone is still on the day before."""
     window = edition_window(settings, frequency, as_of)
-    edition = store.find_edition(db, frequency, window.period)
+    period = period or window.period
+    edition = store.find_edition(db, frequency, period)
     if edition is not None:
         return edition
     try:
         return store.create_edition(
             db,
             frequency=frequency,
-            period=window.period,
+            period=period,
             starts_at=window.starts_at,
             ends_at=window.ends_at,
             now=now,
         )
     except sqlite3.IntegrityError:
         # Another process created it a moment ago; the send lock decides who sends.
-        found = store.find_edition(db, frequency, window.period)
+        found = store.find_edition(db, frequency, period)
         if found is None:
             raise
         return found

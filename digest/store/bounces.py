@@ -18,6 +18,12 @@ from digest.clock import from_db, to_db
 BOUNCE_KINDS = ("hard", "soft", "policy", "complaint")
 
 # A reply whose RFC 3463 code is X.7.Y: policy or authentication, the sender's problem.
+# An SMTP-time give-up (4xx after the last attempt) whose delivery a later send got through.
+_SENT_AFTER_ALL = (
+    "b.origin = 'smtp' AND b.kind = 'soft' AND EXISTS (SELECT 1 FROM deliveries d"
+    " WHERE d.edition_id = b.edition_id AND d.subscriber_id = b.subscriber_id"
+    " AND d.status = 'sent')"
+)
 _POLICY_REPLY = "(d.reply GLOB '[45][0-9][0-9] [45].7.*' OR d.reply GLOB '[45].7.*')"
 
 
@@ -88,29 +94,14 @@ def soft_bounce_count(db: sqlite_utils.Database, subscriber_id: int, since: date
     reader). A bounce with no known edition counts on its own. An SMTP-time give-up whose
     delivery was later sent after all does not count."""
     row = db.execute(
-        """
+        f"""
         SELECT COUNT(DISTINCT COALESCE('e' || b.edition_id, 'b' || b.id)) FROM bounces b
         WHERE b.subscriber_id = ? AND b.kind = 'soft' AND b.at > ?
-          AND NOT (b.origin = 'smtp' AND EXISTS (
-              SELECT 1 FROM deliveries d WHERE d.edition_id = b.edition_id
-                AND d.subscriber_id = b.subscriber_id AND d.status = 'sent'))
+          AND NOT ({_SENT_AFTER_ALL})
         """,
         [subscriber_id, to_db(since)],
     ).fetchone()
     return int(row[0])
-
-
-def soft_bounce_details(
-    db: sqlite_utils.Database, subscriber_id: int, since: datetime
-) -> list[tuple[str, str]]:
-    """(when, status code) of the soft bounces :func:`soft_bounce_count` counted, oldest
-    first: the evidence written into the 'bounced' event."""
-    rows = db.execute(
-        "SELECT at, status_code FROM bounces WHERE subscriber_id = ? AND kind = 'soft'"
-        " AND at > ? ORDER BY at, id",
-        [subscriber_id, to_db(since)],
-    ).fetchall()
-    return [(str(r[0]), str(r[1])) for r in rows]
 
 
 def last_event_at(db: sqlite_utils.Database, subscriber_id: int, kind: str) -> datetime | None:
@@ -128,7 +119,8 @@ def bounce_counts(db: sqlite_utils.Database, edition_id: int) -> dict[str, int]:
     row = db.execute(
         f"""
         WITH per_kind (kind, subscriber_id) AS (
-            SELECT kind, subscriber_id FROM bounces WHERE edition_id = :e
+            SELECT b.kind, b.subscriber_id FROM bounces b
+            WHERE b.edition_id = :e AND NOT ({_SENT_AFTER_ALL})
             UNION
             SELECT 'hard', d.subscriber_id FROM deliveries d
             WHERE d.edition_id = :e AND d.status = 'bounced'
