@@ -26,7 +26,6 @@ the report names. Anything else is reported as unrecognised, never guessed at.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import mailbox
 import re
@@ -50,6 +49,7 @@ from digest.store import bounces as store
 from digest.store import subscribers as subscriber_store
 from digest.store import transaction
 from digest.subscribers import get_subscriber
+from digest.tokens import read_verp, verp_address
 
 # An RFC 3463 code: class.subject.detail. Not inside a longer dotted number (an IP address).
 _ENHANCED = re.compile(r"(?<![\w.])([245])\.(\d{1,3})\.(\d{1,3})(?!\.?\d)")
@@ -61,8 +61,6 @@ _AUTO_REPLY_SUBJECT = re.compile(
 )
 # Headers of a report that carry the address it was sent to: our envelope sender.
 _DELIVERED_TO = ("Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "To")
-VERP_PLACEHOLDER = "{token}"
-VERP_SALT = b"digest-verp"
 DIAGNOSTIC_CHARS = 300
 
 
@@ -98,55 +96,6 @@ def failure_kind(status: str, text: str = "") -> str:
 
 
 # -- VERP -----------------------------------------------------------------------------------
-
-
-def verp_address(settings: Settings, subscriber_id: int) -> str:
-    """The envelope sender for one reader when ``[sender] return_path`` holds ``{token}``
-    (e.g. ``bounces+{token}@news.example.com``), else return_path unchanged. The token is
-    the subscriber id in base 36 and a 16-hex-digit HMAC of it: lower case only, so it
-    survives relays that fold the local part's case, and a forged bounce cannot name a
-    reader it was not sent to."""
-    template = settings.sender.return_path
-    if VERP_PLACEHOLDER not in template:
-        return template
-    return template.replace(VERP_PLACEHOLDER, _verp_token(settings.secret_key, subscriber_id))
-
-
-def _verp_token(secret: str, subscriber_id: int) -> str:
-    value = _base36(subscriber_id)
-    mac = hmac.new(secret.encode("utf-8") + VERP_SALT, value.encode("ascii"), hashlib.sha256)
-    return f"{value}-{mac.hexdigest()[:16]}"
-
-
-def _base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if not n:
-            return out
-
-
-def read_verp(settings: Settings, addresses: Iterable[str]) -> int | None:
-    """The subscriber id in the first of ``addresses`` that is a genuine VERP address made
-    by :func:`verp_address`, or None (also when VERP is not configured)."""
-    template = settings.sender.return_path
-    if VERP_PLACEHOLDER not in template or not settings.secret_key:
-        return None
-    before, _, after = template.partition(VERP_PLACEHOLDER)
-    pattern = re.compile(
-        re.escape(before) + r"([0-9a-z]{1,13})-([0-9a-f]{16})" + re.escape(after), re.IGNORECASE
-    )
-    for address in addresses:
-        found = pattern.search(address)
-        if found is None:
-            continue
-        subscriber_id = int(found.group(1).lower(), 36)
-        expected = _verp_token(settings.secret_key, subscriber_id)
-        if hmac.compare_digest(expected, f"{found.group(1)}-{found.group(2)}".lower()):
-            return subscriber_id
-    return None
 
 
 # -- parsing --------------------------------------------------------------------------------

@@ -48,9 +48,11 @@ from digest.tokens import (
     PREFERENCES_SALT,
     SIGNATURE_CHARS,
     UNSUBSCRIBE_SALT,
+    VERP_PLACEHOLDER,
     IdSigner,
     confirm_url,
     require_secret,
+    verp_address,
 )
 
 # Gmail clips HTML over about 102 KB (EMAIL.md point 11).
@@ -171,11 +173,21 @@ class Renderer:
             raise TemplateError(f"digest.subject:{e.lineno}: {e.message}") from e
         self._dkim = dkim if dkim is not None else DkimSigner.from_settings(settings)
         self._from = format_address(*parse_sender(settings.sender.from_), header="From")
-        self._envelope = envelope_sender(settings)
+        self._verp = VERP_PLACEHOLDER in settings.sender.return_path
+        # With VERP, mail that names no reader (a test copy) returns to the From address.
+        self._envelope = (
+            parse_sender(settings.sender.from_)[1] if self._verp else envelope_sender(settings)
+        )
         self._base = settings.site.url.rstrip("/")
         self._signers: tuple[IdSigner, IdSigner] | None = None
 
     # -- the digest -------------------------------------------------------------------------
+
+    def _envelope_for(self, subscriber_id: int) -> str:
+        """MAIL FROM: the return path, naming the reader (VERP) when it holds {token}."""
+        if self._verp and subscriber_id:
+            return verp_address(self.settings, subscriber_id)
+        return self._envelope
 
     def render_variant(
         self, content: DigestContent, *, subject_prefix: str = ""
@@ -400,7 +412,7 @@ class Renderer:
         if self._dkim is not None:
             data = self._dkim.sign(data)
         return OutgoingMessage(
-            sender=self._envelope,
+            sender=self._envelope_for(recipient.subscriber_id),
             recipient=recipient.email,
             data=data,
             message_id=mid,
@@ -501,7 +513,7 @@ class Renderer:
         if self._dkim is not None:
             data = self._dkim.sign(data)
         return OutgoingMessage(
-            sender=self._envelope,
+            sender=self._envelope_for(recipient.subscriber_id),
             recipient=recipient.email,
             data=data,
             message_id=mid,

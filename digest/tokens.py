@@ -13,6 +13,7 @@ import base64
 import hashlib
 import hmac
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,3 +180,48 @@ def archive_url(settings: Settings, edition_id: int) -> str:
 
 def _base(settings: Settings) -> str:
     return settings.site.url.rstrip("/")
+
+
+# -- VERP: the envelope sender names the reader, so a bounce can be matched to them ----------
+
+VERP_PLACEHOLDER = "{token}"
+VERP_SALT = b"digest-verp"
+
+
+def verp_address(settings: Settings, subscriber_id: int) -> str:
+    """The envelope sender for one reader when ``[sender] return_path`` holds ``{token}``
+    (e.g. ``bounces+{token}@news.example.com``), else return_path unchanged. The token is
+    the subscriber id in base 36 and a 16-hex-digit HMAC of it: lower case only, so it
+    survives relays that fold the local part's case, and a forged bounce cannot name a
+    reader it was not sent to."""
+    template = settings.sender.return_path
+    if VERP_PLACEHOLDER not in template:
+        return template
+    return template.replace(VERP_PLACEHOLDER, _verp_token(settings.secret_key, subscriber_id))
+
+
+def _verp_token(secret: str, subscriber_id: int) -> str:
+    value = _base36(subscriber_id)
+    mac = hmac.new(secret.encode("utf-8") + VERP_SALT, value.encode("ascii"), hashlib.sha256)
+    return f"{value}-{mac.hexdigest()[:16]}"
+
+
+def read_verp(settings: Settings, addresses: Iterable[str]) -> int | None:
+    """The subscriber id in the first of ``addresses`` that is a genuine VERP address made
+    by :func:`verp_address`, or None (also when VERP is not configured)."""
+    template = settings.sender.return_path
+    if VERP_PLACEHOLDER not in template or not settings.secret_key:
+        return None
+    before, _, after = template.partition(VERP_PLACEHOLDER)
+    pattern = re.compile(
+        re.escape(before) + r"([0-9a-z]{1,13})-([0-9a-f]{16})" + re.escape(after), re.IGNORECASE
+    )
+    for address in addresses:
+        found = pattern.search(address)
+        if found is None:
+            continue
+        subscriber_id = int(found.group(1).lower(), 36)
+        expected = _verp_token(settings.secret_key, subscriber_id)
+        if hmac.compare_digest(expected, f"{found.group(1)}-{found.group(2)}".lower()):
+            return subscriber_id
+    return None

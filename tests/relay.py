@@ -7,6 +7,7 @@ from __future__ import annotations
 import email
 import email.policy
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,6 +16,7 @@ from email.message import EmailMessage
 from typing import Any
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult
 
 
 @dataclass
@@ -96,10 +98,30 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_relay() -> Iterator[Relay]:
+def running_relay(
+    *, login: tuple[str, str] | None = None, tls_context: ssl.SSLContext | None = None
+) -> Iterator[Relay]:
+    """A relay on a free loopback port. ``login``: require AUTH with this user and password
+    (over plain text: it is loopback). ``tls_context``: offer STARTTLS with this certificate."""
     relay = Relay(host="127.0.0.1", port=free_port())
+    options: dict[str, Any] = {}
+    if login is not None:
+
+        def authenticator(
+            server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any
+        ) -> AuthResult:
+            given = (auth_data.login.decode(), auth_data.password.decode())
+            return AuthResult(success=given == login, handled=False)
+
+        options.update(authenticator=authenticator, auth_required=True, auth_require_tls=False)
+    if tls_context is not None:
+        options.update(tls_context=tls_context)
     controller = Controller(
-        _Handler(relay), hostname=relay.host, port=relay.port, data_size_limit=10_000_000
+        _Handler(relay),
+        hostname=relay.host,
+        port=relay.port,
+        data_size_limit=10_000_000,
+        **options,
     )
     controller.start()
     try:

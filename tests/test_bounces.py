@@ -32,6 +32,8 @@ from digest.store import open_db
 from digest.store.bounces import bounce_counts
 from digest.store.subscribers import events_for, get_subscriber_by_email, set_status
 from digest.subscribers import import_subscribers_csv
+from digest.web.actions import sign_up
+from digest.web.forms import Choices
 from tests.builders import NOW, add_articles, article, make_db, settings_for, subscribe
 from tests.relay import Relay, running_relay
 
@@ -537,6 +539,10 @@ def test_bounced_and_complained_readers_are_never_mailed_again(
     csv_path.write_text("email,categories\npat@example.com,Courts\nCAT@yahoo.com,Courts\n")
     result = import_subscribers_csv(db, str(csv_path), now=LATER)
     assert result.suppressed == ((2, "pat@example.com"), (3, "CAT@yahoo.com"))
+    # Nor does signing up again on the web: nothing is written, no confirmation is sent.
+    choices = Choices(name="", category_ids=(1,), category_names=("Courts",), frequency="weekly")
+    for email in ("pat@example.com", "cat@yahoo.com"):
+        assert sign_up(db, email, choices, LATER) is None
     assert (_status(db, "pat@example.com"), _status(db, "cat@yahoo.com")) == (
         "bounced", "complained"
     )

@@ -121,6 +121,7 @@ def test_send_then_editions(tmp_path: Path, db_path: Path, relay: Relay) -> None
         run(tmp_path, db_path, "editions", "show", "1", "--json", "--deliveries").output
     )
     assert shown["sent"] == 2 and shown["pending"] == 0
+    assert (shown["hard_bounces"], shown["soft_bounces"], shown["complaints"]) == (0, 0, 0)
     assert {d["email"]: d["status"] for d in shown["deliveries"]} == {
         "ana@example.com": "sent",
         "bo@example.com": "sent",

@@ -200,7 +200,12 @@ def test_relay_rejecting_everything_stops_the_send(tmp_path: Path, relay: Relay)
     assert report.status == "stopped"
     assert "refused 2 messages in a row" in report.stop_reason
     assert report.failed == 2
+    # 5.7.x is the sender's problem: a warning, not held against the readers.
+    assert any("policy reasons (x.7.x)" in w for w in report.warnings)
     db = open_db(path)
+    assert (
+        db.execute("SELECT COUNT(*) FROM subscribers WHERE status = 'bounced'").fetchone()[0] == 1
+    )  # only the one made bounced in _setup
     edition = store.find_edition(db, "weekly", "2026-W48")
     assert edition is not None and edition.status == "open"
     counts = store.delivery_counts(db, edition.id)

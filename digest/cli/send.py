@@ -26,6 +26,7 @@ from digest.errors import DeliveryError, NotFoundError
 from digest.models import Edition
 from digest.render import Renderer
 from digest.store import editions as store
+from digest.store.bounces import bounce_counts
 
 
 @click.command()
@@ -318,6 +319,13 @@ def editions_show(app: AppContext, edition_id: int, deliveries: bool, as_json: b
     """Show one edition's window and counts."""
     edition = store.get_edition(app.db, edition_id)
     data = _edition_dict(edition, store.delivery_counts(app.db, edition.id))
+    bounces = bounce_counts(app.db, edition.id)
+    data.update(
+        hard_bounces=bounces["hard"],
+        soft_bounces=bounces["soft"],
+        complaints=bounces["complaints"],
+        policy=bounces["policy"],
+    )
     if deliveries:
         data["deliveries"] = store.deliveries_of(app.db, edition.id)
     if as_json:
@@ -338,6 +346,10 @@ def editions_show(app: AppContext, edition_id: int, deliveries: bool, as_json: b
         "skipped",
         "failed",
         "bounced",
+        "hard_bounces",
+        "soft_bounces",
+        "complaints",
+        "policy",
         "pending",
         "in_flight",
     ):

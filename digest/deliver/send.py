@@ -26,6 +26,7 @@ from typing import Any
 
 import sqlite_utils
 
+from digest.bounces import record_smtp_failure
 from digest.clock import Clock
 from digest.config import Settings
 from digest.curate import Curator, EditionWindow, edition_window
@@ -38,7 +39,7 @@ from digest.models import DigestContent, Edition, OutgoingMessage, Recipient
 from digest.render import RenderedVariant, Renderer
 from digest.store import editions as store
 from digest.store import open_db, transaction
-from digest.store import subscribers as subscriber_store
+from digest.store.bounces import bounce_counts
 from digest.store.connection import db_path
 from digest.store.editions import RecipientRow
 
@@ -333,7 +334,7 @@ def _sender(
                 sleep(retry_delay * 2 ** (attempts - 1))
             if result is None:
                 continue
-            _record(db, result, job, state, report, clock, edition_id, attempts, max_attempts)
+            _record(db, settings, result, job, state, report, clock, edition_id, attempts)
     finally:
         transport.close()
         db.close()
@@ -341,6 +342,7 @@ def _sender(
 
 def _record(
     db: sqlite_utils.Database,
+    settings: Settings,
     result: SendResult,
     job: _Job,
     state: _SendState,
@@ -348,31 +350,26 @@ def _record(
     clock: Clock,
     edition_id: int,
     attempts: int,
-    max_attempts: int,
 ) -> None:
+    """Commit what the relay said about one delivery, at once. Final refusals go through the
+    bounce policy in the same transaction (5.1.x suppresses the address now; other failures
+    count as soft; 5.7.x is the sender's problem and never held against the reader)."""
     now = clock()
     sid = job.row.subscriber_id
     reply = f"{result.code} {result.reply}".strip()
+    max_attempts = settings.sending.max_attempts
     if result.kind == "sent":
         store.mark_delivery(
             db, edition_id, sid, "sent", now, reply=reply, article_ids=job.article_ids
         )
-    elif result.kind == "bounce":
-        # 5.1.x: the address does not exist. Suppress it now, in the same commit.
+    elif result.kind == "transient" and attempts < max_attempts:
+        # Interrupted by a stop between attempts: a later `digest send` retries it.
+        store.mark_delivery(db, edition_id, sid, "pending", now, reply=reply)
+    else:
+        status = {"bounce": "bounced", "permanent": "failed"}.get(result.kind, "deferred")
         with transaction(db):
-            store.mark_delivery(db, edition_id, sid, "bounced", now, reply=reply)
-            subscriber_store.set_status(db, sid, "bounced", now, "smtp", reply)
-    elif result.kind == "permanent":
-        store.mark_delivery(db, edition_id, sid, "failed", now, reply=reply)
-    else:  # transient, out of attempts (or stopping): a later `digest send` retries it
-        store.mark_delivery(
-            db,
-            edition_id,
-            sid,
-            "deferred" if attempts >= max_attempts else "pending",
-            now,
-            reply=reply,
-        )
+            store.mark_delivery(db, edition_id, sid, status, now, reply=reply)
+            record_smtp_failure(db, sid, edition_id, result.code, result.reply, now, settings)
     with state.lock:
         state.done += 1
         if result.kind == "sent":
@@ -566,6 +563,12 @@ def _run(
         _drain(jobs, threads)
     if progress is not None:
         progress(state.done + report.skipped, total)
+    policy = bounce_counts(db, edition.id)["policy"]
+    if policy:
+        report.warnings.append(
+            f"{policy} message(s) refused for policy reasons (x.7.x): the sender's problem, "
+            "not the readers'; check SPF, DKIM, DMARC and the relay's IP reputation"
+        )
     if state.stop_reason or stop.is_set():
         report.status = "stopped"
         report.stop_reason = state.stop_reason or "stopped"
