@@ -297,7 +297,10 @@ def _postfix() -> str:
 
 
 def _revision() -> str:
-    """The commit measured, and whether the tree had uncommitted changes."""
+    """The commit measured, and whether the tree had uncommitted changes. A run on an
+    exported snapshot (no .git) names its commit in DIGEST_BENCH_REVISION."""
+    if os.environ.get("DIGEST_BENCH_REVISION"):
+        return os.environ["DIGEST_BENCH_REVISION"]
     try:
         rev = subprocess.run(
             ["git", "-C", str(REPO), "describe", "--always", "--dirty"],

@@ -41,18 +41,60 @@ SUMMARY_LENGTH = 300
 ID_LENGTH = 16  # hex digits: 64 bits, ample for one site's articles
 
 ALLOWED_TAGS = {
-    "p", "a", "em", "strong", "b", "i", "ul", "ol", "li", "blockquote", "br",
-    "h2", "h3", "h4", "code", "pre",
+    "p",
+    "a",
+    "em",
+    "strong",
+    "b",
+    "i",
+    "ul",
+    "ol",
+    "li",
+    "blockquote",
+    "br",
+    "h2",
+    "h3",
+    "h4",
+    "code",
+    "pre",
 }
 ALLOWED_ATTRIBUTES = {"a": {"href"}}
 RECORD_FIELDS = (
-    "id", "url", "title", "summary", "body_html", "author", "image", "image_alt",
-    "published", "categories",
+    "id",
+    "url",
+    "title",
+    "summary",
+    "body_html",
+    "author",
+    "image",
+    "image_alt",
+    "published",
+    "categories",
 )
 CSV_REQUIRED = ("url", "title", "published")
 _BLOCK_TAGS = {
-    "p", "div", "br", "li", "ul", "ol", "blockquote", "h1", "h2", "h3", "h4", "h5", "h6",
-    "tr", "td", "th", "pre", "section", "article", "figure", "figcaption", "hr",
+    "p",
+    "div",
+    "br",
+    "li",
+    "ul",
+    "ol",
+    "blockquote",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "tr",
+    "td",
+    "th",
+    "pre",
+    "section",
+    "article",
+    "figure",
+    "figcaption",
+    "hr",
 }
 
 
@@ -96,12 +138,16 @@ def load_source(
             kind = "feed"
     if kind == "jsonl":
         articles = articles_from_records(
-            jsonl_records(_decode(data, source), source), source=source, now=now,
+            jsonl_records(_decode(data, source), source),
+            source=source,
+            now=now,
             categories=categories,
         )
     elif kind == "csv":
         articles = articles_from_records(
-            csv_records(_decode(data, source), source), source=source, now=now,
+            csv_records(_decode(data, source), source),
+            source=source,
+            now=now,
             categories=categories,
         )
     elif kind == "json":
@@ -158,8 +204,9 @@ def parse_feed(
     # feedparser recovers from almost anything; a syntax error means entries may be cut off,
     # so refuse the feed. Undefined entities (&nbsp; in RSS) are common and harmless.
     if isinstance(error, xml.sax.SAXParseException) and "undefined entity" not in str(error):
-        raise InputError(f"{source}: not a well-formed feed (line {error.getLineNumber()}: "
-                         f"{error.getMessage()})")
+        raise InputError(
+            f"{source}: not a well-formed feed (line {error.getLineNumber()}: {error.getMessage()})"
+        )
     feed_link = str(parsed.feed.get("link", "")) or base
     articles = []
     for number, entry in enumerate(parsed.entries, 1):
@@ -186,10 +233,18 @@ def parse_feed(
         published = datetime.fromtimestamp(calendar.timegm(stamp), UTC) if stamp else None
         articles.append(
             make_article(
-                where=where, guid=guid, url=link or _http_url(feed_link), title=title,
-                body_html=raw_body, summary=raw_summary if raw_summary != raw_body else "",
-                author=author, image_url=_feed_image(entry), published=published,
-                categories=list(categories) or tags, now=now, base=link or feed_link,
+                where=where,
+                guid=guid,
+                url=link or _http_url(feed_link),
+                title=title,
+                body_html=raw_body,
+                summary=raw_summary if raw_summary != raw_body else "",
+                author=author,
+                image_url=_feed_image(entry),
+                published=published,
+                categories=list(categories) or tags,
+                now=now,
+                base=link or feed_link,
                 id_url=link,
             )
         )
@@ -199,11 +254,13 @@ def parse_feed(
 def _feed_image(entry: Mapping[str, Any]) -> str:
     candidates = [m.get("url", "") for m in entry.get("media_thumbnail", [])]
     candidates += [
-        m.get("url", "") for m in entry.get("media_content", [])
+        m.get("url", "")
+        for m in entry.get("media_content", [])
         if m.get("medium") == "image" or str(m.get("type", "")).startswith("image/")
     ]
     candidates += [
-        link.get("href", "") for link in entry.get("links", [])
+        link.get("href", "")
+        for link in entry.get("links", [])
         if link.get("rel") == "enclosure" and str(link.get("type", "")).startswith("image/")
     ]
     return next((u for u in map(_http_url, candidates) if u), "")
@@ -248,10 +305,18 @@ def parse_json_feed(
         tags = item.get("tags") or []
         articles.append(
             make_article(
-                where=where, guid=guid, url=link or feed_link, title=str(item.get("title") or ""),
-                body_html=body, summary=str(item.get("summary") or ""),
-                author=", ".join(n for n in names if n), image_url=str(item.get("image") or ""),
-                published=published, now=now, base=link or feed_link, id_url=link,
+                where=where,
+                guid=guid,
+                url=link or feed_link,
+                title=str(item.get("title") or ""),
+                body_html=body,
+                summary=str(item.get("summary") or ""),
+                author=", ".join(n for n in names if n),
+                image_url=str(item.get("image") or ""),
+                published=published,
+                now=now,
+                base=link or feed_link,
+                id_url=link,
                 categories=list(categories) or [str(t) for t in tags],
             )
         )
@@ -282,12 +347,15 @@ def csv_records(text: str, source: str) -> Iterable[tuple[str, Mapping[str, Any]
     header = [name.strip() for name in reader.fieldnames or []]
     missing = [name for name in CSV_REQUIRED if name not in header]
     if missing:
-        raise InputError(f"{source}:1: missing column {missing[0]!r} "
-                         f"(header must include {', '.join(CSV_REQUIRED)})")
+        raise InputError(
+            f"{source}:1: missing column {missing[0]!r} "
+            f"(header must include {', '.join(CSV_REQUIRED)})"
+        )
     unknown = [name for name in header if name not in RECORD_FIELDS]
     if unknown:
-        raise InputError(f"{source}:1: unknown column {unknown[0]!r} "
-                         f"(known: {', '.join(RECORD_FIELDS)})")
+        raise InputError(
+            f"{source}:1: unknown column {unknown[0]!r} (known: {', '.join(RECORD_FIELDS)})"
+        )
     reader.fieldnames = header
     line = reader.line_num
     for row in reader:
@@ -313,28 +381,35 @@ def articles_from_records(
     for where, record in records:
         unknown = [k for k in record if k not in RECORD_FIELDS]
         if unknown:
-            raise InputError(f"{where}: unknown field {unknown[0]!r} "
-                             f"(known: {', '.join(RECORD_FIELDS)})")
+            raise InputError(
+                f"{where}: unknown field {unknown[0]!r} (known: {', '.join(RECORD_FIELDS)})"
+            )
         values = {k: _text_field(record, k, where) for k in RECORD_FIELDS if k != "categories"}
         for name in ("url", "title", "published"):
             if not values[name]:
                 raise InputError(f"{where}: field {name!r}: required")
         for name in ("url", "image"):
             if values[name] and not _http_url(values[name]):
-                raise InputError(
-                    f"{where}: field {name!r}: not an http(s) URL: {values[name]!r}"
-                )
+                raise InputError(f"{where}: field {name!r}: not an http(s) URL: {values[name]!r}")
         names = list(categories) or _categories_field(record.get("categories"), where)
         if not names:
             raise InputError(f"{where}: field 'categories': required (or pass --category)")
         articles.append(
             make_article(
-                where=where, guid=values["id"], url=values["url"], title=values["title"],
-                body_html=values["body_html"], summary=values["summary"],
-                author=values["author"], image_url=values["image"],
+                where=where,
+                guid=values["id"],
+                url=values["url"],
+                title=values["title"],
+                body_html=values["body_html"],
+                summary=values["summary"],
+                author=values["author"],
+                image_url=values["image"],
                 image_alt=values["image_alt"],
                 published=_parse_field_date(values["published"], where, "published"),
-                categories=names, now=now, base=values["url"], id_url=values["url"],
+                categories=names,
+                now=now,
+                base=values["url"],
+                id_url=values["url"],
             )
         )
     return _unique(articles)

@@ -8,22 +8,17 @@ thousands of messages a second (PERF-NOTES.md).
 
 from __future__ import annotations
 
-import dataclasses
 import html
 import math
-import os
 import re
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from email.utils import format_datetime
-from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import jinja2
-import nh3
 from mjml import mjml2html
 
 from digest.config import Settings, templates_dirs
@@ -43,7 +38,17 @@ from digest.mime import (
     qp_line,
     strip_controls,
 )
-from digest.models import Article, DigestContent, OutgoingMessage, Recipient, Section
+from digest.models import DigestContent, OutgoingMessage, Recipient
+from digest.present import (
+    SectionView,
+    article_view,
+    category_summary,
+    clean_text,
+    drop_oldest,
+    make_preheader,
+    period_label,
+)
+from digest.templating import Compiler, Templates
 from digest.tokens import (
     PREFERENCES_SALT,
     SIGNATURE_CHARS,
@@ -57,14 +62,7 @@ from digest.tokens import (
 
 # Gmail clips HTML over about 102 KB (EMAIL.md point 11).
 HTML_SIZE_LIMIT = 100_000
-SUMMARY_CHARS = 320
-IMAGE_WIDTH = 552  # the 600px body less 24px padding each side
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
-_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif")
-_MJML_POSITION = re.compile(r"position (\d+):(\d+)")
-
-Compiler = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -90,29 +88,6 @@ class Placeholders:
             "unsub_text": self._t("unsubtext"),
             "prefs_text": self._t("prefstext"),
         }
-
-
-@dataclass(frozen=True)
-class ArticleView:
-    """What templates see of an article: text cleaned, URLs checked, date formatted."""
-
-    id: str
-    title: str
-    url: str
-    date: str
-    date_iso: str
-    author: str
-    summary: str
-    image_url: str
-    image_alt: str
-    image_width: int
-
-
-@dataclass(frozen=True)
-class SectionView:
-    category: str
-    slug: str
-    articles: tuple[ArticleView, ...]
 
 
 @dataclass(frozen=True)
@@ -153,24 +128,15 @@ class Renderer:
         self.compile_count = 0
         self._compiler = compiler
         self.placeholders = Placeholders(nonce or secrets.token_hex(4))
-        self.dirs = templates_dirs(settings)
         if not _HEX_COLOR.fullmatch(settings.site.accent_color):
             raise TemplateError(
                 f"site.accent_color: expected a colour like #1a4d8f, "
                 f"got {settings.site.accent_color!r}"
             )
-        self.env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader([str(d) for d in self.dirs]),
-            autoescape=_autoescape,
-            undefined=jinja2.StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-            keep_trailing_newline=True,
-        )
-        try:
-            self._subject = self.env.from_string(settings.digest.subject)
-        except jinja2.TemplateSyntaxError as e:
-            raise TemplateError(f"digest.subject:{e.lineno}: {e.message}") from e
+        self.templates = Templates(templates_dirs(settings))
+        self.dirs = self.templates.dirs
+        self.env = self.templates.env
+        self._subject = self.templates.from_string(settings.digest.subject, "digest.subject")
         self._dkim = dkim if dkim is not None else DkimSigner.from_settings(settings)
         self._from = format_address(*parse_sender(settings.sender.from_), header="From")
         self._verp = VERP_PLACEHOLDER in settings.sender.return_path
@@ -328,7 +294,11 @@ class Renderer:
         self, content: DigestContent, subject: str, preheader: str, names: list[str]
     ) -> dict[str, Any]:
         sections = [
-            SectionView(s.category, s.slug, tuple(self._article_view(a) for a in s.articles))
+            SectionView(
+                s.category,
+                s.slug,
+                tuple(article_view(a, fallback_url=self._base + "/") for a in s.articles),
+            )
             for s in content.sections
             if s.articles
         ]
@@ -353,21 +323,6 @@ class Renderer:
 
     def _common_context(self) -> dict[str, Any]:
         return {"site": self.settings.site, "accent": self.settings.site.accent_color}
-
-    def _article_view(self, article: Article) -> ArticleView:
-        image = safe_image_url(article.image_url)
-        return ArticleView(
-            id=article.id,
-            title=clean_text(article.title) or "(untitled)",
-            url=safe_url(article.url) or self._base + "/",
-            date=date_label(article.published_at),
-            date_iso=article.published_at.date().isoformat(),
-            author=clean_text(article.author),
-            summary=summary_text(article),
-            image_url=image,
-            image_alt=clean_text(article.image_alt) if image else "",
-            image_width=IMAGE_WIDTH,
-        )
 
     # -- per recipient ----------------------------------------------------------------------
 
@@ -529,67 +484,11 @@ class Renderer:
         return [f"Reply-To: {format_address(name, address, header='Reply-To')}\r\n".encode("ascii")]
 
     def _render(self, name: str, context: Mapping[str, Any]) -> str:
-        try:
-            return self.env.get_template(name).render(context)
-        except jinja2.TemplateNotFound as e:
-            dirs = ", ".join(str(d) for d in self.dirs)
-            raise TemplateError(f"template {e.name} not found (looked in {dirs})") from e
-        except jinja2.TemplateSyntaxError as e:
-            where = _display_path(e.filename) if e.filename else name
-            raise TemplateError(f"{where}:{e.lineno}: {e.message}") from e
-        except (jinja2.TemplateError, TypeError, ValueError, AttributeError, LookupError) as e:
-            where = _template_frame(e.__traceback__) or name
-            raise TemplateError(f"{where}: {e}") from e
+        return self.templates.render(name, context)
 
     def _compile(self, source: str, name: str) -> str:
         self.compile_count += 1
-        try:
-            return self._compiler(source)
-        except ValueError as e:
-            raise TemplateError(
-                f"{self._template_path(name)}: MJML: {e}{_near(source, str(e))}"
-            ) from e
-
-    def _template_path(self, name: str) -> str:
-        try:
-            filename = self.env.get_template(name).filename
-        except jinja2.TemplateError:
-            filename = None
-        return _display_path(filename) if filename else name
-
-
-def _autoescape(name: str | None) -> bool:
-    # Plain text must not contain &amp;; the subject (a string template) is plain text too.
-    return name is not None and name.endswith((".mjml.j2", ".html.j2"))
-
-
-def _display_path(filename: str) -> str:
-    try:
-        return os.path.relpath(filename)
-    except ValueError:
-        return filename
-
-
-def _template_frame(tb: TracebackType | None) -> str | None:
-    """``path:line`` of the innermost template frame: Jinja rewrites tracebacks so template
-    code appears with the template's file name and line number."""
-    found = None
-    while tb is not None:
-        filename = tb.tb_frame.f_code.co_filename
-        if filename.endswith(".j2") or filename == "<template>":
-            found = f"{_display_path(filename)}:{tb.tb_lineno}"
-        tb = tb.tb_next
-    return found
-
-
-def _near(source: str, message: str) -> str:
-    match = _MJML_POSITION.search(message)
-    if not match:
-        return ""
-    start = int(match.group(1))
-    line = source.count("\n", 0, start) + 1
-    snippet = source[max(0, start - 30) : start + 40].replace("\n", " ")
-    return f" (rendered MJML line {line}, near {snippet!r})"
+        return self.templates.compile(self._compiler, source, name)
 
 
 def _isolate(text: str, tokens: Sequence[str]) -> str:
@@ -599,118 +498,3 @@ def _isolate(text: str, tokens: Sequence[str]) -> str:
         text = re.sub(rf"[ \t]*{token}[ \t]*", f"\n{token}\n", text)
         text = text.replace(f"\n\n{token}", f"\n{token}").replace(f"{token}\n\n", f"{token}\n")
     return text
-
-
-# -- text helpers ---------------------------------------------------------------------------
-
-
-def clean_text(value: str) -> str:
-    """One line of plain text: controls removed, whitespace collapsed."""
-    return " ".join(strip_controls(value).split())
-
-
-def summary_text(article: Article) -> str:
-    """The article's summary, else text taken from its body HTML, cut at a word near
-    SUMMARY_CHARS. Body HTML is untrusted: nh3 with no allowed tags keeps only its text,
-    which the templates then escape like any other text."""
-    text = article.summary
-    if not text and article.body_html:
-        text = html.unescape(nh3.clean(article.body_html, tags=set()))
-    text = clean_text(text)
-    if len(text) > SUMMARY_CHARS:
-        text = text[:SUMMARY_CHARS].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
-    return text
-
-
-def safe_url(url: str) -> str:
-    """``url`` when it is an absolute http(s) URL with no whitespace, else ""."""
-    url = url.strip()
-    if not url.lower().startswith(("https://", "http://")) or any(c.isspace() for c in url):
-        return ""
-    return strip_controls(url)
-
-
-def safe_image_url(url: str) -> str:
-    """Images must be absolute https PNG/JPG/GIF (EMAIL.md point 14); a URL with no file
-    extension (a CDN) is allowed, SVG, WebP and data: are not."""
-    url = safe_url(url)
-    if not url.lower().startswith("https://"):
-        return ""
-    path = url.split("?", 1)[0].split("#", 1)[0].rsplit("/", 1)[-1].lower()
-    if "." in path and not path.endswith(_IMAGE_EXTENSIONS):
-        return ""
-    return url
-
-
-def date_label(dt: datetime) -> str:
-    return f"{dt.day} {_MONTHS[dt.month - 1]} {dt.year}"
-
-
-def period_label(starts_at: datetime, ends_at: datetime) -> str:
-    """``22 Nov 2026 – 28 Nov 2026``; the end is exclusive, so midnight is the day before."""
-    last = ends_at - timedelta(microseconds=1) if ends_at > starts_at else ends_at
-    first = date_label(starts_at)
-    return first if first == date_label(last) else f"{first} – {date_label(last)}"
-
-
-def category_summary(names: Sequence[str]) -> str:
-    """Names for a subject: A; A and B; A, B and 1 more."""
-    if len(names) <= 1:
-        return names[0] if names else ""
-    if len(names) == 2:
-        return f"{names[0]} and {names[1]}"
-    return f"{names[0]}, {names[1]} and {len(names) - 2} more"
-
-
-def make_preheader(content: DigestContent, subject: str) -> str:
-    """The hidden preview line: the first headlines, 40-150 characters, never the subject."""
-    titles = [clean_text(a.title) for s in content.sections for a in s.articles]
-    text = "; ".join(t for t in titles[:3] if t)
-    if len(text) > 150:
-        text = text[:149].rsplit(" ", 1)[0] + "…"
-    if len(text) < 40:
-        text = f"{text}: the latest from {content.site_name}" if text else ""
-        while len(text) < 40:
-            text = f"{text} Read the {content.frequency} digest.".strip()
-        text = text[:150]
-    if text == subject:
-        text = (text[:130] + " and more").strip()
-    return text
-
-
-def drop_oldest(content: DigestContent, n: int) -> DigestContent:
-    """``content`` without its ``n`` oldest articles; sections left empty are dropped."""
-    ranked = sorted(
-        (
-            (a.published_at, si, ai)
-            for si, s in enumerate(content.sections)
-            for ai, a in enumerate(s.articles)
-        ),
-    )
-    dropped = {(si, ai) for _, si, ai in ranked[:n]}
-    sections: list[Section] = []
-    for si, s in enumerate(content.sections):
-        kept = tuple(a for ai, a in enumerate(s.articles) if (si, ai) not in dropped)
-        if kept:
-            sections.append(dataclasses.replace(s, articles=kept))
-    return dataclasses.replace(
-        content, sections=tuple(sections), trimmed=content.trimmed + len(dropped)
-    )
-
-
-def template_names() -> tuple[str, ...]:
-    return (
-        "digest.mjml.j2",
-        "digest.txt.j2",
-        "confirm.mjml.j2",
-        "confirm.txt.j2",
-        "welcome_back.mjml.j2",
-        "welcome_back.txt.j2",
-    )
-
-
-def template_file(settings: Settings, name: str) -> Path | None:
-    for d in templates_dirs(settings):
-        if (d / name).is_file():
-            return d / name
-    return None

@@ -162,8 +162,11 @@ def add_subscriber(
             subscriber_id = store.insert_subscriber(
                 db,
                 store.NewSubscriber(
-                    email=address, name=name or "", frequency=frequency or "weekly",
-                    timezone=timezone or "UTC", source=source,
+                    email=address,
+                    name=name or "",
+                    frequency=frequency or "weekly",
+                    timezone=timezone or "UTC",
+                    source=source,
                 ),
                 now,
             )
@@ -184,7 +187,11 @@ def add_subscriber(
                 or store.category_ids_for(db, subscriber_id) != category_ids
             )
             store.update_subscriber(
-                db, subscriber_id, email=address, name=name, frequency=frequency,
+                db,
+                subscriber_id,
+                email=address,
+                name=name,
+                frequency=frequency,
                 timezone=timezone,
             )
             store.set_categories(db, subscriber_id, category_ids)
@@ -257,15 +264,21 @@ def import_subscribers_csv(
             all_suppressed = tuple(sorted([*suppressed, *plan.suppressed]))
             if strict and rejected:
                 return ImportResult(
-                    rejected=tuple(rejected), suppressed=all_suppressed,
-                    duplicates=plan.duplicates, written=False,
+                    rejected=tuple(rejected),
+                    suppressed=all_suppressed,
+                    duplicates=plan.duplicates,
+                    written=False,
                 )
             counts = store.apply_import(db, now, source)
     finally:
         store.end_import(db)
     return ImportResult(
-        added=counts.added, updated=counts.updated, unchanged=counts.unchanged,
-        rejected=tuple(rejected), suppressed=all_suppressed, duplicates=plan.duplicates,
+        added=counts.added,
+        updated=counts.updated,
+        unchanged=counts.unchanged,
+        rejected=tuple(rejected),
+        suppressed=all_suppressed,
+        duplicates=plan.duplicates,
     )
 
 
@@ -488,9 +501,7 @@ def get_subscriber(db: sqlite_utils.Database, email: str) -> Subscriber:
     return subscriber
 
 
-def unsubscribe(
-    db: sqlite_utils.Database, email: str, now: datetime, source: str = "cli"
-) -> bool:
+def unsubscribe(db: sqlite_utils.Database, email: str, now: datetime, source: str = "cli") -> bool:
     """Unsubscribe the address at once; False when it was already suppressed (nothing
     changes: a bounced or forgotten address stays as it is)."""
     with transaction(db):

@@ -40,9 +40,18 @@ from tests.relay import Relay, running_relay
 FIXTURES = Path(__file__).parent / "fixtures" / "bounces"
 # One reader per fixture; each got the W48 edition with Message-ID <w48-LOCAL@news.example.com>.
 READERS = (
-    "pat@example.com", "eve@example.net", "gus@gmail.com", "gail@gmail.com",
-    "max@outlook.com", "olga@hotmail.com", "sam@example.org", "cat@yahoo.com",
-    "dan@aol.com", "sue@example.org", "quinn@example.com", "ana@example.com",
+    "pat@example.com",
+    "eve@example.net",
+    "gus@gmail.com",
+    "gail@gmail.com",
+    "max@outlook.com",
+    "olga@hotmail.com",
+    "sam@example.org",
+    "cat@yahoo.com",
+    "dan@aol.com",
+    "sue@example.org",
+    "quinn@example.com",
+    "ana@example.com",
     "bo@example.com",
 )
 LATER = NOW + timedelta(days=1)  # when the reports are imported
@@ -76,8 +85,12 @@ def _edition(
 ) -> int:
     """An edition as the send loop leaves it: every listed reader 'sent' with a Message-ID."""
     edition = edition_store.create_edition(
-        db, frequency="weekly", period=period, starts_at=sent_at - timedelta(days=7),
-        ends_at=sent_at, now=sent_at,
+        db,
+        frequency="weekly",
+        period=period,
+        starts_at=sent_at - timedelta(days=7),
+        ends_at=sent_at,
+        now=sent_at,
     )
     for email, message_id in message_ids.items():
         reader = get_subscriber_by_email(db, email)
@@ -113,30 +126,75 @@ def _snapshot(db: sqlite_utils.Database) -> list[tuple[object, ...]]:
 @pytest.mark.parametrize(
     ("fixture", "email", "status", "kind", "evidence"),
     [
-        ("postfix.eml", "pat@example.com", "bounced", "bounced",
-         "hard bounce; 5.1.1; smtp; 550 5.1.1 <pat@example.com>: Recipient address rejected: "
-         "User unknown in virtual mailbox table; edition 1; from {dir}/postfix.eml"),
-        ("exim.eml", "eve@example.net", "bounced", "bounced",
-         "hard bounce; 5.1.1; 550 5.1.1 <eve@example.net>: Recipient address rejected: "
-         "User unknown; edition 1; from {dir}/exim.eml"),
+        (
+            "postfix.eml",
+            "pat@example.com",
+            "bounced",
+            "bounced",
+            "hard bounce; 5.1.1; smtp; 550 5.1.1 <pat@example.com>: Recipient address rejected: "
+            "User unknown in virtual mailbox table; edition 1; from {dir}/postfix.eml",
+        ),
+        (
+            "exim.eml",
+            "eve@example.net",
+            "bounced",
+            "bounced",
+            "hard bounce; 5.1.1; 550 5.1.1 <eve@example.net>: Recipient address rejected: "
+            "User unknown; edition 1; from {dir}/exim.eml",
+        ),
         ("gmail.eml", "gus@gmail.com", "bounced", "bounced", "hard bounce; 5.1.1; smtp; 550-5.1.1"),
-        ("microsoft.eml", "max@outlook.com", "bounced", "bounced",
-         "hard bounce; 5.1.10; smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not "
-         "found by SMTP address lookup; edition 1; from {dir}/microsoft.eml"),
-        ("qmail.eml", "quinn@example.com", "bounced", "bounced",
-         "hard bounce; 5.1.1; Sorry, no mailbox here by that name. (#5.1.1); edition 1; "
-         "from {dir}/qmail.eml"),
-        ("ses-bounce.eml", "sam@example.org", "bounced", "bounced",
-         "hard bounce; 5.1.1; smtp; 550 5.1.1 sam@example.org: Recipient address rejected"),
-        ("arf-yahoo.eml", "cat@yahoo.com", "complained", "complained",
-         "complaint; feedback-type abuse from Yahoo!-Mail-Feedback/2.0; edition 1; "
-         "from {dir}/arf-yahoo.eml"),
-        ("arf-redacted.eml", "dan@aol.com", "complained", "complained",
-         "complaint; feedback-type abuse from ExampleFBL/1.3; edition 1"),
-        ("ses-complaint.eml", "sue@example.org", "complained", "complained",
-         "complaint; SES complaint, feedback-type abuse; edition 1"),
-        ("gmail-over-quota.eml", "gail@gmail.com", "active", "soft_bounce",
-         "soft bounce; 5.2.2; smtp; 552-5.2.2 The recipient's inbox is out of storage space"),
+        (
+            "microsoft.eml",
+            "max@outlook.com",
+            "bounced",
+            "bounced",
+            "hard bounce; 5.1.10; smtp;550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not "
+            "found by SMTP address lookup; edition 1; from {dir}/microsoft.eml",
+        ),
+        (
+            "qmail.eml",
+            "quinn@example.com",
+            "bounced",
+            "bounced",
+            "hard bounce; 5.1.1; Sorry, no mailbox here by that name. (#5.1.1); edition 1; "
+            "from {dir}/qmail.eml",
+        ),
+        (
+            "ses-bounce.eml",
+            "sam@example.org",
+            "bounced",
+            "bounced",
+            "hard bounce; 5.1.1; smtp; 550 5.1.1 sam@example.org: Recipient address rejected",
+        ),
+        (
+            "arf-yahoo.eml",
+            "cat@yahoo.com",
+            "complained",
+            "complained",
+            "complaint; feedback-type abuse from Yahoo!-Mail-Feedback/2.0; edition 1; "
+            "from {dir}/arf-yahoo.eml",
+        ),
+        (
+            "arf-redacted.eml",
+            "dan@aol.com",
+            "complained",
+            "complained",
+            "complaint; feedback-type abuse from ExampleFBL/1.3; edition 1",
+        ),
+        (
+            "ses-complaint.eml",
+            "sue@example.org",
+            "complained",
+            "complained",
+            "complaint; SES complaint, feedback-type abuse; edition 1",
+        ),
+        (
+            "gmail-over-quota.eml",
+            "gail@gmail.com",
+            "active",
+            "soft_bounce",
+            "soft bounce; 5.2.2; smtp; 552-5.2.2 The recipient's inbox is out of storage space",
+        ),
     ],
 )
 def test_each_report_format_moves_exactly_its_reader(
@@ -156,38 +214,55 @@ def test_each_report_format_moves_exactly_its_reader(
 def test_policy_rejection_is_reported_not_held_against_the_reader(world: World) -> None:
     report = import_bounces(world.db, world.settings, [FIXTURES / "microsoft-policy.eml"], LATER)
     assert (report.policy, report.changes) == (1, [])
-    assert report.policy_details == [(
-        str(FIXTURES / "microsoft-policy.eml"),
-        "policy rejection; 5.7.1; smtp; 550 5.7.1 Unfortunately, messages from [203.0.113.7] "
-        "weren't sent. Please contact your Internet service provider since part of their "
-        "network is on our block list (S3150).; edition 1; from "
-        f"{FIXTURES / 'microsoft-policy.eml'}",
-    )]
+    assert report.policy_details == [
+        (
+            str(FIXTURES / "microsoft-policy.eml"),
+            "policy rejection; 5.7.1; smtp; 550 5.7.1 Unfortunately, messages from [203.0.113.7] "
+            "weren't sent. Please contact your Internet service provider since part of their "
+            "network is on our block list (S3150).; edition 1; from "
+            f"{FIXTURES / 'microsoft-policy.eml'}",
+        )
+    ]
     assert _status(world.db, "olga@hotmail.com") == "active"
     assert _events(world.db, "olga@hotmail.com") == []
     assert bounce_counts(world.db, world.edition_id) == {
-        "hard": 0, "soft": 0, "complaints": 0, "policy": 1
+        "hard": 0,
+        "soft": 0,
+        "complaints": 0,
+        "policy": 1,
     }
     # Many more, from SMTP time, over several editions: still not the reader's fault.
     olga = get_subscriber_by_email(world.db, "olga@hotmail.com")
     assert olga is not None
     for day in range(1, 6):
         kind = record_smtp_failure(
-            world.db, olga.id, None, 554, "5.7.1 Service unavailable; client host blocked",
-            LATER + timedelta(days=day), world.settings,
+            world.db,
+            olga.id,
+            None,
+            554,
+            "5.7.1 Service unavailable; client host blocked",
+            LATER + timedelta(days=day),
+            world.settings,
         )
         assert kind == "policy"
-    assert record_smtp_failure(
-        world.db, olga.id, None, 421, "4.7.28 rate limited", LATER, world.settings
-    ) == "policy"
+    assert (
+        record_smtp_failure(
+            world.db, olga.id, None, 421, "4.7.28 rate limited", LATER, world.settings
+        )
+        == "policy"
+    )
     assert _status(world.db, "olga@hotmail.com") == "active"
 
 
 def test_unrelated_and_malformed_messages_change_nothing(world: World) -> None:
     before = _snapshot(world.db)
     names = (
-        "reply.eml", "out-of-office.eml", "unknown-address.eml", "malformed.eml",
-        "garbage.eml", "postfix-delayed.eml",
+        "reply.eml",
+        "out-of-office.eml",
+        "unknown-address.eml",
+        "malformed.eml",
+        "garbage.eml",
+        "postfix-delayed.eml",
     )
     report = import_bounces(world.db, world.settings, [FIXTURES / n for n in names], LATER)
     assert _snapshot(world.db) == before
@@ -196,8 +271,11 @@ def test_unrelated_and_malformed_messages_change_nothing(world: World) -> None:
     assert [(Path(o).name, r) for o, r in report.unrecognised] == [
         ("reply.eml", "not a bounce or complaint report"),
         ("out-of-office.eml", "auto-reply (out of office or similar), not a bounce"),
-        ("unknown-address.eml", "dsn report for nobody@nowhere.example: no subscriber matches "
-         "(neither the Message-ID, the envelope nor the address is ours)"),
+        (
+            "unknown-address.eml",
+            "dsn report for nobody@nowhere.example: no subscriber matches "
+            "(neither the Message-ID, the envelope nor the address is ours)",
+        ),
         ("malformed.eml", "not a bounce or complaint report"),
         ("garbage.eml", "not an email message (no headers)"),
     ]
@@ -235,8 +313,10 @@ def test_mbox_and_maildir(world: World, tmp_path: Path) -> None:
     # postfix.eml is in both: the Maildir copy is recognised by its Message-ID.
     assert report.already_imported == 1
     assert [(c.email, c.new) for c in report.changes] == [
-        ("pat@example.com", "bounced"), ("sue@example.org", "complained"),
-        ("gus@gmail.com", "bounced"), ("cat@yahoo.com", "complained"),
+        ("pat@example.com", "bounced"),
+        ("sue@example.org", "complained"),
+        ("gus@gmail.com", "bounced"),
+        ("cat@yahoo.com", "complained"),
     ]
     assert len(report.unrecognised) == 2
     assert report.unrecognised[0][0] == f"{mbox_path}#3"
@@ -290,7 +370,9 @@ def test_soft_bounces_count_per_edition_and_age_out(world: World, tmp_path: Path
     _import_bytes(world, tmp_path, _soft_dsn(email, _mid(email), NOW), NOW + timedelta(hours=1))
     # The same edition reported again by a second DSN: still one.
     _import_bytes(
-        world, tmp_path, _soft_dsn(email, _mid(email), NOW + timedelta(hours=5), "5.2.2"),
+        world,
+        tmp_path,
+        _soft_dsn(email, _mid(email), NOW + timedelta(hours=5), "5.2.2"),
         NOW + timedelta(hours=6),
     )
     assert _status(world.db, email) == "active"
@@ -298,13 +380,17 @@ def test_soft_bounces_count_per_edition_and_age_out(world: World, tmp_path: Path
     _import_bytes(world, tmp_path, _soft_dsn(email, _mid(email, "w53"), weeks[53]), weeks[53])
     assert _status(world.db, email) == "active"
     _import_bytes(
-        world, tmp_path, _soft_dsn(email, _mid(email, "w49"), weeks[49]),
+        world,
+        tmp_path,
+        _soft_dsn(email, _mid(email, "w49"), weeks[49]),
         weeks[53] + timedelta(hours=1),
     )
     # W49 is 28 days old: W49 and W53, two editions in the window, one short of the limit.
     assert _status(world.db, email) == "active"
     _import_bytes(
-        world, tmp_path, _soft_dsn(email, _mid(email, "w51"), weeks[51]),
+        world,
+        tmp_path,
+        _soft_dsn(email, _mid(email, "w51"), weeks[51]),
         weeks[53] + timedelta(hours=2),
     )
     assert _status(world.db, email) == "bounced"
@@ -335,18 +421,31 @@ def test_smtp_time_failures_feed_the_same_policy(world: World) -> None:
     # A 4xx give-up per edition ('deferred'), retried in two sends of the first: counted once.
     for i, edition_id in enumerate([editions[0], editions[0], editions[1]]):
         kind = record_smtp_failure(
-            world.db, bo.id, edition_id, 452, "4.2.2 Mailbox full",
-            NOW + timedelta(days=i), world.settings,
+            world.db,
+            bo.id,
+            edition_id,
+            452,
+            "4.2.2 Mailbox full",
+            NOW + timedelta(days=i),
+            world.settings,
         )
         assert kind == "soft"
     assert _status(world.db, "bo@example.com") == "active"
-    assert record_smtp_failure(
-        world.db, bo.id, editions[2], 0, "cannot connect to the relay", NOW, world.settings
-    ) == "ignored"
+    assert (
+        record_smtp_failure(
+            world.db, bo.id, editions[2], 0, "cannot connect to the relay", NOW, world.settings
+        )
+        == "ignored"
+    )
     assert _status(world.db, "bo@example.com") == "active"
     record_smtp_failure(
-        world.db, bo.id, editions[2], 550, "5.4.1 Recipient address rejected: Access denied",
-        NOW + timedelta(days=14), world.settings,
+        world.db,
+        bo.id,
+        editions[2],
+        550,
+        "5.4.1 Recipient address rejected: Access denied",
+        NOW + timedelta(days=14),
+        world.settings,
     )
     assert _status(world.db, "bo@example.com") == "bounced"
     assert [k for k, s, _ in _events(world.db, "bo@example.com")] == ["soft_bounce"] * 4 + [
@@ -354,9 +453,12 @@ def test_smtp_time_failures_feed_the_same_policy(world: World) -> None:
     ]
     ana = get_subscriber_by_email(world.db, "ana@example.com")
     assert ana is not None
-    assert record_smtp_failure(
-        world.db, ana.id, world.edition_id, 550, "5.1.1 no such user", NOW, world.settings
-    ) == "hard"
+    assert (
+        record_smtp_failure(
+            world.db, ana.id, world.edition_id, 550, "5.1.1 no such user", NOW, world.settings
+        )
+        == "hard"
+    )
     assert _events(world.db, "ana@example.com") == [
         ("bounced", "smtp", "hard bounce; 5.1.1; 550 5.1.1 no such user; edition 1")
     ]
@@ -365,7 +467,12 @@ def test_smtp_time_failures_feed_the_same_policy(world: World) -> None:
     assert dan is not None
     for day in range(3):
         record_smtp_failure(
-            world.db, dan.id, world.edition_id, 451, "4.3.0 try later", NOW + timedelta(days=day),
+            world.db,
+            dan.id,
+            world.edition_id,
+            451,
+            "4.3.0 try later",
+            NOW + timedelta(days=day),
             world.settings,
         )
     assert _status(world.db, "dan@aol.com") == "active"
@@ -402,9 +509,7 @@ def test_a_generic_status_defers_to_the_specific_diagnostic() -> None:
 # -- reactivation ---------------------------------------------------------------------------
 
 
-def test_reactivate_with_a_reason_and_soft_bounces_start_over(
-    world: World, tmp_path: Path
-) -> None:
+def test_reactivate_with_a_reason_and_soft_bounces_start_over(world: World, tmp_path: Path) -> None:
     email = "gail@gmail.com"
     world.settings = dataclasses.replace(
         world.settings, bounces=BounceSettings(soft_limit=2, soft_window_days=30)
@@ -412,7 +517,9 @@ def test_reactivate_with_a_reason_and_soft_bounces_start_over(
     _edition(world.db, "2026-W49", NOW + timedelta(days=7), {email: _mid(email, "w49")})
     _import_bytes(world, tmp_path, _soft_dsn(email, _mid(email), NOW), LATER)
     _import_bytes(
-        world, tmp_path, _soft_dsn(email, _mid(email, "w49"), NOW + timedelta(days=7)),
+        world,
+        tmp_path,
+        _soft_dsn(email, _mid(email, "w49"), NOW + timedelta(days=7)),
         NOW + timedelta(days=8),
     )
     assert _status(world.db, email) == "bounced"
@@ -424,7 +531,9 @@ def test_reactivate_with_a_reason_and_soft_bounces_start_over(
     # One more soft bounce: the two before the reactivation do not count again.
     _edition(world.db, "2026-W50", NOW + timedelta(days=14), {email: _mid(email, "w50")})
     _import_bytes(
-        world, tmp_path, _soft_dsn(email, _mid(email, "w50"), NOW + timedelta(days=14)),
+        world,
+        tmp_path,
+        _soft_dsn(email, _mid(email, "w50"), NOW + timedelta(days=14)),
         NOW + timedelta(days=15),
     )
     assert _status(world.db, email) == "active"
@@ -477,8 +586,10 @@ def test_verp_return_path_names_the_reader(world: World, tmp_path: Path) -> None
 def test_a_report_naming_our_message_id_is_the_readers_even_for_another_address(
     world: World, tmp_path: Path
 ) -> None:
-    raw = (FIXTURES / "postfix.eml").read_bytes().replace(
-        b"pat@example.com", b"pat.forward@elsewhere.example"
+    raw = (
+        (FIXTURES / "postfix.eml")
+        .read_bytes()
+        .replace(b"pat@example.com", b"pat.forward@elsewhere.example")
     )
     _import_bytes(world, tmp_path, raw, LATER)
     assert _status(world.db, "pat@example.com") == "bounced"
@@ -506,9 +617,15 @@ def test_bounced_and_complained_readers_are_never_mailed_again(
 
     def send(at: datetime) -> None:
         send_edition(
-            db, settings, Renderer(settings), frequency="weekly", as_of=at, clock=lambda: at,
+            db,
+            settings,
+            Renderer(settings),
+            frequency="weekly",
+            as_of=at,
+            clock=lambda: at,
             transport_factory=lambda: SmtpTransport(settings.smtp.parsed, timeout=5),
-            sleep=lambda s: None, retry_delay=0,
+            sleep=lambda s: None,
+            retry_delay=0,
         )
 
     send(NOW)
@@ -517,17 +634,21 @@ def test_bounced_and_complained_readers_are_never_mailed_again(
     # Bounce and complaint reports built from the messages the relay really received.
     pat_headers = sent["pat@example.com"].data.split(b"\r\n\r\n", 1)[0].decode()
     dsn = (FIXTURES / "postfix.eml").read_text().split("Return-Path: <bounces@", 1)[0]
-    (tmp_path / "pat.eml").write_text(dsn + pat_headers.replace("\r\n", "\n") + "\n\n--"
-                                      "3F2A1C0123.1795856472/mail.news.example.com--\n")
+    (tmp_path / "pat.eml").write_text(
+        dsn + pat_headers.replace("\r\n", "\n") + "\n\n--"
+        "3F2A1C0123.1795856472/mail.news.example.com--\n"
+    )
     cat_message = sent["cat@yahoo.com"].data.decode().replace("\r\n", "\n")
     arf = (FIXTURES / "arf-yahoo.eml").read_text()
     head, _, _ = arf.partition("Content-Disposition: inline\n\n")
     boundary = "------=_Part_6631_1087712314.1764324900001--\n"
-    (tmp_path / "cat.eml").write_text(head + "Content-Disposition: inline\n\n" + cat_message
-                                      + "\n" + boundary)
+    (tmp_path / "cat.eml").write_text(
+        head + "Content-Disposition: inline\n\n" + cat_message + "\n" + boundary
+    )
     report = import_bounces(db, settings, [tmp_path / "pat.eml", tmp_path / "cat.eml"], LATER)
     assert [(c.email, c.new) for c in report.changes] == [
-        ("pat@example.com", "bounced"), ("cat@yahoo.com", "complained")
+        ("pat@example.com", "bounced"),
+        ("cat@yahoo.com", "complained"),
     ]
     # The edition is matched by the real Message-ID.
     assert bounce_counts(db, 1) == {"hard": 1, "soft": 0, "complaints": 1, "policy": 0}
@@ -544,7 +665,8 @@ def test_bounced_and_complained_readers_are_never_mailed_again(
     for email in ("pat@example.com", "cat@yahoo.com"):
         assert sign_up(db, email, choices, LATER) is None
     assert (_status(db, "pat@example.com"), _status(db, "cat@yahoo.com")) == (
-        "bounced", "complained"
+        "bounced",
+        "complained",
     )
     db.close()
 

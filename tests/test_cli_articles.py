@@ -49,18 +49,19 @@ def test_import_reports_per_source_and_reimport_adds_nothing(run: Invoke) -> Non
     )
     again = run("articles", "import", "rss2.xml", "atom.xml")
     assert again.output == (
-        "rss2.xml: 0 added, 0 updated, 4 unchanged\n"
-        "atom.xml: 0 added, 0 updated, 2 unchanged\n"
+        "rss2.xml: 0 added, 0 updated, 4 unchanged\natom.xml: 0 added, 0 updated, 2 unchanged\n"
     )
 
 
 def test_changed_entry_is_updated_not_duplicated(run: Invoke, tmp_path: Path) -> None:
     run("articles", "import", "rss2.xml")
     feed = tmp_path / "rss2.xml"
-    feed.write_text(feed.read_text().replace(
-        "DOJ Takes Down Network of Darknet Opioid Distributors",
-        "DOJ Takes Down Darknet Opioid Network, 179 Arrested",
-    ))
+    feed.write_text(
+        feed.read_text().replace(
+            "DOJ Takes Down Network of Darknet Opioid Distributors",
+            "DOJ Takes Down Darknet Opioid Network, 179 Arrested",
+        )
+    )
     result = run("articles", "import", "rss2.xml")
     assert result.output == "rss2.xml: 0 added, 1 updated, 3 unchanged\n"
     listing = run("articles", "list", "--category", "Courts")
@@ -76,8 +77,7 @@ def test_failing_source_among_good_ones(run: Invoke) -> None:
     )
     assert result.exit_code == 1
     assert result.stdout == (
-        "rss2.xml: 4 added, 0 updated, 0 unchanged\n"
-        "atom.xml: 2 added, 0 updated, 0 unchanged\n"
+        "rss2.xml: 4 added, 0 updated, 0 unchanged\natom.xml: 2 added, 0 updated, 0 unchanged\n"
     )
     assert result.stderr == (
         "Error: malformed.xml: not a well-formed feed (line 6: unclosed token)\n"
@@ -97,7 +97,7 @@ def test_import_with_category_and_since(run: Invoke) -> None:
         "2026-11-28 08:00  5cd04ce695234ec6  Undated update from the newsroom  [Pharma Watch]\n"
         "2026-11-26 14:30  7557e738b206c398  DOJ Takes Down Network of Darknet Opioid "
         "Distributors  [Pharma Watch]\n"
-        "2026-11-24 14:00  f7e1c8f3b24d25b5  Smith & Jones settle \"pill mill\" claims  "
+        '2026-11-24 14:00  f7e1c8f3b24d25b5  Smith & Jones settle "pill mill" claims  '
         "[Pharma Watch]\n"
     )
 
@@ -153,11 +153,22 @@ def test_bad_date_is_a_usage_error(run: Invoke) -> None:
 
 def test_add(run: Invoke) -> None:
     args = (
-        "articles", "add", "--title", "Court Upholds Opioid Verdict",
-        "--url", "https://news.example.com/courts/opioid-verdict",
-        "--category", "Courts", "--category", "Opioid Drugs",
-        "--summary", "The verdict stands.", "--published", "2026-11-27T10:00:00-05:00",
-        "--author", "Jane Whitfield",
+        "articles",
+        "add",
+        "--title",
+        "Court Upholds Opioid Verdict",
+        "--url",
+        "https://news.example.com/courts/opioid-verdict",
+        "--category",
+        "Courts",
+        "--category",
+        "Opioid Drugs",
+        "--summary",
+        "The verdict stands.",
+        "--published",
+        "2026-11-27T10:00:00-05:00",
+        "--author",
+        "Jane Whitfield",
     )
     assert run(*args).output == "Added article 25125d76e4022ba7: Court Upholds Opioid Verdict\n"
     assert run(*args).output == (
@@ -180,9 +191,12 @@ def test_categories(run: Invoke) -> None:
     assert run("categories", "list").output == (
         "No categories yet (import articles or run `digest categories add NAME`).\n"
     )
-    assert run(
-        "categories", "add", "Opioid Drugs", "--description", "Prescribing and trafficking"
-    ).output == "Added category Opioid Drugs (opioid-drugs)\n"
+    assert (
+        run(
+            "categories", "add", "Opioid Drugs", "--description", "Prescribing and trafficking"
+        ).output
+        == "Added category Opioid Drugs (opioid-drugs)\n"
+    )
     assert run("categories", "add", "opioid drugs").output == (
         "Category Opioid Drugs (opioid-drugs) already exists\n"
     )
@@ -194,21 +208,31 @@ def test_categories(run: Invoke) -> None:
     )
     assert json.loads(run("categories", "list", "--json").output) == [
         {
-            "id": 1, "slug": "opioid-drugs", "name": "Opioid Drugs",
-            "description": "Prescribing and trafficking", "article_count": 4,
+            "id": 1,
+            "slug": "opioid-drugs",
+            "name": "Opioid Drugs",
+            "description": "Prescribing and trafficking",
+            "article_count": 4,
             "subscriber_count": 0,
         },
         {
-            "id": 2, "slug": "courts", "name": "Courts", "description": "",
-            "article_count": 1, "subscriber_count": 0,
+            "id": 2,
+            "slug": "courts",
+            "name": "Courts",
+            "description": "",
+            "article_count": 1,
+            "subscriber_count": 0,
         },
     ]
 
 
 def test_help_has_examples(run: Invoke) -> None:
     for command in (
-        ["articles", "import"], ["articles", "add"], ["articles", "list"],
-        ["categories", "list"], ["categories", "add"],
+        ["articles", "import"],
+        ["articles", "add"],
+        ["articles", "list"],
+        ["categories", "list"],
+        ["categories", "add"],
     ):
         result = run(*command, "--help")
         assert result.exit_code == 0

@@ -28,8 +28,12 @@ def db_path(tmp_path: Path) -> Path:
     for email in ("pat@example.com", "olga@hotmail.com", "ana@example.com", "cat@yahoo.com"):
         subscribe(db, email, ("Courts",))
     edition = edition_store.create_edition(
-        db, frequency="weekly", period="2026-W48", starts_at=NOW - timedelta(days=7),
-        ends_at=NOW, now=NOW,
+        db,
+        frequency="weekly",
+        period="2026-W48",
+        starts_at=NOW - timedelta(days=7),
+        ends_at=NOW,
+        now=NOW,
     )
     for email in ("pat@example.com", "olga@hotmail.com", "ana@example.com", "cat@yahoo.com"):
         reader = get_subscriber_by_email(db, email)
@@ -108,19 +112,21 @@ def test_import_json(db_path: Path, tmp_path: Path) -> None:
     result = run(db_path, "bounces", "import", "arf.eml", "--json")
     data = json.loads(result.output)
     assert (data["messages"], data["complaints"]) == (1, 1)
-    assert data["changes"] == [{
-        "email": "cat@yahoo.com", "old": "active", "new": "complained",
-        "evidence": "complaint; feedback-type abuse from Yahoo!-Mail-Feedback/2.0; edition 1; "
-        "from arf.eml",
-        "origin": "arf.eml",
-    }]
+    assert data["changes"] == [
+        {
+            "email": "cat@yahoo.com",
+            "old": "active",
+            "new": "complained",
+            "evidence": "complaint; feedback-type abuse from Yahoo!-Mail-Feedback/2.0; edition 1; "
+            "from arf.eml",
+            "origin": "arf.eml",
+        }
+    ]
 
 
 def test_import_of_a_missing_path_is_a_clear_error(db_path: Path) -> None:
     result = run(db_path, "bounces", "import", "nowhere.mbox")
-    assert (result.exit_code, result.output) == (
-        1, "Error: nowhere.mbox: no such file or folder\n"
-    )
+    assert (result.exit_code, result.output) == (1, "Error: nowhere.mbox: no such file or folder\n")
 
 
 def test_reactivate(db_path: Path, inbox: Path) -> None:
@@ -134,11 +140,14 @@ def test_reactivate(db_path: Path, inbox: Path) -> None:
     shown = json.loads(run(db_path, "subscribers", "show", "pat@example.com", "--json").output)
     assert shown["status"] == "active"
     assert {k: shown["events"][-1][k] for k in ("kind", "source", "detail")} == {
-        "kind": "reactivated", "source": "cli", "detail": "typo fixed by IT"
+        "kind": "reactivated",
+        "source": "cli",
+        "detail": "typo fixed by IT",
     }
     refused = run(db_path, "subscribers", "reactivate", "ana@example.com", "--reason", "x")
     assert (refused.exit_code, refused.output) == (
-        1, "Error: ana@example.com is active, not bounced or complained (nothing to do)\n"
+        1,
+        "Error: ana@example.com is active, not bounced or complained (nothing to do)\n",
     )
 
 

@@ -40,11 +40,23 @@ def run(db_path: Path, *args: str) -> Result:
 
 def test_add_with_case_insensitive_categories(db_path: Path) -> None:
     result = run(
-        db_path, "add", "Ana@Example.com", "--category", "courts", "-c", "opioid drugs",
-        "--name", "Ana Lima", "--frequency", "daily", "--timezone", "Asia/Kathmandu",
+        db_path,
+        "add",
+        "Ana@Example.com",
+        "--category",
+        "courts",
+        "-c",
+        "opioid drugs",
+        "--name",
+        "Ana Lima",
+        "--frequency",
+        "daily",
+        "--timezone",
+        "Asia/Kathmandu",
     )
     assert (result.exit_code, result.output) == (
-        0, "Added Ana@example.com (Courts; Opioid Drugs; daily, Asia/Kathmandu).\n"
+        0,
+        "Added Ana@example.com (Courts; Opioid Drugs; daily, Asia/Kathmandu).\n",
     )
     result = run(db_path, "add", "ana@example.com", "-c", "Courts")
     assert result.output == "Updated ana@example.com (Courts; daily, Asia/Kathmandu).\n"
@@ -58,10 +70,14 @@ def test_add_with_case_insensitive_categories(db_path: Path) -> None:
     ("args", "message"),
     [
         (["-c", "Astrology"], f"unknown category 'Astrology' ({KNOWN})"),
-        (["-c", "Courts", "--timezone", "Mars/Olympus"],
-         "timezone: 'Mars/Olympus' is not an IANA timezone name (such as 'Europe/London')"),
-        (["-c", "Courts", "--name", "Ana\nBcc: x@example.com"],
-         "name: 'Ana\\nBcc: x@example.com' contains a line break ('\\n')"),
+        (
+            ["-c", "Courts", "--timezone", "Mars/Olympus"],
+            "timezone: 'Mars/Olympus' is not an IANA timezone name (such as 'Europe/London')",
+        ),
+        (
+            ["-c", "Courts", "--name", "Ana\nBcc: x@example.com"],
+            "name: 'Ana\\nBcc: x@example.com' contains a line break ('\\n')",
+        ),
     ],
 )
 def test_add_errors_are_one_line(db_path: Path, args: list[str], message: str) -> None:
@@ -73,8 +89,7 @@ def test_add_invalid_email(db_path: Path) -> None:
     result = run(db_path, "add", "bob@", "-c", "Courts")
     assert (result.exit_code, result.output) == (
         1,
-        "Error: email: 'bob@' is not a valid address "
-        "(There must be something after the @-sign)\n",
+        "Error: email: 'bob@' is not a valid address (There must be something after the @-sign)\n",
     )
 
 
@@ -123,7 +138,8 @@ def test_import_duplicates_and_suppressed_exit_zero(db_path: Path, tmp_path: Pat
 def test_import_missing_file(db_path: Path, tmp_path: Path) -> None:
     result = run(db_path, "import", str(tmp_path / "nope.csv"))
     assert (result.exit_code, result.output) == (
-        1, f"Error: {tmp_path / 'nope.csv'}: file not found\n"
+        1,
+        f"Error: {tmp_path / 'nope.csv'}: file not found\n",
     )
 
 
@@ -133,10 +149,17 @@ def test_list_json_and_filters(db_path: Path) -> None:
     assert result.exit_code == 0
     assert json.loads(result.output) == [
         {
-            "id": 3, "email": "tanaka@example.com", "name": "田中", "status": "active",
-            "frequency": "weekly", "timezone": "Asia/Tokyo", "categories": ["Consumer Safety"],
-            "created_at": "2026-11-28T10:00:00Z", "confirmed_at": "2026-11-28T10:00:00Z",
-            "unsubscribed_at": None, "source": "import",
+            "id": 3,
+            "email": "tanaka@example.com",
+            "name": "田中",
+            "status": "active",
+            "frequency": "weekly",
+            "timezone": "Asia/Tokyo",
+            "categories": ["Consumer Safety"],
+            "created_at": "2026-11-28T10:00:00Z",
+            "confirmed_at": "2026-11-28T10:00:00Z",
+            "unsubscribed_at": None,
+            "source": "import",
         }
     ]
     text = run(db_path, "list", "--status", "active", "-c", "Opioid Drugs")
@@ -161,11 +184,15 @@ def test_export_to_file_then_import_is_unchanged(db_path: Path, tmp_path: Path) 
     )
     again = run(db_path, "import", str(out))
     assert (again.exit_code, again.output) == (
-        0, "Added 0, updated 0, unchanged 4, rejected 0, suppressed 0.\n"
+        0,
+        "Added 0, updated 0, unchanged 4, rejected 0, suppressed 0.\n",
     )
     as_json = run(db_path, "export", "--format", "json")
     assert [row["email"] for row in json.loads(as_json.output)] == [
-        "jose@example.org", "fay@example.com", "tanaka@example.com", "zoe@example.org",
+        "jose@example.org",
+        "fay@example.com",
+        "tanaka@example.com",
+        "zoe@example.org",
     ]
 
 

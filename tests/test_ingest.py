@@ -193,20 +193,33 @@ def test_bad_sources(name: str, message: str) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("{not json\n", "a.jsonl:1: not valid JSON (Expecting property name enclosed in "
-         "double quotes at column 2)"),
+        (
+            "{not json\n",
+            "a.jsonl:1: not valid JSON (Expecting property name enclosed in "
+            "double quotes at column 2)",
+        ),
         ("[1]\n", "a.jsonl:1: expected a JSON object, got list"),
-        ('{"title": "T", "published": "2026-11-01", "categories": "C"}\n',
-         "a.jsonl:1: field 'url': required"),
-        ('{"url": "ftp://x/y", "title": "T", "published": "2026-11-01", "categories": "C"}\n',
-         "a.jsonl:1: field 'url': not an http(s) URL: 'ftp://x/y'"),
-        ('{"url": "https://x/y", "title": "T", "published": "2026-11-01"}\n',
-         "a.jsonl:1: field 'categories': required (or pass --category)"),
-        ('{"url": "https://x/y", "title": "T", "published": "2026-11-01", "categories": 3}\n',
-         "a.jsonl:1: field 'categories': expected a list of names or a ';'-separated string"),
-        ('{"url": "https://x/y", "titel": "T"}\n',
-         "a.jsonl:1: unknown field 'titel' (known: id, url, title, summary, body_html, "
-         "author, image, image_alt, published, categories)"),
+        (
+            '{"title": "T", "published": "2026-11-01", "categories": "C"}\n',
+            "a.jsonl:1: field 'url': required",
+        ),
+        (
+            '{"url": "ftp://x/y", "title": "T", "published": "2026-11-01", "categories": "C"}\n',
+            "a.jsonl:1: field 'url': not an http(s) URL: 'ftp://x/y'",
+        ),
+        (
+            '{"url": "https://x/y", "title": "T", "published": "2026-11-01"}\n',
+            "a.jsonl:1: field 'categories': required (or pass --category)",
+        ),
+        (
+            '{"url": "https://x/y", "title": "T", "published": "2026-11-01", "categories": 3}\n',
+            "a.jsonl:1: field 'categories': expected a list of names or a ';'-separated string",
+        ),
+        (
+            '{"url": "https://x/y", "titel": "T"}\n',
+            "a.jsonl:1: unknown field 'titel' (known: id, url, title, summary, body_html, "
+            "author, image, image_alt, published, categories)",
+        ),
     ],
 )
 def test_bad_jsonl_lines(tmp_path: Path, content: str, message: str) -> None:

@@ -43,11 +43,19 @@ def setup(tmp_path: Path, relay: Relay, readers: int, extra: str = "") -> tuple[
     now = datetime.now(UTC).replace(second=0, microsecond=0)
     path = tmp_path / "subscribers.db"
     db = make_db(path)
-    add_articles(db, [article("o1", ("Opioid Drugs",), now - timedelta(hours=2))],
-                 imported=now - timedelta(hours=2))
+    add_articles(
+        db,
+        [article("o1", ("Opioid Drugs",), now - timedelta(hours=2))],
+        imported=now - timedelta(hours=2),
+    )
     for i in range(readers):
-        subscribe(db, f"reader{i:02d}@example.com", ("Opioid Drugs",), frequency="daily",
-                  now=now - timedelta(days=3))
+        subscribe(
+            db,
+            f"reader{i:02d}@example.com",
+            ("Opioid Drugs",),
+            frequency="daily",
+            now=now - timedelta(days=3),
+        )
     db.close()
     config = tmp_path / "digest.toml"
     config.write_text(
@@ -65,7 +73,11 @@ def start(config: Path, db: Path, *args: str, log: Path | None = None) -> subpro
     stderr = log.open("w") if log else subprocess.PIPE
     return subprocess.Popen(
         [sys.executable, "-m", "digest", "--config", str(config), "--db", str(db), *args],
-        cwd=config.parent, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
+        cwd=config.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
     )
 
 
@@ -81,12 +93,17 @@ def edition_status(path: Path, period: str) -> str:
 def test_daemon_sends_refreshes_feeds_and_stops_on_sigterm(tmp_path: Path) -> None:
     feed = tmp_path / "feed.jsonl"
     fresh = (datetime.now(UTC) - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    feed.write_text(f'{{"url": "https://news.example.com/fresh", "title": "Fresh from the feed", '
-                    f'"published": "{fresh}"}}\n')
+    feed.write_text(
+        f'{{"url": "https://news.example.com/fresh", "title": "Fresh from the feed", '
+        f'"published": "{fresh}"}}\n'
+    )
     with running_relay() as relay:
         config, path, period = setup(
-            tmp_path, relay, 3,
-            f'[[feeds]]\nurl = "{feed}"\ncategory = "Opioid Drugs"\nrefresh_minutes = 60\n')
+            tmp_path,
+            relay,
+            3,
+            f'[[feeds]]\nurl = "{feed}"\ncategory = "Opioid Drugs"\nrefresh_minutes = 60\n',
+        )
         daemon = start(config, path, "schedule", "run")
         try:
             assert wait_for(lambda: edition_status(path, period) == "complete")
@@ -102,14 +119,18 @@ def test_daemon_sends_refreshes_feeds_and_stops_on_sigterm(tmp_path: Path) -> No
             assert body is not None and "Fresh from the feed" in body.get_content()
     lines = err.splitlines()
     assert "INFO digest.schedule: job send-daily start" in lines
-    assert (f"INFO digest.schedule: job send-daily end: {period} complete; sent=3 skipped=0 "
-            "failed=0 bounced=0 deferred=0 missed=0") in {line.split(" (")[0] for line in lines}
+    assert (
+        f"INFO digest.schedule: job send-daily end: {period} complete; sent=3 skipped=0 "
+        "failed=0 bounced=0 deferred=0 missed=0"
+    ) in {line.split(" (")[0] for line in lines}
     # The feed job at start and the refresh before the send race; one of them imports it.
     assert [line for line in lines if "added=1 updated=0 unchanged=0" in line] in (
         [f"INFO digest.schedule: feed {feed}: added=1 updated=0 unchanged=0"],
-        ["INFO digest.schedule: job feed-1 end: added=1 updated=0 unchanged=0"])
+        ["INFO digest.schedule: job feed-1 end: added=1 updated=0 unchanged=0"],
+    )
     assert "INFO digest.schedule: job send-weekly end: nothing due;" in {
-        line.split(" sent=")[0] for line in lines}
+        line.split(" sent=")[0] for line in lines
+    }
     assert lines[-3:] == [
         "INFO digest.schedule: SIGTERM received: stopping",
         "INFO digest.schedule: stopping: waiting for running jobs to reach a safe point",
@@ -142,8 +163,9 @@ def test_daemon_and_digest_send_on_the_same_edition(tmp_path: Path) -> None:
     assert edition_status(path, period) == "complete"
     assert f"Edition daily {period} (#1): complete" in out
     [end] = [line for line in log.read_text().splitlines() if "job send-daily end" in line]
-    assert end.startswith("WARNING digest.schedule: job send-daily end: edition 1 is being sent "
-                          "by another process")
+    assert end.startswith(
+        "WARNING digest.schedule: job send-daily end: edition 1 is being sent by another process"
+    )
     assert end.endswith("; retrying in 5 min")
 
 
@@ -157,8 +179,10 @@ def test_second_daemon_on_the_same_database_refuses(tmp_path: Path) -> None:
             second = start(config, path, "schedule", "run")
             _, err = second.communicate(timeout=20)
             assert second.returncode == 75
-            assert err == (f"Error: another `digest schedule run` (pid {first.pid}) is already "
-                           f"running against {path}; stop it first (lock file {lock})\n")
+            assert err == (
+                f"Error: another `digest schedule run` (pid {first.pid}) is already "
+                f"running against {path}; stop it first (lock file {lock})\n"
+            )
         finally:
             first.send_signal(signal.SIGINT)
             first.communicate(timeout=20)
@@ -172,18 +196,24 @@ def test_apscheduler_fires_the_send_at_its_time(tmp_path: Path) -> None:
     with running_relay() as relay:
         path = tmp_path / "subscribers.db"
         db = make_db(path)
-        add_articles(db, [article("o1", ("Opioid Drugs",), send_at - timedelta(hours=3))],
-                     imported=send_at - timedelta(hours=3))
+        add_articles(
+            db,
+            [article("o1", ("Opioid Drugs",), send_at - timedelta(hours=3))],
+            imported=send_at - timedelta(hours=3),
+        )
         for email in ("ana@example.com", "bo@example.com"):
-            subscribe(db, email, ("Opioid Drugs",), frequency="daily",
-                      now=send_at - timedelta(days=3))
+            subscribe(
+                db, email, ("Opioid Drugs",), frequency="daily", now=send_at - timedelta(days=3)
+            )
         db.close()
-        settings = dataclasses.replace(settings_for(path, relay.url),
-                                       schedule=ScheduleSettings(daily_time="12:00"))
+        settings = dataclasses.replace(
+            settings_for(path, relay.url), schedule=ScheduleSettings(daily_time="12:00")
+        )
         stop = threading.Event()
         with time_machine.travel(send_at - timedelta(seconds=3), tick=True):
-            thread = threading.Thread(target=run_daemon,
-                                      args=(settings, Runner(settings, stop=stop), stop))
+            thread = threading.Thread(
+                target=run_daemon, args=(settings, Runner(settings, stop=stop), stop)
+            )
             thread.start()
             try:
                 assert not wait_for(lambda: bool(relay.received), timeout=2.0)
@@ -212,9 +242,11 @@ def test_sigterm_mid_send_stops_at_a_message_boundary_and_resumes(tmp_path: Path
         assert first < readers, "the send finished before SIGTERM landed"
         assert edition_status(path, period) == "open"
         [end] = [line for line in err.splitlines() if "job send-daily end" in line]
-        assert end.startswith(f"INFO digest.schedule: job send-daily end: {period} stopped "
-                              "(stopped by a signal; the rest goes out at the next start); "
-                              f"sent={first} ")
+        assert end.startswith(
+            f"INFO digest.schedule: job send-daily end: {period} stopped "
+            "(stopped by a signal; the rest goes out at the next start); "
+            f"sent={first} "
+        )
 
         log = tmp_path / "second.log"
         again = start(config, path, "schedule", "run", log=log)

@@ -10,7 +10,9 @@ from typing import Any
 
 import pytest
 
-from digest.deliver.send import SendReport, dry_run, send_edition
+from digest.deliver.compose import dry_run
+from digest.deliver.report import SendReport
+from digest.deliver.send import open_edition, send_edition
 from digest.deliver.smtp import SmtpTransport
 from digest.errors import SendLockedError
 from digest.render import Renderer
@@ -219,7 +221,6 @@ def test_a_second_sender_on_the_same_edition_is_refused(tmp_path: Path, relay: R
     path = _setup(tmp_path)
     db = open_db(path)
     settings = settings_for(path, relay.url)
-    from digest.deliver.send import open_edition
 
     edition = open_edition(db, settings, "weekly", NOW, NOW)
     # A live process (pid 1 on this host) holds the lease.

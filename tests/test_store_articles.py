@@ -98,7 +98,9 @@ def test_list_filters(db: sqlite_utils.Database) -> None:
     assert [a.id for a in list_articles(db)] == ["a1", "a2", "a3", "a9"]
     assert [a.id for a in list_articles(db, category="courts")] == ["a1", "a3", "a9"]
     assert [a.id for a in list_articles(db, since=NOW - timedelta(days=3))] == [
-        "a1", "a2", "a3",
+        "a1",
+        "a2",
+        "a3",
     ]
     assert [a.id for a in list_articles(db, category="Courts", limit=1)] == ["a1"]
     with pytest.raises(NotFoundError) as info:

@@ -52,7 +52,9 @@ def test_get_by_email_is_case_insensitive_including_non_ascii(db: sqlite_utils.D
     found = store.get_subscriber_by_email(db, "ZOË@EXAMPLE.COM")
     assert found is not None
     assert (found.id, found.email, found.categories) == (
-        subscriber_id, "Zoë@example.com", ("Consumer Safety", "Courts"),
+        subscriber_id,
+        "Zoë@example.com",
+        ("Consumer Safety", "Courts"),
     )
     assert store.get_subscriber_by_email(db, "nobody@example.com") is None
     assert store.get_subscriber(db, 999) is None
@@ -86,7 +88,9 @@ def test_set_status_writes_events_and_timestamps(db: sqlite_utils.Database) -> N
     subscriber = store.get_subscriber(db, subscriber_id)
     assert subscriber is not None
     assert (subscriber.status, subscriber.confirmed_at, subscriber.unsubscribed_at) == (
-        "bounced", LATER, later,
+        "bounced",
+        LATER,
+        later,
     )
     assert [(e.kind, e.source, e.detail) for e in store.events_for(db, subscriber_id)] == [
         ("pending", "test", ""),

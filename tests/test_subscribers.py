@@ -63,11 +63,16 @@ def test_normalise_email_lowercases_the_domain_only() -> None:
     ("value", "reason"),
     [
         ("bob@", "There must be something after the @-sign"),
-        ("a b@example.com",
-         "The email address contains invalid characters before the @-sign: SPACE"),
+        (
+            "a b@example.com",
+            "The email address contains invalid characters before the @-sign: SPACE",
+        ),
         ("x@localhost", "The part after the @-sign is not valid. It should have a period"),
-        ("x@host.test", "The part after the @-sign is a special-use or reserved name "
-                        "that cannot be used with email"),
+        (
+            "x@host.test",
+            "The part after the @-sign is a special-use or reserved name "
+            "that cannot be used with email",
+        ),
     ],
 )
 def test_normalise_email_rejects_with_email_validators_reason(value: str, reason: str) -> None:
@@ -79,11 +84,23 @@ def test_normalise_email_rejects_with_email_validators_reason(value: str, reason
 @pytest.mark.parametrize(
     "value",
     [
-        "plain@example.com", "Mixed.Case+tag@Sub.Example.ORG", "o'brien@example.co.uk",
-        "a..b@example.com", ".a@example.com", "a.@example.com", "a@-example.com",
-        "a@example-.com", "a@xn--bcher-kva.example", "a@example.c", "a@example.123",
-        "a@b--c.example.com", "x" * 65 + "@example.com", "a@" + "b" * 64 + ".com",
-        "a@example.onion", "a@example.local", "{weird}@example.com",
+        "plain@example.com",
+        "Mixed.Case+tag@Sub.Example.ORG",
+        "o'brien@example.co.uk",
+        "a..b@example.com",
+        ".a@example.com",
+        "a.@example.com",
+        "a@-example.com",
+        "a@example-.com",
+        "a@xn--bcher-kva.example",
+        "a@example.c",
+        "a@example.123",
+        "a@b--c.example.com",
+        "x" * 65 + "@example.com",
+        "a@" + "b" * 64 + ".com",
+        "a@example.onion",
+        "a@example.local",
+        "{weird}@example.com",
     ],
 )
 def test_fast_path_agrees_with_email_validator(value: str) -> None:
@@ -101,8 +118,10 @@ def test_fast_path_agrees_with_email_validator(value: str) -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        ("Ana\r\nBcc: x@example.com",
-         "'Ana\\r\\nBcc: x@example.com' contains a line break ('\\r')"),
+        (
+            "Ana\r\nBcc: x@example.com",
+            "'Ana\\r\\nBcc: x@example.com' contains a line break ('\\r')",
+        ),
         ("Ana\u2028Lima", "'Ana\\u2028Lima' contains a line break ('\\u2028')"),
         ("Ana\x00", "'Ana\\x00' contains a control character ('\\x00')"),
         ("x" * 201, "201 characters is too long (at most 200)"),
@@ -115,7 +134,7 @@ def test_validate_name_rejects_header_breakers(value: str, message: str) -> None
 
 
 def test_validators_accept_good_values() -> None:
-    assert validate_name("  Smith, Jones & \"Partners\" 田中 ") == 'Smith, Jones & "Partners" 田中'
+    assert validate_name('  Smith, Jones & "Partners" 田中 ') == 'Smith, Jones & "Partners" 田中'
     assert validate_timezone("Asia/Kathmandu") == "Asia/Kathmandu"
     assert validate_frequency(" Daily ") == "daily"
     with pytest.raises(InputError, match="'Mars/Olympus' is not an IANA timezone name"):
@@ -129,14 +148,24 @@ def test_validators_accept_good_values() -> None:
 
 def test_add_new_subscriber_with_case_insensitive_categories(db: sqlite_utils.Database) -> None:
     result = add_subscriber(
-        db, "Ana@Example.com", ["courts", "OPIOID drugs"], name="Ana", frequency="daily",
-        timezone="America/St_Johns", now=NOW,
+        db,
+        "Ana@Example.com",
+        ["courts", "OPIOID drugs"],
+        name="Ana",
+        frequency="daily",
+        timezone="America/St_Johns",
+        now=NOW,
     )
     assert result.created
     s = result.subscriber
     assert (s.email, s.name, s.status, s.frequency, s.timezone, s.categories, s.source) == (
-        "Ana@example.com", "Ana", "active", "daily", "America/St_Johns",
-        ("Courts", "Opioid Drugs"), "cli",
+        "Ana@example.com",
+        "Ana",
+        "active",
+        "daily",
+        "America/St_Johns",
+        ("Courts", "Opioid Drugs"),
+        "cli",
     )
 
 
@@ -165,7 +194,10 @@ def test_add_existing_updates_only_what_is_given(db: sqlite_utils.Database) -> N
     result = add_subscriber(db, "ana@example.com", ["Consumer Safety", "Courts"], now=NOW)
     s = result.subscriber
     assert (s.email, s.name, s.timezone, s.categories) == (
-        "ana@example.com", "Ana", "Asia/Tokyo", ("Consumer Safety", "Courts"),
+        "ana@example.com",
+        "Ana",
+        "Asia/Tokyo",
+        ("Consumer Safety", "Courts"),
     )
     assert [e.kind for e in store.events_for(db, s.id)] == ["subscribed", "updated", "updated"]
 
@@ -233,8 +265,13 @@ def test_import_keeps_unicode_commas_quotes_and_header_case(db: sqlite_utils.Dat
     rows = [(s.email, s.name, s.categories, s.frequency, s.timezone) for s in list_subscribers(db)]
     assert rows == [
         ("jose@example.org", "José Álvarez", ("Courts", "Opioid Drugs"), "weekly", "Europe/Madrid"),
-        ("fay@example.com", 'Fay "the judge", Esq.', ("Opioid Drugs", "Courts"), "daily",
-         "America/St_Johns"),
+        (
+            "fay@example.com",
+            'Fay "the judge", Esq.',
+            ("Opioid Drugs", "Courts"),
+            "daily",
+            "America/St_Johns",
+        ),
         ("tanaka@example.com", "田中", ("Consumer Safety",), "weekly", "Asia/Tokyo"),
         ("zoe@example.org", "Zoë", ("Courts",), "weekly", "UTC"),
     ]
@@ -260,7 +297,10 @@ def test_import_duplicates_last_row_wins_and_db_rows_update(
     assert result == ImportResult(added=1, updated=1, unchanged=1, duplicates=((2, 6), (5, 6)))
     old = get_subscriber(db, "old@example.com")
     assert (old.email, old.name, old.timezone, old.categories) == (
-        "OLD@example.com", "Old", "Asia/Tokyo", ("Opioid Drugs", "Courts"),
+        "OLD@example.com",
+        "Old",
+        "Asia/Tokyo",
+        ("Opioid Drugs", "Courts"),
     )
     dup = get_subscriber(db, "dup@example.com")
     assert (dup.name, dup.categories) == ("Third", ("Consumer Safety",))
@@ -287,17 +327,21 @@ def test_import_reports_suppressed_and_never_reactivates(
     result = import_subscribers_csv(db, path, now=NOW)
     assert result == ImportResult(
         added=1,
-        suppressed=((2, "gone@example.com"), (3, "Erased@example.com"),
-                    (4, "bounced@example.com")),
+        suppressed=((2, "gone@example.com"), (3, "Erased@example.com"), (4, "bounced@example.com")),
         rejected=(
             (5, "categories: a new subscriber needs at least one category"),
-            (7, "status: 'sleeping' is not one of pending, active, unsubscribed, bounced, "
-                "complained, forgotten"),
+            (
+                7,
+                "status: 'sleeping' is not one of pending, active, unsubscribed, bounced, "
+                "complained, forgotten",
+            ),
         ),
     )
     statuses = db.execute("SELECT email, status FROM subscribers ORDER BY id").fetchall()
     assert statuses == [
-        ("gone@example.com", "unsubscribed"), (None, "forgotten"), ("wait@example.com", "pending"),
+        ("gone@example.com", "unsubscribed"),
+        (None, "forgotten"),
+        ("wait@example.com", "pending"),
     ]
 
 
@@ -305,8 +349,9 @@ def test_import_active_row_confirms_a_pending_subscriber(
     db: sqlite_utils.Database, tmp_path: Path
 ) -> None:
     store.insert_subscriber(db, store.NewSubscriber(email="p@example.com", status="pending"), NOW)
-    result = import_subscribers_csv(db, write(tmp_path, "email,categories\np@example.com,Courts\n"),
-                                    now=NOW)
+    result = import_subscribers_csv(
+        db, write(tmp_path, "email,categories\np@example.com,Courts\n"), now=NOW
+    )
     assert result == ImportResult(updated=1)
     p = get_subscriber(db, "p@example.com")
     assert (p.status, p.confirmed_at, p.categories) == ("active", NOW, ("Courts",))
@@ -317,8 +362,10 @@ def test_import_active_row_confirms_a_pending_subscriber(
     ("content", "message"),
     [
         (b"", "empty file (expected a header row with an 'email' column)"),
-        (b"name,categories\nAna,Courts\n",
-         "no 'email' column in the header (found: name, categories)"),
+        (
+            b"name,categories\nAna,Courts\n",
+            "no 'email' column in the header (found: name, categories)",
+        ),
         (b"email\n\xff\xfe@example.com\n", "not UTF-8 text (byte 6); save the file as UTF-8 CSV"),
     ],
 )
@@ -376,8 +423,14 @@ def test_export_json(db: sqlite_utils.Database) -> None:
     out = io.StringIO()
     export_subscribers(db, out, "json")
     assert json.loads(out.getvalue()) == [
-        {"email": "zoe@example.org", "name": "Zoë", "categories": "Courts;Opioid Drugs",
-         "frequency": "weekly", "timezone": "UTC", "status": "active"}
+        {
+            "email": "zoe@example.org",
+            "name": "Zoë",
+            "categories": "Courts;Opioid Drugs",
+            "frequency": "weekly",
+            "timezone": "UTC",
+            "status": "active",
+        }
     ]
     empty = io.StringIO()
     export_subscribers(open_db(":memory:"), empty, "json")
@@ -386,8 +439,15 @@ def test_export_json(db: sqlite_utils.Database) -> None:
 
 def test_sample_file_imports_cleanly(tmp_path: Path) -> None:
     db = open_db(tmp_path / "sample.db")
-    for name in ("Opioid Drugs", "Consumer Safety", "Courts", "Product Liability",
-                 "Medical Malpractice", "Employment Law", "Environmental Law"):
+    for name in (
+        "Opioid Drugs",
+        "Consumer Safety",
+        "Courts",
+        "Product Liability",
+        "Medical Malpractice",
+        "Employment Law",
+        "Environmental Law",
+    ):
         ensure_category(db, name)
     sample = Path(__file__).parent.parent / "digest" / "sample" / "subscribers.csv"
     copy = tmp_path / "subscribers.csv"

@@ -97,8 +97,13 @@ def sign_up(
 ) -> TestResponse:
     token = csrf_of(client.get("/"))
     data: dict[str, Any] = {
-        "csrf_token": token, "email": email, "name": name, "categories": list(categories),
-        "frequency": frequency, "website": "", **extra,
+        "csrf_token": token,
+        "email": email,
+        "name": name,
+        "categories": list(categories),
+        "frequency": frequency,
+        "website": "",
+        **extra,
     }
     return client.post("/subscribe", data=data, environ_base={"REMOTE_ADDR": ip})
 
@@ -141,7 +146,10 @@ def test_sign_up_creates_a_pending_reader_and_mails_a_confirm_link(web: Web) -> 
     assert "Check your inbox" in response.get_data(as_text=True)
     subscriber = web.subscriber("reader@example.com")
     assert (subscriber.status, subscriber.source, subscriber.frequency, subscriber.name) == (
-        "pending", "web", "daily", "Ann"
+        "pending",
+        "web",
+        "daily",
+        "Ann",
     )
     assert subscriber.categories == ("Consumer Safety", "Courts")  # the site's order
     [mail] = web.mail()
@@ -160,8 +168,9 @@ def test_confirm_needs_the_button_then_activates_and_records_consent(web: Web) -
     assert web.subscriber("reader@example.com").status == "pending"  # a GET changes nothing
 
     web.clock.now = NOW + timedelta(hours=2)
-    done = web.client.post(path, data={"csrf_token": csrf_of(page)},
-                           environ_base={"REMOTE_ADDR": "198.51.100.7"})
+    done = web.client.post(
+        path, data={"csrf_token": csrf_of(page)}, environ_base={"REMOTE_ADDR": "198.51.100.7"}
+    )
     assert done.status_code == 200
     assert "You are subscribed" in done.get_data(as_text=True)
     subscriber = web.subscriber("reader@example.com")
@@ -190,8 +199,9 @@ def test_expired_confirm_link_offers_a_new_one(web: Web) -> None:
         text = page.get_data(as_text=True)
         assert "This link has expired" in text and "Send me a new link" in text
         assert web.subscriber("late@example.com").status == "pending"
-        resent = web.client.post("/c/resend", data={"csrf_token": csrf_of(page),
-                                                    "email": "late@example.com"})
+        resent = web.client.post(
+            "/c/resend", data={"csrf_token": csrf_of(page), "email": "late@example.com"}
+        )
         assert resent.status_code == 200
         mails = web.mail()
         assert len(mails) == 2
@@ -218,8 +228,7 @@ def test_forged_and_cross_purpose_tokens_are_refused(web: Web) -> None:
         response = web.client.get(path)
         assert response.status_code == 404, path
         assert "This link is not valid" in response.get_data(as_text=True)
-    one_click = web.client.post(f"/u/{preferences_token}",
-                                data={"List-Unsubscribe": "One-Click"})
+    one_click = web.client.post(f"/u/{preferences_token}", data={"List-Unsubscribe": "One-Click"})
     assert one_click.status_code == 404
     assert web.subscriber("reader@example.com").status == "active"
 
@@ -250,8 +259,12 @@ def test_answer_page_is_identical_for_new_pending_active_and_suppressed(web: Web
 
     answers = {
         email: sign_up(web.client, email)
-        for email in ("new@example.com", "pending@example.com", "active@example.com",
-                      "bounced@example.com")
+        for email in (
+            "new@example.com",
+            "pending@example.com",
+            "active@example.com",
+            "bounced@example.com",
+        )
     }
     first = answers["new@example.com"]
     for email, response in answers.items():
@@ -281,8 +294,10 @@ def test_unsubscribed_reader_can_sign_up_again_with_a_new_confirmation(web: Web)
     sign_up(web.client, "back@example.com")
     old_preferences_mail = web.mail()
     assert len(old_preferences_mail) == 1
-    web.client.post(f"/u/{make_unsubscribe_token(SECRET, subscriber_id)}",
-                    data={"List-Unsubscribe": "One-Click"})
+    web.client.post(
+        f"/u/{make_unsubscribe_token(SECRET, subscriber_id)}",
+        data={"List-Unsubscribe": "One-Click"},
+    )
     assert web.subscriber("back@example.com").status == "unsubscribed"
 
     web.clock.now = NOW + timedelta(days=1)
@@ -296,7 +311,9 @@ def test_unsubscribed_reader_can_sign_up_again_with_a_new_confirmation(web: Web)
     web.client.post(path, data={"csrf_token": csrf_of(page)})
     subscriber = web.subscriber("back@example.com")
     assert (subscriber.status, subscriber.categories, subscriber.frequency) == (
-        "active", ("Opioid Drugs",), "daily"
+        "active",
+        ("Opioid Drugs",),
+        "daily",
     )
 
 
@@ -307,8 +324,10 @@ def test_confirm_link_from_before_an_unsubscribe_does_not_resubscribe(web: Web) 
     web.client.post(path, data={"csrf_token": csrf_of(page)})
     subscriber = web.subscriber("reader@example.com")
     web.clock.now = NOW + timedelta(hours=1)
-    web.client.post(f"/u/{make_unsubscribe_token(SECRET, subscriber.id)}",
-                    data={"List-Unsubscribe": "One-Click"})
+    web.client.post(
+        f"/u/{make_unsubscribe_token(SECRET, subscriber.id)}",
+        data={"List-Unsubscribe": "One-Click"},
+    )
     again = web.client.get(path)
     assert again.status_code == 410
     assert "unsubscribed after this link was sent" in again.get_data(as_text=True)
@@ -323,16 +342,18 @@ def test_one_click_post_unsubscribes_at_once_with_200_and_no_redirect(web: Web) 
     subscriber_id = active_subscriber(web, "reader@example.com")
     path = f"/u/{make_unsubscribe_token(SECRET, subscriber_id)}"
     fresh = web.app.test_client(use_cookies=False)  # a mail provider: no cookie, no session
-    response = fresh.post(path, data="List-Unsubscribe=One-Click",
-                          content_type="application/x-www-form-urlencoded")
+    response = fresh.post(
+        path, data="List-Unsubscribe=One-Click", content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 200
     assert "Location" not in response.headers
     assert "Set-Cookie" not in response.headers
     assert web.subscriber("reader@example.com").status == "unsubscribed"
     assert ("unsubscribed", "one-click", "") in events(web, subscriber_id)
     # Repeating it, also as multipart/form-data (RFC 8058 allows both), is harmless.
-    repeat = fresh.post(path, data={"List-Unsubscribe": "One-Click"},
-                        content_type="multipart/form-data")
+    repeat = fresh.post(
+        path, data={"List-Unsubscribe": "One-Click"}, content_type="multipart/form-data"
+    )
     assert repeat.status_code == 200
     assert [e for e in events(web, subscriber_id) if e[0] == "unsubscribed"] == [
         ("unsubscribed", "one-click", "")
@@ -368,8 +389,7 @@ def test_forms_without_a_valid_csrf_token_are_refused(web: Web) -> None:
         (preferences, {"action": "unsubscribe"}),
         (preferences, {"action": "unsubscribe", "csrf_token": other_form_token}),
         (preferences, {"action": "save", "categories": ["courts"], "frequency": "daily"}),
-        ("/subscribe", {"csrf_token": "stale", "email": "x@example.com",
-                        "categories": ["courts"]}),
+        ("/subscribe", {"csrf_token": "stale", "email": "x@example.com", "categories": ["courts"]}),
         ("/c/resend", {"email": "reader@example.com"}),
     ]
     for path, data in attempts:
@@ -385,9 +405,14 @@ def test_forms_without_a_valid_csrf_token_are_refused(web: Web) -> None:
 
 def test_embedded_form_without_a_token_signs_up(web: Web) -> None:
     """The snippet on the publisher's own site cannot carry our token (README)."""
-    response = web.client.post("/subscribe", data={
-        "email": "embed@example.com", "categories": ["courts"], "website": "",
-    })
+    response = web.client.post(
+        "/subscribe",
+        data={
+            "email": "embed@example.com",
+            "categories": ["courts"],
+            "website": "",
+        },
+    )
     assert response.status_code == 200
     subscriber = web.subscriber("embed@example.com")
     assert subscriber.status == "pending"
@@ -448,8 +473,9 @@ def test_sign_ups_are_limited_per_address(tmp_path: Path) -> None:
 
 
 def test_invalid_fields_get_a_message_next_to_the_field(web: Web) -> None:
-    response = sign_up(web.client, "not-an-address", ("courts", "no-such-category"),
-                       frequency="hourly")
+    response = sign_up(
+        web.client, "not-an-address", ("courts", "no-such-category"), frequency="hourly"
+    )
     assert response.status_code == 400
     assert errors_on(response) == ["email", "categories", "frequency"]
     text = response.get_data(as_text=True)
@@ -479,12 +505,16 @@ def test_oversized_fields_and_bodies(web: Web) -> None:
 def test_a_body_that_is_not_utf8_gets_a_clear_400(web: Web) -> None:
     token = csrf_of(web.client.get("/"))
     body = f"csrf_token={token}&email=caf%E9@example.com&categories=courts".encode()
-    response = web.client.post("/subscribe", data=body,
-                               content_type="application/x-www-form-urlencoded")
+    response = web.client.post(
+        "/subscribe", data=body, content_type="application/x-www-form-urlencoded"
+    )
     assert response.status_code == 400
     assert "other than UTF-8" in response.get_data(as_text=True)
-    raw = web.client.post("/subscribe", data=b"email=caf\xe9@example.com&name=\xff\xfe",
-                          content_type="application/x-www-form-urlencoded")
+    raw = web.client.post(
+        "/subscribe",
+        data=b"email=caf\xe9@example.com&name=\xff\xfe",
+        content_type="application/x-www-form-urlencoded",
+    )
     assert raw.status_code == 400
     multipart = web.client.post(
         "/subscribe",
@@ -521,23 +551,32 @@ def test_preferences_show_only_this_reader_and_save_changes(web: Web) -> None:
     assert re.search(r'value="courts"\s+checked', text)
     assert not re.search(r'value="daily"[^>]*checked', text)
 
-    saved = web.client.post(path, data={
-        "csrf_token": csrf_of(page), "action": "save", "name": "New Name",
-        "categories": ["opioid-drugs", "consumer-safety"], "frequency": "daily",
-    })
+    saved = web.client.post(
+        path,
+        data={
+            "csrf_token": csrf_of(page),
+            "action": "save",
+            "name": "New Name",
+            "categories": ["opioid-drugs", "consumer-safety"],
+            "frequency": "daily",
+        },
+    )
     assert saved.status_code == 303
     assert saved.headers["Location"] == f"{path}?saved=1"
     subscriber = web.subscriber("me@example.com")
     assert (subscriber.name, subscriber.frequency, subscriber.categories) == (
-        "New Name", "daily", ("Opioid Drugs", "Consumer Safety")
+        "New Name",
+        "daily",
+        ("Opioid Drugs", "Consumer Safety"),
     )
     assert ("updated", "web", "preferences") in events(web, subscriber_id)
     assert "Your changes are saved" in web.client.get(saved.headers["Location"]).get_data(
         as_text=True
     )
 
-    empty = web.client.post(path, data={"csrf_token": csrf_of(page), "action": "save",
-                                        "frequency": "weekly"})
+    empty = web.client.post(
+        path, data={"csrf_token": csrf_of(page), "action": "save", "frequency": "weekly"}
+    )
     assert empty.status_code == 400
     assert errors_on(empty) == ["categories"]
 
@@ -553,24 +592,39 @@ def test_preferences_show_only_this_reader_and_save_changes(web: Web) -> None:
 
 def test_archive_lists_sent_editions_without_personal_data(web: Web) -> None:
     db = web.db()
-    add_articles(db, [
-        article("1", ("Courts",), NOW - timedelta(days=1), title="Court rules on recall"),
-        article("2", ("Consumer Safety", "Courts"), NOW - timedelta(days=2),
-                title="Safety <b>recall</b> widened"),
-        article("3", ("Opioid Drugs",), NOW - timedelta(days=1), title="Never sent"),
-    ], NOW - timedelta(days=1))
+    add_articles(
+        db,
+        [
+            article("1", ("Courts",), NOW - timedelta(days=1), title="Court rules on recall"),
+            article(
+                "2",
+                ("Consumer Safety", "Courts"),
+                NOW - timedelta(days=2),
+                title="Safety <b>recall</b> widened",
+            ),
+            article("3", ("Opioid Drugs",), NOW - timedelta(days=1), title="Never sent"),
+        ],
+        NOW - timedelta(days=1),
+    )
     first = subscribe(db, "secret.reader@example.com", ("Courts",), name="Private Person")
     second = subscribe(db, "another@example.com", ("Consumer Safety", "Courts"))
     edition = editions_store.create_edition(
-        db, frequency="weekly", period="2026-W48", starts_at=NOW - timedelta(days=7),
-        ends_at=NOW, now=NOW,
+        db,
+        frequency="weekly",
+        period="2026-W48",
+        starts_at=NOW - timedelta(days=7),
+        ends_at=NOW,
+        now=NOW,
     )
     editions_store.mark_delivery(db, edition.id, first, "sent", NOW, article_ids=("a-1", "a-2"))
-    editions_store.mark_delivery(db, edition.id, second, "sent", NOW,
-                                 article_ids=("a-2", "a-1"))
+    editions_store.mark_delivery(db, edition.id, second, "sent", NOW, article_ids=("a-2", "a-1"))
     unsent = editions_store.create_edition(
-        db, frequency="daily", period="2026-11-28", starts_at=NOW - timedelta(days=1),
-        ends_at=NOW, now=NOW,
+        db,
+        frequency="daily",
+        period="2026-11-28",
+        starts_at=NOW - timedelta(days=1),
+        ends_at=NOW,
+        now=NOW,
     )
     db.close()
 
@@ -587,8 +641,12 @@ def test_archive_lists_sent_editions_without_personal_data(web: Web) -> None:
     assert "Never sent" not in text
     # Grouped by category, in the site's order: article 2 is under Consumer Safety (its
     # first category that a reader got it under), article 1 under Courts.
-    assert text.index('id="consumer-safety"') < text.index("Safety &lt;b&gt;") < text.index(
-        'id="courts"') < text.index("Court rules on recall")
+    assert (
+        text.index('id="consumer-safety"')
+        < text.index("Safety &lt;b&gt;")
+        < text.index('id="courts"')
+        < text.index("Court rules on recall")
+    )
     for personal in ("secret.reader", "another@example.com", "Private Person", "/u/", "/p/"):
         assert personal not in text
         assert personal not in listing.get_data(as_text=True)
@@ -600,8 +658,13 @@ def test_archive_lists_sent_editions_without_personal_data(web: Web) -> None:
 
 def test_security_headers_on_every_page(web: Web) -> None:
     subscriber_id = active_subscriber(web, "reader@example.com")
-    for path in ("/", "/archive", f"/u/{make_unsubscribe_token(SECRET, subscriber_id)}",
-                 f"/p/{make_preferences_token(SECRET, subscriber_id)}", "/nope"):
+    for path in (
+        "/",
+        "/archive",
+        f"/u/{make_unsubscribe_token(SECRET, subscriber_id)}",
+        f"/p/{make_preferences_token(SECRET, subscriber_id)}",
+        "/nope",
+    ):
         headers = web.client.get(path).headers
         csp = headers["Content-Security-Policy"]
         assert "default-src 'none'" in csp and "frame-ancestors 'none'" in csp, path
@@ -618,9 +681,12 @@ def confirm_from(web: Web, email: str, forwarded: str) -> str:
     sign_up(web.client, email)
     path = link_in(web.mail()[-1], "/c/")
     page = web.client.get(path)
-    web.client.post(path, data={"csrf_token": csrf_of(page)},
-                    headers={"X-Forwarded-For": forwarded},
-                    environ_base={"REMOTE_ADDR": "10.0.0.2"})
+    web.client.post(
+        path,
+        data={"csrf_token": csrf_of(page)},
+        headers={"X-Forwarded-For": forwarded},
+        environ_base={"REMOTE_ADDR": "10.0.0.2"},
+    )
     db = web.db()
     try:
         return web_store.consent_ip(db, web.subscriber(email).id)

@@ -52,9 +52,23 @@ def server(tmp_path: Path, relay: Relay) -> Iterator[tuple[str, Path]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     process = subprocess.Popen(
-        [sys.executable, "-m", "digest", "--config", str(config), "--db", str(db_path),
-         "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "digest",
+            "--config",
+            str(config),
+            "--db",
+            str(db_path),
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         _wait_until_up(f"{base}/healthz", process)
@@ -90,8 +104,14 @@ def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
         launched = p.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
         )
         try:
             yield launched
@@ -149,8 +169,9 @@ def test_reader_journey_in_a_real_browser(
     context: Any = browser.new_context(viewport={"width": 390, "height": 844})
     page = context.new_page()
     page.on("console", on_console)
-    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400
-            else None)
+    page.on(
+        "response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None
+    )
 
     # Phone width: the sign-up page, and a look at how it lays out.
     page.goto(f"{base}/")
@@ -193,9 +214,7 @@ def test_reader_journey_in_a_real_browser(
     page.get_by_role("button", name="Save my choices").click()
     page.get_by_text("Your changes are saved").wait_for()
     subscriber = _subscriber(db_path, "reader@example.com")
-    assert (subscriber.categories, subscriber.frequency) == (
-        ("Consumer Safety", "Courts"), "daily"
-    )
+    assert (subscriber.categories, subscriber.frequency) == (("Consumer Safety", "Courts"), "daily")
 
     # Desktop width: the preferences page and the sign-up page.
     page.set_viewport_size({"width": 1280, "height": 900})

@@ -26,11 +26,16 @@ def articles() -> None:
 @articles.command(name="import")
 @click.argument("sources", metavar="SOURCE...", nargs=-1, required=True)
 @click.option(
-    "--category", "categories", multiple=True, metavar="NAME",
+    "--category",
+    "categories",
+    multiple=True,
+    metavar="NAME",
     help="Put every article in this category, ignoring the entries' own tags. Repeatable.",
 )
 @click.option(
-    "--since", callback=parse_date_option, metavar="DATE",
+    "--since",
+    callback=parse_date_option,
+    metavar="DATE",
     help="Skip entries published before this date.",
 )
 @pass_app
@@ -76,12 +81,18 @@ def import_(
 @click.option("--title", required=True, help="Headline (plain text).")
 @click.option("--url", required=True, help="Link to the article (http or https).")
 @click.option(
-    "--category", "categories", multiple=True, required=True, metavar="NAME",
+    "--category",
+    "categories",
+    multiple=True,
+    required=True,
+    metavar="NAME",
     help="Category name; repeat for several.",
 )
 @click.option("--summary", default="", help="One or two plain-text sentences.")
 @click.option(
-    "--published", callback=parse_date_option, metavar="DATE",
+    "--published",
+    callback=parse_date_option,
+    metavar="DATE",
     help="Publication date (default: now).",
 )
 @click.option("--author", default="", help="Byline.")
@@ -107,8 +118,13 @@ def add(
     """
     now = app.clock()
     record = {
-        "url": url, "title": title, "summary": summary, "author": author, "image": image,
-        "published": (published or now).isoformat(), "categories": list(categories),
+        "url": url,
+        "title": title,
+        "summary": summary,
+        "author": author,
+        "image": image,
+        "published": (published or now).isoformat(),
+        "categories": list(categories),
     }
     [article] = articles_from_records([("articles add", record)], source="add", now=now)
     counts = upsert_articles(app.db, [article], now, source="add")
@@ -119,7 +135,9 @@ def add(
 @articles.command(name="list")
 @click.option("--category", metavar="NAME", help="Only this category (name or slug).")
 @click.option(
-    "--since", callback=parse_date_option, metavar="DATE",
+    "--since",
+    callback=parse_date_option,
+    metavar="DATE",
     help="Only articles published on or after this date.",
 )
 @click.option("--limit", type=click.IntRange(min=1), help="At most this many.")
@@ -148,9 +166,7 @@ def list_(
         return
     for article in found:
         when = article.published_at.strftime("%Y-%m-%d %H:%M")
-        click.echo(
-            f"{when}  {article.id}  {article.title}  [{', '.join(article.categories)}]"
-        )
+        click.echo(f"{when}  {article.id}  {article.title}  [{', '.join(article.categories)}]")
 
 
 def article_json(article: Article) -> dict[str, Any]:

@@ -91,7 +91,8 @@ def _n(count: int, noun: str) -> str:
 @subscribers.command("reactivate")
 @click.argument("email")
 @click.option(
-    "--reason", required=True,
+    "--reason",
+    required=True,
     help="Why (the reader wrote in, the mailbox is fixed...): kept in their history.",
 )
 @pass_app

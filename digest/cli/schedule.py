@@ -64,7 +64,8 @@ def configure_logging(level: str) -> None:
     logging.getLogger("digest").setLevel(level.upper())
     # APScheduler's own "Running job"/"executed successfully" lines duplicate ours.
     logging.getLogger("apscheduler").setLevel(
-        logging.DEBUG if level == "debug" else logging.WARNING)
+        logging.DEBUG if level == "debug" else logging.WARNING
+    )
 
 
 @contextmanager
@@ -98,8 +99,13 @@ def schedule() -> None:
 
 
 @schedule.command("run")
-@click.option("--log-level", type=click.Choice(LOG_LEVELS, case_sensitive=False),
-              default="info", show_default=True, help="Least important log lines to show.")
+@click.option(
+    "--log-level",
+    type=click.Choice(LOG_LEVELS, case_sensitive=False),
+    default="info",
+    show_default=True,
+    help="Least important log lines to show.",
+)
 @pass_app
 def run(app: AppContext, log_level: str) -> None:
     """Run the scheduler in the foreground until SIGTERM or Ctrl-C.
@@ -139,9 +145,11 @@ def list_(app: AppContext) -> None:
     now = app.clock()
     tz = settings.tz
     jobs = job_specs(settings)
-    click.echo(f"Timezone: {settings.schedule.timezone}; local_time: "
-               f"{'on' if settings.schedule.local_time else 'off'}; max_delay_hours: "
-               f"{settings.schedule.max_delay_hours:g}")
+    click.echo(
+        f"Timezone: {settings.schedule.timezone}; local_time: "
+        f"{'on' if settings.schedule.local_time else 'off'}; max_delay_hours: "
+        f"{settings.schedule.max_delay_hours:g}"
+    )
     width = max(len(job.id) for job in jobs)
     for job in jobs:
         upcoming = job.trigger.get_next_fire_time(None, now.astimezone(tz))
@@ -156,9 +164,11 @@ def list_(app: AppContext) -> None:
         if edition is None:
             click.echo(f"Next {job.frequency} edition: no active {job.frequency} subscribers")
             continue
-        click.echo(f"Next {job.frequency} edition {edition.period} ({edition.status}): first "
-                   f"send {fmt(edition.first, tz)} ({edition.first_zone}), last "
-                   f"{fmt(edition.last, tz)} ({edition.last_zone})")
+        click.echo(
+            f"Next {job.frequency} edition {edition.period} ({edition.status}): first "
+            f"send {fmt(edition.first, tz)} ({edition.first_zone}), last "
+            f"{fmt(edition.last, tz)} ({edition.last_zone})"
+        )
 
 
 COMMANDS = [schedule]

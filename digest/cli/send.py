@@ -18,9 +18,10 @@ import click
 from digest.cli.context import AppContext, echo_json, json_option, pass_app
 from digest.cli.params import parse_date_option
 from digest.curate import content_for_categories, content_for_subscriber
+from digest.deliver import compose
 from digest.deliver import send as delivery
 from digest.deliver.outbox import Outbox
-from digest.deliver.send import ProgressCallback, SendReport
+from digest.deliver.report import ProgressCallback, SendReport
 from digest.deliver.smtp import SmtpTransport, check_relay
 from digest.errors import DeliveryError, NotFoundError
 from digest.models import Edition
@@ -103,7 +104,7 @@ def send(
         return
     if dry_run:
         outbox = Outbox(Path(output), limit) if output else None
-        report = delivery.dry_run(
+        report = compose.dry_run(
             app.db,
             settings,
             renderer,

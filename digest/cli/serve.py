@@ -14,8 +14,13 @@ from digest.store import open_db
 @click.command()
 @click.option("--host", help="Address to listen on (default: web.host, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (default: web.port, 8080).")
-@click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True,
-              help="Requests served at once.")
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Requests served at once.",
+)
 @pass_app
 def serve(app: AppContext, host: str | None, port: int | None, threads: int) -> None:
     """Serve the readers' pages: sign-up with double opt-in, confirmation, preferences,
@@ -49,8 +54,10 @@ def serve(app: AppContext, host: str | None, port: int | None, threads: int) -> 
         clear_untrusted_proxy_headers=False,
     )
     # Bound now, so the real port is known even with --port 0.
-    click.echo(f"Serving {settings.site.name} on http://{server.effective_host}:{server.effective_port}/"
-               f" (links in mail use {settings.site.url})")
+    click.echo(
+        f"Serving {settings.site.name} on http://{server.effective_host}:{server.effective_port}/"
+        f" (links in mail use {settings.site.url})"
+    )
     try:
         server.run()
     except KeyboardInterrupt:

@@ -43,17 +43,23 @@ def subscribers() -> None:
 @subscribers.command()
 @click.argument("email")
 @click.option(
-    "--category", "-c", "categories", multiple=True, required=True,
+    "--category",
+    "-c",
+    "categories",
+    multiple=True,
+    required=True,
     help="A category name or slug, any case. Repeat for several, in the reader's order.",
 )
 @click.option("--name", help="Display name used in the To: header.")
 @click.option(
-    "--frequency", type=click.Choice(FREQUENCIES),
+    "--frequency",
+    type=click.Choice(FREQUENCIES),
     help="How often the digest is sent (new subscribers: weekly).",
 )
 @click.option("--timezone", help="IANA timezone name (new subscribers: UTC).")
 @click.option(
-    "--reactivate", is_flag=True,
+    "--reactivate",
+    is_flag=True,
     help="Re-subscribe an address that unsubscribed, bounced, complained or was forgotten "
     "(only with the reader's fresh consent).",
 )
@@ -78,8 +84,15 @@ def add(
             --name "Zoë Martin" --frequency daily --timezone Europe/Paris
     """
     result = add_subscriber(
-        app.db, email, categories, name=name, frequency=frequency, timezone=timezone,
-        now=app.clock(), source="cli", reactivate=reactivate,
+        app.db,
+        email,
+        categories,
+        name=name,
+        frequency=frequency,
+        timezone=timezone,
+        now=app.clock(),
+        source="cli",
+        reactivate=reactivate,
     )
     if result.created:
         verb = "Added"
@@ -168,10 +181,17 @@ def list_(app: AppContext, category: str | None, status: str | None, as_json: bo
 
 @subscribers.command()
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True,
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json"]),
+    default="csv",
+    show_default=True,
 )
 @click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, writable=True), default="-",
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    default="-",
     help="File to write (default: standard output).",
 )
 @pass_app

@@ -14,261 +14,32 @@ from __future__ import annotations
 import contextlib
 import queue
 import sqlite3
-import statistics
 import threading
 import time
-from array import array
-from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 import sqlite_utils
 
 from digest.bounces import record_smtp_failure
 from digest.clock import Clock
 from digest.config import Settings
-from digest.curate import Curator, EditionWindow, edition_window
-from digest.deliver.outbox import Outbox
+from digest.curate import Curator, edition_window
+from digest.deliver.compose import Job, Variants, dry_run, personalised, window_of
 from digest.deliver.rate import RateLimiter
+from digest.deliver.report import ProgressCallback, SendReport, already_done, finish_report
 from digest.deliver.smtp import SendResult, Transport
 from digest.errors import DeliveryError, DigestError
 from digest.mime import make_message_id, sending_domain
 from digest.models import DigestContent, Edition, OutgoingMessage, Recipient
-from digest.render import RenderedVariant, Renderer
+from digest.render import Renderer
 from digest.store import editions as store
 from digest.store import open_db, transaction
 from digest.store.bounces import bounce_counts
 from digest.store.connection import db_path
 from digest.store.editions import RecipientRow
 
-# An HTML part above this gets a warning; Gmail clips at about 102 KB.
-CLIP_WARNING_BYTES = 90_000
-VARIANT_CACHE_SIZE = 32
 HEARTBEAT_SECONDS = 10.0
-
-
-@dataclass
-class SendReport:
-    """What a send or dry run did; the CLI prints it, --json dumps it."""
-
-    frequency: str
-    period: str
-    edition_id: int | None
-    status: str = "dry-run"  # dry-run, complete, already-complete, stopped, incomplete
-    recipients: int = 0
-    messages: int = 0  # rendered (dry run) or handed to the relay
-    sent: int = 0
-    skipped: int = 0
-    failed: int = 0
-    bounced: int = 0
-    deferred: int = 0
-    retried: int = 0
-    resumed_in_flight: int = 0
-    compiles: int = 0
-    variants: int = 0
-    trimmed_articles: int = 0
-    stop_reason: str = ""
-    warnings: list[str] = field(default_factory=list)
-    articles_per_category: dict[str, int] = field(default_factory=dict)
-    sizes: array[int] = field(default_factory=lambda: array("I"))
-    largest_html: int = 0
-    elapsed: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return (
-            self.status in ("dry-run", "complete", "already-complete", "waiting")
-            and not self.failed
-        )
-
-    def size_summary(self) -> tuple[int, int]:
-        if not self.sizes:
-            return 0, 0
-        return int(statistics.median(self.sizes)), max(self.sizes)
-
-    def as_dict(self) -> dict[str, Any]:
-        median, largest = self.size_summary()
-        return {
-            "frequency": self.frequency,
-            "period": self.period,
-            "edition_id": self.edition_id,
-            "status": self.status,
-            "recipients": self.recipients,
-            "messages": self.messages,
-            "sent": self.sent,
-            "skipped": self.skipped,
-            "failed": self.failed,
-            "bounced": self.bounced,
-            "deferred": self.deferred,
-            "retried": self.retried,
-            "resumed_in_flight": self.resumed_in_flight,
-            "mjml_compiles": self.compiles,
-            "variants": self.variants,
-            "trimmed_articles": self.trimmed_articles,
-            "articles_per_category": self.articles_per_category,
-            "message_size_median": median,
-            "message_size_largest": largest,
-            "largest_html": self.largest_html,
-            "stop_reason": self.stop_reason,
-            "warnings": self.warnings,
-            "elapsed_seconds": round(self.elapsed, 3),
-        }
-
-
-ProgressCallback = Callable[[int, int], None]
-
-
-class _Variants:
-    """Rendered variants by content, a few at a time: recipients arrive grouped."""
-
-    def __init__(self, renderer: Renderer, report: SendReport, subject_prefix: str = "") -> None:
-        self.renderer = renderer
-        self.report = report
-        self.subject_prefix = subject_prefix
-        self._cache: OrderedDict[tuple[Any, ...], RenderedVariant] = OrderedDict()
-        self._seen_categories: dict[str, set[str]] = {}
-
-    def get(self, content: DigestContent) -> RenderedVariant:
-        key = tuple((s.slug, tuple(a.id for a in s.articles)) for s in content.sections)
-        variant = self._cache.get(key)
-        if variant is not None:
-            self._cache.move_to_end(key)
-            return variant
-        variant = self.renderer.render_variant(content, subject_prefix=self.subject_prefix)
-        self.report.variants += 1
-        self.report.trimmed_articles = max(self.report.trimmed_articles, variant.trimmed)
-        self.report.largest_html = max(self.report.largest_html, variant.html_size)
-        for section in content.sections:
-            self._seen_categories.setdefault(section.category, set()).update(
-                a.id for a in section.articles
-            )
-        self.report.articles_per_category = {
-            name: len(ids) for name, ids in sorted(self._seen_categories.items())
-        }
-        self._cache[key] = variant
-        if len(self._cache) > VARIANT_CACHE_SIZE:
-            self._cache.popitem(last=False)
-        return variant
-
-
-@dataclass(frozen=True)
-class _Job:
-    row: RecipientRow
-    message: OutgoingMessage
-    article_ids: tuple[str, ...]
-
-
-def _jobs(
-    rows: Iterator[RecipientRow],
-    curator: Curator,
-    variants: _Variants,
-    report: SendReport,
-    clock: Clock,
-    domain: str,
-    on_skip: Callable[[RecipientRow, str], None],
-) -> Iterator[_Job]:
-    """Recipients -> personalised messages; recipients with nothing new are skipped."""
-    for row in rows:
-        report.recipients += 1
-        if row.status.startswith("inactive:"):
-            report.skipped += 1
-            on_skip(row, f"subscriber is {row.status.split(':', 1)[1]} since the edition started")
-            continue
-        content = curator.content_for(row)
-        if content is None:
-            report.skipped += 1
-            on_skip(row, "nothing new")
-            continue
-        variant = variants.get(content)
-        recipient = Recipient(subscriber_id=row.subscriber_id, email=row.email, name=row.name)
-        message = variants.renderer.personalise(
-            variant,
-            recipient,
-            message_id=make_message_id(domain),
-            date=clock(),
-        )
-        report.messages += 1
-        report.sizes.append(len(message.data))
-        yield _Job(row=row, message=message, article_ids=content.article_ids)
-
-
-def _finish_report(report: SendReport, renderer: Renderer, started: float) -> None:
-    report.compiles = renderer.compile_count
-    report.elapsed = time.monotonic() - started
-    if report.largest_html > CLIP_WARNING_BYTES:
-        report.warnings.append(
-            f"largest HTML part is {report.largest_html:,} bytes: near Gmail's clipping limit "
-            "(about 102 KB)"
-        )
-    if report.trimmed_articles:
-        report.warnings.append(
-            f"up to {report.trimmed_articles} article(s) were left out of some digests to stay "
-            "under Gmail's clipping limit"
-        )
-
-
-def _edition_window(edition: Edition) -> EditionWindow:
-    return EditionWindow(
-        frequency=edition.frequency,
-        period=edition.period,
-        starts_at=edition.starts_at,
-        ends_at=edition.ends_at,
-    )
-
-
-def _already_done(db: sqlite_utils.Database, edition: Edition) -> SendReport:
-    counts = store.delivery_counts(db, edition.id)
-    return SendReport(
-        frequency=edition.frequency,
-        period=edition.period,
-        edition_id=edition.id,
-        status="already-complete" if edition.status == "complete" else edition.status,
-        recipients=counts["recipients"],
-        sent=counts["sent"],
-        skipped=counts["skipped"],
-        failed=counts["failed"],
-        bounced=counts["bounced"],
-        stop_reason=edition.note,
-    )
-
-
-def dry_run(
-    db: sqlite_utils.Database,
-    settings: Settings,
-    renderer: Renderer,
-    *,
-    frequency: str,
-    as_of: datetime,
-    clock: Clock,
-    outbox: Outbox | None = None,
-) -> SendReport:
-    """Render every message the real send would, send nothing, write nothing to the database.
-    For an edition that was interrupted, shows what resuming it would send."""
-    started = time.monotonic()
-    window = edition_window(settings, frequency, as_of)
-    edition = store.find_edition(db, frequency, window.period)
-    if edition is not None and edition.status != "open":
-        return _already_done(db, edition)
-    report = SendReport(frequency=frequency, period=window.period, edition_id=None)
-    if edition is not None:
-        window = _edition_window(edition)
-        report.edition_id = edition.id
-        rows = store.iter_open_deliveries(db, edition.id, batch=settings.sending.page_size)
-    else:
-        rows = store.iter_planned_recipients(db, frequency, batch=settings.sending.page_size)
-    curator = Curator(db, settings, window, edition_id=report.edition_id)
-    variants = _Variants(renderer, report)
-    for job in _jobs(
-        rows, curator, variants, report, clock, sending_domain(settings), lambda row, why: None
-    ):
-        if outbox is not None:
-            outbox.write(job.message, job.article_ids, job.message.headers.get("Subject", ""))
-    if outbox is not None:
-        outbox.close()
-    _finish_report(report, renderer, started)
-    return report
 
 
 class _SendState:
@@ -292,7 +63,7 @@ class _SendState:
 def _sender(
     path: str,
     transport: Transport,
-    jobs: queue.Queue[_Job | None],
+    jobs: queue.Queue[Job | None],
     state: _SendState,
     report: SendReport,
     settings: Settings,
@@ -344,7 +115,7 @@ def _record(
     db: sqlite_utils.Database,
     settings: Settings,
     result: SendResult,
-    job: _Job,
+    job: Job,
     state: _SendState,
     report: SendReport,
     clock: Clock,
@@ -418,7 +189,7 @@ def send_edition(
     if edition is None:
         edition = open_edition(db, settings, frequency, as_of, clock())
     if edition.status != "open":
-        return _already_done(db, edition)
+        return already_done(db, edition)
     store.acquire_send_lock(db, edition.id, clock())
     report = SendReport(
         frequency=edition.frequency, period=edition.period, edition_id=edition.id, status="complete"
@@ -440,7 +211,7 @@ def send_edition(
         )
     finally:
         store.release_send_lock(db, edition.id)
-    _finish_report(report, renderer, started)
+    finish_report(report, renderer.compile_count, started)
     return report
 
 
@@ -499,7 +270,7 @@ def _run(
     state = _SendState(settings, stop)
     limiter = RateLimiter(settings.sending.rate, settings.sending.hourly_limit)
     concurrency = settings.sending.concurrency
-    jobs: queue.Queue[_Job | None] = queue.Queue(maxsize=concurrency)
+    jobs: queue.Queue[Job | None] = queue.Queue(maxsize=concurrency)
     path = db_path(db)
     threads = [
         threading.Thread(
@@ -528,14 +299,16 @@ def _run(
     def skip(row: RecipientRow, why: str) -> None:
         store.mark_delivery(db, edition.id, row.subscriber_id, "skipped", clock(), reply=why)
 
-    curator = Curator(db, settings, _edition_window(edition), edition_id=edition.id)
-    variants = _Variants(renderer, report)
+    curator = Curator(db, settings, window_of(edition), edition_id=edition.id)
+    variants = Variants(renderer, report)
     rows = store.iter_open_deliveries(db, edition.id, batch=settings.sending.page_size)
     if due is not None:
         rows = (row for row in rows if due(row))
     last_beat = time.monotonic()
     try:
-        for job in _jobs(rows, curator, variants, report, clock, sending_domain(settings), skip):
+        for job in personalised(
+            rows, curator, variants, report, clock, sending_domain(settings), skip
+        ):
             while not stop.is_set():
                 try:
                     jobs.put(job, timeout=1.0)
@@ -588,7 +361,7 @@ def _run(
     store.mark_edition(db, edition.id, "complete", clock())
 
 
-def _drain(jobs: queue.Queue[_Job | None], threads: list[threading.Thread]) -> None:
+def _drain(jobs: queue.Queue[Job | None], threads: list[threading.Thread]) -> None:
     """Tell every sender to finish its message in flight and stop."""
     for _ in threads:
         while True:
@@ -629,4 +402,11 @@ def send_test(
     return message, result
 
 
-__all__ = ["SendReport", "dry_run", "open_edition", "send_edition", "send_test"]
+__all__ = [
+    "ProgressCallback",
+    "SendReport",
+    "dry_run",
+    "open_edition",
+    "send_edition",
+    "send_test",
+]

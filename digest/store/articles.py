@@ -29,8 +29,14 @@ def content_hash(article: Article) -> str:
     """What decides "changed": everything an editor sees except the dates, so an undated
     entry (stamped with each import's time) does not count as changed on every import."""
     fields = [
-        article.url, article.title, article.summary, article.body_html, article.author,
-        article.image_url, article.image_alt, sorted(c.casefold() for c in article.categories),
+        article.url,
+        article.title,
+        article.summary,
+        article.body_html,
+        article.author,
+        article.image_url,
+        article.image_alt,
+        sorted(c.casefold() for c in article.categories),
     ]
     return hashlib.sha256(json.dumps(fields).encode("utf-8")).hexdigest()
 
@@ -55,9 +61,19 @@ def upsert_articles(
                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     [
-                        article.id, article.url, article.title, article.summary,
-                        article.body_html, article.author, article.image_url, article.image_alt,
-                        to_db(article.published_at), stamp, stamp, digest_, source,
+                        article.id,
+                        article.url,
+                        article.title,
+                        article.summary,
+                        article.body_html,
+                        article.author,
+                        article.image_url,
+                        article.image_alt,
+                        to_db(article.published_at),
+                        stamp,
+                        stamp,
+                        digest_,
+                        source,
                     ],
                 )
                 added += 1
@@ -76,8 +92,15 @@ def upsert_articles(
                     WHERE id = ?
                     """,
                     [
-                        article.url, article.title, article.summary, article.body_html,
-                        article.author, article.image_url, article.image_alt, stamp, digest_,
+                        article.url,
+                        article.title,
+                        article.summary,
+                        article.body_html,
+                        article.author,
+                        article.image_url,
+                        article.image_alt,
+                        stamp,
+                        digest_,
                         article.id,
                     ],
                 )
@@ -109,9 +132,7 @@ def list_articles(
     params: list[Any] = []
     if category is not None:
         found = find_category(db, category) or resolve_categories(db, [category])[0]
-        where.append(
-            "id IN (SELECT article_id FROM article_categories WHERE category_id = ?)"
-        )
+        where.append("id IN (SELECT article_id FROM article_categories WHERE category_id = ?)")
         params.append(found.id)
     if since is not None:
         where.append("published_at >= ?")
@@ -151,9 +172,16 @@ def _with_categories(db: sqlite_utils.Database, rows: list[Any]) -> list[Article
         assert published is not None  # NOT NULL column
         articles.append(
             Article(
-                id=row[0], url=row[1], title=row[2], published_at=published,
-                summary=row[4], body_html=row[5], author=row[6], image_url=row[7],
-                image_alt=row[8], categories=tuple(names[row[0]]),
+                id=row[0],
+                url=row[1],
+                title=row[2],
+                published_at=published,
+                summary=row[4],
+                body_html=row[5],
+                author=row[6],
+                image_url=row[7],
+                image_alt=row[8],
+                categories=tuple(names[row[0]]),
             )
         )
     return articles

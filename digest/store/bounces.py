@@ -46,15 +46,19 @@ def record_bounce(db: sqlite_utils.Database, record: BounceRecord) -> None:
         "INSERT INTO bounces (subscriber_id, edition_id, kind, status_code, diagnostic, origin,"
         " fingerprint, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            record.subscriber_id, record.edition_id, record.kind, record.status_code,
-            record.diagnostic[:1000], record.origin, record.fingerprint, to_db(record.at),
+            record.subscriber_id,
+            record.edition_id,
+            record.kind,
+            record.status_code,
+            record.diagnostic[:1000],
+            record.origin,
+            record.fingerprint,
+            to_db(record.at),
         ],
     )
 
 
-def find_delivery(
-    db: sqlite_utils.Database, message_ids: Sequence[str]
-) -> tuple[int, int] | None:
+def find_delivery(db: sqlite_utils.Database, message_ids: Sequence[str]) -> tuple[int, int] | None:
     """(edition_id, subscriber_id) of the delivery sent with one of ``message_ids`` (first
     match in the order given), or None. Message-IDs are compared with their angle brackets."""
     for message_id in message_ids:

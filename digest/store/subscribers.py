@@ -68,8 +68,15 @@ def insert_subscriber(db: sqlite_utils.Database, new: NewSubscriber, now: dateti
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
         """,
         [
-            new.email, email_hash(new.email), new.name, new.status, new.frequency,
-            new.timezone, at, at if new.status == "active" else None, new.source,
+            new.email,
+            email_hash(new.email),
+            new.name,
+            new.status,
+            new.frequency,
+            new.timezone,
+            at,
+            at if new.status == "active" else None,
+            new.source,
             new.consent_ip,
         ],
     )
@@ -126,9 +133,7 @@ def category_ids_for(db: sqlite_utils.Database, subscriber_id: int) -> list[int]
 
 
 def get_subscriber(db: sqlite_utils.Database, subscriber_id: int) -> Subscriber | None:
-    row = db.execute(
-        f"SELECT {_COLUMNS} FROM subscribers WHERE id = ?", [subscriber_id]
-    ).fetchone()
+    row = db.execute(f"SELECT {_COLUMNS} FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
     return _with_categories(db, [row])[0] if row else None
 
 
@@ -283,8 +288,7 @@ def events_for(db: sqlite_utils.Database, subscriber_id: int) -> list[Event]:
         [subscriber_id],
     ).fetchall()
     return [
-        Event(subscriber_id=r[0], kind=r[1], at=_time(r[2]), source=r[3], detail=r[4])
-        for r in rows
+        Event(subscriber_id=r[0], kind=r[1], at=_time(r[2]), source=r[3], detail=r[4]) for r in rows
     ]
 
 
@@ -406,8 +410,14 @@ def stage_rows(db: sqlite_utils.Database, rows: Iterable[StagedRow]) -> None:
         "want_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
-                r.line, r.email, email_hash(r.email), r.name, r.frequency, r.timezone,
-                None if r.category_ids is None else _json_ids(r.category_ids), r.status,
+                r.line,
+                r.email,
+                email_hash(r.email),
+                r.name,
+                r.frequency,
+                r.timezone,
+                None if r.category_ids is None else _json_ids(r.category_ids),
+                r.status,
             )
             for r in rows
         ],
@@ -443,8 +453,7 @@ def plan_import(db: sqlite_utils.Database) -> ImportPlan:
         "FROM subscribers s WHERE s.email_hash = subscriber_import.hash"
     )
     suppressed = db.execute(
-        f"SELECT line, email FROM {_STAGING} WHERE old_status IN ({_SUPPRESSED_SQL}) "
-        "ORDER BY line"
+        f"SELECT line, email FROM {_STAGING} WHERE old_status IN ({_SUPPRESSED_SQL}) ORDER BY line"
     ).fetchall()
     db.execute(f"DELETE FROM {_STAGING} WHERE old_status IN ({_SUPPRESSED_SQL})")
     missing = db.execute(

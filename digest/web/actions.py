@@ -59,8 +59,11 @@ def sign_up(
             subscriber_id = store.insert_subscriber(
                 db,
                 store.NewSubscriber(
-                    email=email, name=choices.name, status="pending",
-                    frequency=choices.frequency, source=SOURCE,
+                    email=email,
+                    name=choices.name,
+                    status="pending",
+                    frequency=choices.frequency,
+                    source=SOURCE,
                 ),
                 now,
             )
@@ -76,9 +79,7 @@ def sign_up(
         store.update_subscriber(db, existing.id, name=choices.name, frequency=choices.frequency)
         store.set_categories(db, existing.id, choices.category_ids)
         store.record_event(db, existing.id, SIGNUP_EVENT, now, SOURCE, detail)
-        return MailJob(
-            "confirm", existing.id, existing.email, choices.name, choices.category_names
-        )
+        return MailJob("confirm", existing.id, existing.email, choices.name, choices.category_names)
 
 
 def resend(db: sqlite_utils.Database, email: str, now: datetime) -> MailJob | None:
@@ -156,9 +157,7 @@ def save_preferences(
         return changed
 
 
-def unsubscribe(
-    db: sqlite_utils.Database, subscriber_id: int, now: datetime, source: str
-) -> None:
+def unsubscribe(db: sqlite_utils.Database, subscriber_id: int, now: datetime, source: str) -> None:
     """Unsubscribe at once. Repeating it, or unsubscribing an address that bounced or was
     forgotten, changes nothing: those statuses say more than 'unsubscribed' does."""
     with transaction(db):

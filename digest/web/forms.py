@@ -66,8 +66,7 @@ def read_email(raw: str) -> tuple[str, str | None]:
         return raw, "Enter your email address."
     if len(text) > MAX_EMAIL_LENGTH:
         return raw[:MAX_EMAIL_LENGTH], (
-            f"An email address is at most {MAX_EMAIL_LENGTH} characters; this one has "
-            f"{len(text)}."
+            f"An email address is at most {MAX_EMAIL_LENGTH} characters; this one has {len(text)}."
         )
     try:
         return normalise_email(text), None

@@ -97,5 +97,8 @@ class Mailer:
         if result.kind != "sent":
             log.warning(
                 "%s email for subscriber %d not accepted by the relay: %s %s",
-                job.kind, job.subscriber_id, result.code, result.reply,
+                job.kind,
+                job.subscriber_id,
+                result.code,
+                result.reply,
             )

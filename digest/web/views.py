@@ -10,7 +10,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from digest.curate import build_sections
 from digest.models import Category, Subscriber
-from digest.render import clean_text, date_label, period_label, safe_url, summary_text
+from digest.present import clean_text, date_label, period_label, safe_url, summary_text
 from digest.store import editions as editions_store
 from digest.store import subscribers as subscribers_store
 from digest.store import web as web_store
@@ -301,9 +301,7 @@ def preferences(token: str) -> Page:
     if action == "resubscribe":
         if subscriber.status != "unsubscribed":
             return _preferences(subscriber)
-        refused = state().limiter.take(
-            get_db(), now, ip=_client_ip(), address=subscriber.email
-        )
+        refused = state().limiter.take(get_db(), now, ip=_client_ip(), address=subscriber.email)
         if refused:
             return _rate_limited(refused)
         job = actions.sign_up(get_db(), subscriber.email, choices, now, "preferences")
@@ -330,7 +328,9 @@ def unsubscribe_page(token: str) -> Page:
     subscriber = _subscriber(state().unsubscribe_links, token)
     preferences = f"/p/{state().preferences_links.sign(subscriber.id)}"
     return render_template(
-        "web/unsubscribe.html", subscriber=subscriber, action=request.path,
+        "web/unsubscribe.html",
+        subscriber=subscriber,
+        action=request.path,
         preferences=preferences,
     ), 200
 
@@ -425,4 +425,3 @@ def favicon() -> Response:
 def health() -> Response:
     get_db().execute("SELECT 1").fetchone()
     return Response("ok\n", mimetype="text/plain")
-

@@ -1,0 +1,120 @@
+"""What a send or a dry run did: the counts the CLI prints and --json dumps."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from array import array
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from digest.models import Edition
+from digest.store import editions as store
+
+# An HTML part above this gets a warning; Gmail clips at about 102 KB.
+CLIP_WARNING_BYTES = 90_000
+
+
+@dataclass
+class SendReport:
+    """What a send or dry run did; the CLI prints it, --json dumps it."""
+
+    frequency: str
+    period: str
+    edition_id: int | None
+    status: str = "dry-run"  # dry-run, complete, already-complete, stopped, incomplete
+    recipients: int = 0
+    messages: int = 0  # rendered (dry run) or handed to the relay
+    sent: int = 0
+    skipped: int = 0
+    failed: int = 0
+    bounced: int = 0
+    deferred: int = 0
+    retried: int = 0
+    resumed_in_flight: int = 0
+    compiles: int = 0
+    variants: int = 0
+    trimmed_articles: int = 0
+    stop_reason: str = ""
+    warnings: list[str] = field(default_factory=list)
+    articles_per_category: dict[str, int] = field(default_factory=dict)
+    sizes: array[int] = field(default_factory=lambda: array("I"))
+    largest_html: int = 0
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return (
+            self.status in ("dry-run", "complete", "already-complete", "waiting")
+            and not self.failed
+        )
+
+    def size_summary(self) -> tuple[int, int]:
+        if not self.sizes:
+            return 0, 0
+        return int(statistics.median(self.sizes)), max(self.sizes)
+
+    def as_dict(self) -> dict[str, Any]:
+        median, largest = self.size_summary()
+        return {
+            "frequency": self.frequency,
+            "period": self.period,
+            "edition_id": self.edition_id,
+            "status": self.status,
+            "recipients": self.recipients,
+            "messages": self.messages,
+            "sent": self.sent,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "bounced": self.bounced,
+            "deferred": self.deferred,
+            "retried": self.retried,
+            "resumed_in_flight": self.resumed_in_flight,
+            "mjml_compiles": self.compiles,
+            "variants": self.variants,
+            "trimmed_articles": self.trimmed_articles,
+            "articles_per_category": self.articles_per_category,
+            "message_size_median": median,
+            "message_size_largest": largest,
+            "largest_html": self.largest_html,
+            "stop_reason": self.stop_reason,
+            "warnings": self.warnings,
+            "elapsed_seconds": round(self.elapsed, 3),
+        }
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def finish_report(report: SendReport, compiles: int, started: float) -> None:
+    report.compiles = compiles
+    report.elapsed = time.monotonic() - started
+    if report.largest_html > CLIP_WARNING_BYTES:
+        report.warnings.append(
+            f"largest HTML part is {report.largest_html:,} bytes: near Gmail's clipping limit "
+            "(about 102 KB)"
+        )
+    if report.trimmed_articles:
+        report.warnings.append(
+            f"up to {report.trimmed_articles} article(s) were left out of some digests to stay "
+            "under Gmail's clipping limit"
+        )
+
+
+def already_done(db: sqlite_utils.Database, edition: Edition) -> SendReport:
+    counts = store.delivery_counts(db, edition.id)
+    return SendReport(
+        frequency=edition.frequency,
+        period=edition.period,
+        edition_id=edition.id,
+        status="already-complete" if edition.status == "complete" else edition.status,
+        recipients=counts["recipients"],
+        sent=counts["sent"],
+        skipped=counts["skipped"],
+        failed=counts["failed"],
+        bounced=counts["bounced"],
+        stop_reason=edition.note,
+    )

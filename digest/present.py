@@ -1,0 +1,161 @@
+"""How articles and editions are shown: text, dates, links made safe.
+
+Pure functions and small views of content that the templates use; the Renderer builds its
+template context from them, and the web pages use the same ones so mail and site agree.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import nh3
+
+from digest.mime import strip_controls
+from digest.models import Article, DigestContent, Section
+
+SUMMARY_CHARS = 320
+IMAGE_WIDTH = 552  # the 600px body less 24px padding each side
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif")
+
+
+@dataclass(frozen=True)
+class ArticleView:
+    """What templates see of an article: text cleaned, URLs checked, date formatted."""
+
+    id: str
+    title: str
+    url: str
+    date: str
+    date_iso: str
+    author: str
+    summary: str
+    image_url: str
+    image_alt: str
+    image_width: int
+
+
+@dataclass(frozen=True)
+class SectionView:
+    category: str
+    slug: str
+    articles: tuple[ArticleView, ...]
+
+
+def article_view(article: Article, *, fallback_url: str) -> ArticleView:
+    """``article`` as templates see it; ``fallback_url`` (the site) stands in for a link that
+    is not safe."""
+    image = safe_image_url(article.image_url)
+    return ArticleView(
+        id=article.id,
+        title=clean_text(article.title) or "(untitled)",
+        url=safe_url(article.url) or fallback_url,
+        date=date_label(article.published_at),
+        date_iso=article.published_at.date().isoformat(),
+        author=clean_text(article.author),
+        summary=summary_text(article),
+        image_url=image,
+        image_alt=clean_text(article.image_alt) if image else "",
+        image_width=IMAGE_WIDTH,
+    )
+
+
+# -- text helpers ---------------------------------------------------------------------------
+
+
+def clean_text(value: str) -> str:
+    """One line of plain text: controls removed, whitespace collapsed."""
+    return " ".join(strip_controls(value).split())
+
+
+def summary_text(article: Article) -> str:
+    """The article's summary, else text taken from its body HTML, cut at a word near
+    SUMMARY_CHARS. Body HTML is untrusted: nh3 with no allowed tags keeps only its text,
+    which the templates then escape like any other text."""
+    text = article.summary
+    if not text and article.body_html:
+        text = html.unescape(nh3.clean(article.body_html, tags=set()))
+    text = clean_text(text)
+    if len(text) > SUMMARY_CHARS:
+        text = text[:SUMMARY_CHARS].rsplit(" ", 1)[0].rstrip(",;:.") + "…"
+    return text
+
+
+def safe_url(url: str) -> str:
+    """``url`` when it is an absolute http(s) URL with no whitespace, else ""."""
+    url = url.strip()
+    if not url.lower().startswith(("https://", "http://")) or any(c.isspace() for c in url):
+        return ""
+    return strip_controls(url)
+
+
+def safe_image_url(url: str) -> str:
+    """Images must be absolute https PNG/JPG/GIF (EMAIL.md point 14); a URL with no file
+    extension (a CDN) is allowed, SVG, WebP and data: are not."""
+    url = safe_url(url)
+    if not url.lower().startswith("https://"):
+        return ""
+    path = url.split("?", 1)[0].split("#", 1)[0].rsplit("/", 1)[-1].lower()
+    if "." in path and not path.endswith(_IMAGE_EXTENSIONS):
+        return ""
+    return url
+
+
+def date_label(dt: datetime) -> str:
+    return f"{dt.day} {_MONTHS[dt.month - 1]} {dt.year}"
+
+
+def period_label(starts_at: datetime, ends_at: datetime) -> str:
+    """``22 Nov 2026 – 28 Nov 2026``; the end is exclusive, so midnight is the day before."""
+    last = ends_at - timedelta(microseconds=1) if ends_at > starts_at else ends_at
+    first = date_label(starts_at)
+    return first if first == date_label(last) else f"{first} – {date_label(last)}"
+
+
+def category_summary(names: Sequence[str]) -> str:
+    """Names for a subject: A; A and B; A, B and 1 more."""
+    if len(names) <= 1:
+        return names[0] if names else ""
+    if len(names) == 2:
+        return f"{names[0]} and {names[1]}"
+    return f"{names[0]}, {names[1]} and {len(names) - 2} more"
+
+
+def make_preheader(content: DigestContent, subject: str) -> str:
+    """The hidden preview line: the first headlines, 40-150 characters, never the subject."""
+    titles = [clean_text(a.title) for s in content.sections for a in s.articles]
+    text = "; ".join(t for t in titles[:3] if t)
+    if len(text) > 150:
+        text = text[:149].rsplit(" ", 1)[0] + "…"
+    if len(text) < 40:
+        text = f"{text}: the latest from {content.site_name}" if text else ""
+        while len(text) < 40:
+            text = f"{text} Read the {content.frequency} digest.".strip()
+        text = text[:150]
+    if text == subject:
+        text = (text[:130] + " and more").strip()
+    return text
+
+
+def drop_oldest(content: DigestContent, n: int) -> DigestContent:
+    """``content`` without its ``n`` oldest articles; sections left empty are dropped."""
+    ranked = sorted(
+        (
+            (a.published_at, si, ai)
+            for si, s in enumerate(content.sections)
+            for ai, a in enumerate(s.articles)
+        ),
+    )
+    dropped = {(si, ai) for _, si, ai in ranked[:n]}
+    sections: list[Section] = []
+    for si, s in enumerate(content.sections):
+        kept = tuple(a for ai, a in enumerate(s.articles) if (si, ai) not in dropped)
+        if kept:
+            sections.append(dataclasses.replace(s, articles=kept))
+    return dataclasses.replace(
+        content, sections=tuple(sections), trimmed=content.trimmed + len(dropped)
+    )

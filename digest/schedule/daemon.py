@@ -1,0 +1,240 @@
+"""Keeping it going: the jobs, APScheduler 3 running them, a retry after a failure, a lock
+so only one scheduler runs against a database, and a graceful stop."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import threading
+import time as monotime
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from digest.config import WEEKDAYS, FeedSettings, Settings
+from digest.errors import DigestError, SchedulerLockedError, SendLockedError
+from digest.schedule.runner import Runner, SendRun
+from digest.schedule.timing import FREQUENCIES, SendSpec, fmt, tick_minutes
+
+# One logger for the whole package, as before the split: operators filter on it and the
+# daemon tests match its lines.
+log = logging.getLogger("digest.schedule")
+
+# After a failure (relay down, another process sending the edition) the send job runs again.
+RETRY_AFTER = timedelta(minutes=5)
+# Feed refreshes are aligned to this moment so `digest schedule list` can tell when they run.
+FEED_ANCHOR = datetime(2024, 1, 1)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One scheduler job: a send job (``frequency``) or a feed refresh (``feed``)."""
+
+    id: str
+    description: str
+    trigger: BaseTrigger
+    frequency: str = ""
+    feed: FeedSettings | None = None
+
+
+def job_specs(settings: Settings) -> list[JobSpec]:
+    """The jobs `digest schedule run` runs and `digest schedule list` shows."""
+    s = settings.schedule
+    jobs: list[JobSpec] = []
+    for frequency in FREQUENCIES:
+        spec = SendSpec.from_settings(settings, frequency)
+        trigger: BaseTrigger
+        if s.local_time:
+            # A tick at every quarter hour some timezone reaches the send time; each tick
+            # sends to the readers whose local time has come (Runner.send_due decides).
+            trigger = CronTrigger(minute=tick_minutes(spec), timezone=UTC)
+            what = f"{frequency} digest at {spec.describe()} in each reader's timezone"
+        else:
+            day = WEEKDAYS[spec.weekday] if spec.weekday is not None else "*"
+            trigger = CronTrigger(
+                day_of_week=day, hour=spec.hour, minute=spec.minute, timezone=settings.tz
+            )
+            what = f"{frequency} digest at {spec.describe()} {s.timezone}"
+        jobs.append(JobSpec(f"send-{frequency}", what, trigger, frequency=frequency))
+    for i, feed in enumerate(settings.feeds, 1):
+        if feed.refresh_minutes < 1:
+            raise DigestError(
+                f"feeds[{i - 1}].refresh_minutes: expected at least 1, got {feed.refresh_minutes}"
+            )
+        # Anchored, so refreshes fall on predictable times (every 60 min: on the hour).
+        trigger = IntervalTrigger(
+            minutes=feed.refresh_minutes,
+            start_date=FEED_ANCHOR.replace(tzinfo=settings.tz),
+            timezone=settings.tz,
+        )
+        jobs.append(
+            JobSpec(
+                f"feed-{i}",
+                f"refresh {feed.url} every {feed.refresh_minutes} min",
+                trigger,
+                feed=feed,
+            )
+        )
+    return jobs
+
+
+def run_send_job(runner: Runner, frequency: str) -> SendRun | None:
+    """One run of a send job, logged as one start and one end line. Never raises: a failure
+    is logged and the returned run asks for a retry."""
+    if runner.stop.is_set():
+        return None
+    job = f"send-{frequency}"
+    retry_note = f"; retrying in {RETRY_AFTER.seconds // 60} min"
+    log.info("job %s start", job)
+    started = monotime.monotonic()
+    try:
+        run = runner.send_due(frequency)
+    except SendLockedError as e:
+        # An editor's `digest send` (or another host) is sending this edition right now.
+        log.warning("job %s end: %s%s", job, e, retry_note)
+        return SendRun(frequency, retry=True)
+    except DigestError as e:
+        log.error("job %s end: %s%s", job, e, retry_note)
+        return SendRun(frequency, retry=True)
+    except Exception as e:  # keep the daemon alive; the traceback is for a bug report
+        log.exception("job %s end: unexpected error: %s%s", job, e, retry_note)
+        return SendRun(frequency, retry=True)
+    elapsed = monotime.monotonic() - started
+    failed = run.retry or run.failed or run.bounced or run.deferred
+    log.log(
+        logging.WARNING if failed else logging.INFO,
+        "job %s end: %s (%.1f s)%s",
+        job,
+        run.summary(),
+        elapsed,
+        retry_note if run.retry else "",
+    )
+    return run
+
+
+def run_feed_job(runner: Runner, job: str, feed: FeedSettings) -> None:
+    """One feed refresh, logged as one start and one end line. Never raises."""
+    if runner.stop.is_set():
+        return
+    log.info("job %s start: %s", job, feed.url)
+    try:
+        counts = runner.refresh_feed(feed)
+    except DigestError as e:
+        log.warning("job %s end: %s", job, e)
+        return
+    except Exception as e:
+        log.exception("job %s end: unexpected error: %s", job, e)
+        return
+    log.info(
+        "job %s end: added=%d updated=%d unchanged=%d",
+        job,
+        counts.added,
+        counts.updated,
+        counts.unchanged,
+    )
+
+
+def run_daemon(settings: Settings, runner: Runner, stop: threading.Event) -> None:
+    """Run every job until ``stop`` is set, then wait for running jobs to reach a safe point
+    (a send stops at the next message boundary) and return.
+
+    misfire_grace_time=None: APScheduler always runs a late job (after a suspend, or while
+    another job held the worker), and ``send_due`` itself decides from max_delay_hours whether
+    it is still worth sending. Each send job also runs once at start for the same reason."""
+    scheduler = BackgroundScheduler(
+        timezone=settings.tz,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+
+    def send_job(frequency: str) -> None:
+        run = run_send_job(runner, frequency)
+        if run is not None and run.retry and not stop.is_set():
+            scheduler.add_job(
+                send_job,
+                "date",
+                args=[frequency],
+                id=f"retry-{frequency}",
+                run_date=datetime.now(UTC) + RETRY_AFTER,
+                replace_existing=True,
+            )
+
+    now = datetime.now(settings.tz)
+    s = settings.schedule
+    log.info(
+        "scheduler starting: database %s, timezone %s, local_time %s, max_delay_hours %g",
+        settings.db_path,
+        s.timezone,
+        "on" if s.local_time else "off",
+        s.max_delay_hours,
+    )
+    for job in job_specs(settings):
+        upcoming = job.trigger.get_next_fire_time(None, now)
+        log.info(
+            "job %s: %s; next %s",
+            job.id,
+            job.description,
+            fmt(upcoming, settings.tz) if upcoming else "never",
+        )
+        if job.feed is not None:
+            scheduler.add_job(
+                run_feed_job,
+                job.trigger,
+                args=[runner, job.id, job.feed],
+                id=job.id,
+                name=job.description,
+                next_run_time=now,
+            )
+        else:
+            scheduler.add_job(
+                send_job,
+                job.trigger,
+                args=[job.frequency],
+                id=job.id,
+                name=job.description,
+                next_run_time=now,
+            )
+    scheduler.start()
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        log.info("stopping: waiting for running jobs to reach a safe point")
+        stop.set()
+        scheduler.shutdown(wait=True)
+    log.info("stopped")
+
+
+def lock_path(settings: Settings) -> Path:
+    return Path(f"{settings.db_path}.schedule.lock")
+
+
+@contextmanager
+def single_runner(settings: Settings) -> Iterator[Path]:
+    """Hold an exclusive flock on a file next to the database for as long as the scheduler
+    runs. The OS releases it when the process dies, however it dies, so there is nothing stale
+    to clean up; the file itself stays (deleting it would race with the next runner)."""
+    path = lock_path(settings)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 64).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise SchedulerLockedError(
+            f"another `digest schedule run` (pid {holder}) is already running against "
+            f"{settings.db_path}; stop it first (lock file {path})"
+        ) from None
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        yield path
+    finally:
+        os.close(fd)
