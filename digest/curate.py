@@ -134,10 +134,23 @@ class Curator:
         self.window = window
         self.edition_id = edition_id
         self.names = store.category_names(db)
-        self.queries = 0  # how many article selections ran: one per group, not per recipient
+        self.selections = 0  # article selections made: one per group, not per recipient
+        self._rows: list[ArticleRow] | None = None
         self._cache: OrderedDict[tuple[tuple[int, ...], str | None], DigestContent | None] = (
             OrderedDict()
         )
+
+    def _available(self) -> list[ArticleRow]:
+        """The edition's candidate articles, read once: at most two look-backs old (a
+        returning reader's oldest), available by the cutoff."""
+        if self._rows is None:
+            back = lookback(self.settings, self.window.frequency)
+            self._rows = store.available_articles(
+                self.db,
+                published_after=to_db(self.window.ends_at - 2 * back),
+                available_until=to_db(self.window.ends_at),
+            )
+        return self._rows
 
     def content_for(self, recipient: RecipientRow) -> DigestContent | None:
         """The recipient's digest, or None when nothing is new for them."""
@@ -154,7 +167,7 @@ class Curator:
     def select(
         self, category_ids: tuple[int, ...], last_sent_end: str | None
     ) -> DigestContent | None:
-        self.queries += 1
+        self.selections += 1
         window = self.window
         back = lookback(self.settings, window.frequency)
         # New readers get the look-back. Returning readers get everything that became
@@ -164,13 +177,15 @@ class Curator:
         last = from_db(last_sent_end)
         if last is not None:
             oldest = max(last, oldest) - back
-        rows = store.articles_in_window(
-            self.db,
-            category_ids,
-            published_after=to_db(oldest),
-            available_until=to_db(window.ends_at),
-            available_after=last_sent_end,
-        )
+        chosen = set(category_ids)
+        after = to_db(oldest)
+        rows = [
+            row
+            for row in self._available()
+            if row.category_id in chosen
+            and row.published_at > after
+            and (last_sent_end is None or row.available_at > last_sent_end)
+        ]
         sections = build_sections(
             rows, category_ids, self.names, self.settings.digest.max_articles_per_category
         )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import html
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -37,6 +38,7 @@ class ArticleView:
     image_url: str
     image_alt: str
     image_width: int
+    summary_wrapped: str = ""  # the summary wrapped at 72 columns, for the text part
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ def article_view(article: Article, *, fallback_url: str) -> ArticleView:
     """``article`` as templates see it; ``fallback_url`` (the site) stands in for a link that
     is not safe."""
     image = safe_image_url(article.image_url)
+    summary = summary_text(article)
     return ArticleView(
         id=article.id,
         title=clean_text(article.title) or "(untitled)",
@@ -57,7 +60,8 @@ def article_view(article: Article, *, fallback_url: str) -> ArticleView:
         date=date_label(article.published_at),
         date_iso=article.published_at.date().isoformat(),
         author=clean_text(article.author),
-        summary=summary_text(article),
+        summary=summary,
+        summary_wrapped=textwrap.fill(summary, 72, break_long_words=False),
         image_url=image,
         image_alt=clean_text(article.image_alt) if image else "",
         image_width=IMAGE_WIDTH,

@@ -38,8 +38,9 @@ from digest.mime import (
     qp_line,
     strip_controls,
 )
-from digest.models import DigestContent, OutgoingMessage, Recipient
+from digest.models import Article, DigestContent, OutgoingMessage, Recipient
 from digest.present import (
+    ArticleView,
     SectionView,
     article_view,
     category_summary,
@@ -62,6 +63,7 @@ from digest.tokens import (
 
 # Gmail clips HTML over about 102 KB (EMAIL.md point 11).
 HTML_SIZE_LIMIT = 100_000
+ARTICLE_VIEW_CACHE = 5_000
 _HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 
 
@@ -145,6 +147,7 @@ class Renderer:
             parse_sender(settings.sender.from_)[1] if self._verp else envelope_sender(settings)
         )
         self._base = settings.site.url.rstrip("/")
+        self._views: dict[Article, ArticleView] = {}
         self._signers: tuple[IdSigner, IdSigner] | None = None
 
     # -- the digest -------------------------------------------------------------------------
@@ -290,6 +293,16 @@ class Renderer:
         # 7bit: the part is the page itself, with CRLF line endings.
         return len(page) + page.count("\n") + growth
 
+    def _article_view(self, article: Article) -> ArticleView:
+        """Views are cached: the same articles recur in many variants of an edition. Keyed
+        on the whole (frozen) article, so a changed article is never shown stale."""
+        view = self._views.get(article)
+        if view is None:
+            if len(self._views) >= ARTICLE_VIEW_CACHE:
+                self._views.clear()
+            view = self._views[article] = article_view(article, fallback_url=self._base + "/")
+        return view
+
     def _digest_context(
         self, content: DigestContent, subject: str, preheader: str, names: list[str]
     ) -> dict[str, Any]:
@@ -297,7 +310,7 @@ class Renderer:
             SectionView(
                 s.category,
                 s.slug,
-                tuple(article_view(a, fallback_url=self._base + "/") for a in s.articles),
+                tuple(self._article_view(a) for a in s.articles),
             )
             for s in content.sections
             if s.articles

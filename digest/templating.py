@@ -36,6 +36,9 @@ class Templates:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=True,
+            # Templates do not change during a run; checking each file's mtime on every
+            # render cost more than compiling the MJML.
+            auto_reload=False,
         )
 
     def from_string(self, source: str, where: str) -> jinja2.Template:

@@ -95,7 +95,7 @@ def _edition(
     for email, message_id in message_ids.items():
         reader = get_subscriber_by_email(db, email)
         assert reader is not None
-        edition_store.mark_sending(db, edition.id, reader.id, sent_at, message_id)
+        edition_store.mark_sending(db, edition.id, [(reader.id, message_id)], sent_at)
         edition_store.mark_delivery(db, edition.id, reader.id, "sent", sent_at)
     return edition.id
 

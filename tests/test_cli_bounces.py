@@ -39,7 +39,7 @@ def db_path(tmp_path: Path) -> Path:
         reader = get_subscriber_by_email(db, email)
         assert reader is not None
         message_id = f"<w48-{email.split('@')[0]}@news.example.com>"
-        edition_store.mark_sending(db, edition.id, reader.id, NOW, message_id)
+        edition_store.mark_sending(db, edition.id, [(reader.id, message_id)], NOW)
         edition_store.mark_delivery(db, edition.id, reader.id, "sent", NOW)
     db.close()
     return path

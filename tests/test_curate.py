@@ -104,5 +104,5 @@ def test_curator_selects_once_per_group(tmp_path: Path) -> None:
     rows = [RecipientRow(i, f"r{i}@example.com", "", "UTC", (3,), None) for i in range(50)]
     contents = {curator.content_for(r) for r in rows}
     assert len(contents) == 1
-    assert curator.queries == 1
+    assert curator.selections == 1
     assert category_names(db)[3][0] == "Courts"

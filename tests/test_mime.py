@@ -116,7 +116,7 @@ def test_unbreakable_html_line_is_an_error_not_a_broken_tag() -> None:
 def test_message_ids_are_unique_and_well_formed() -> None:
     ids = {make_message_id("news.example.com") for _ in range(1000)}
     assert len(ids) == 1000
-    assert all(re.fullmatch(r"<[0-9a-f]{32}\.\d+@news\.example\.com>", i) for i in ids)
+    assert all(re.fullmatch(r"<[0-9a-f]{16}\.\d+\.\d+@news\.example\.com>", i) for i in ids)
     assert normalise_message_id("abc@example.com") == "<abc@example.com>"
     for bad in ("no-at", "<a b@c>", "a@b\r\nX: y"):
         with pytest.raises(InputError):
@@ -161,3 +161,32 @@ def test_message_template_fill_is_one_pass() -> None:
     assert template.slots == ("one", "two", "one")
     # A value that contains another placeholder is not substituted again.
     assert template.fill({"one": b"TOK2", "two": b"2"}) == b"a TOK2 b 2 c TOK2"
+
+
+def test_build_body_matches_an_email_package_build() -> None:
+    """build_body frames the parts itself for speed; parsed back, it must say exactly what
+    an EmailMessage build of the same parts says."""
+    from email.message import EmailMessage
+
+    from digest.mime import build_body, html_to_7bit
+
+    text = "Café “quotes” = signs\nA line with trailing space \n" + "long " * 40 + "\n.dot\n"
+    page = html_to_7bit("<html><body>" + "<p>Café &amp; words</p>" * 200 + "</body></html>")
+    ours = email.message_from_bytes(build_body(text, page), policy=email.policy.default)
+    # policy.SMTP writes QP lines of 78 characters; RFC 2045 allows 76.
+    reference = EmailMessage(policy=email.policy.SMTP.clone(max_line_length=76))
+    reference.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
+    reference.add_alternative(page, subtype="html", charset="utf-8", cte="7bit")
+    theirs = email.message_from_bytes(reference.as_bytes(), policy=email.policy.default)
+    assert isinstance(ours, EmailMessage) and isinstance(theirs, EmailMessage)
+    assert ours.get_content_type() == theirs.get_content_type() == "multipart/alternative"
+    for a, b in zip(ours.iter_parts(), theirs.iter_parts(), strict=True):
+        assert isinstance(a, EmailMessage) and isinstance(b, EmailMessage)
+        assert a.get_content_type() == b.get_content_type()
+        assert a.get_content_charset() == b.get_content_charset() == "utf-8"
+        assert a.get_content() == b.get_content()
+    raw = build_body(text, page)
+    qp = raw.split(b"quoted-printable\r\n\r\n", 1)[1].split(b"\r\n--==digest-", 1)[0]
+    assert all(len(line) <= 76 for line in qp.split(b"\r\n"))
+    assert all(len(line) <= 998 for line in raw.split(b"\r\n"))
+    assert b"\n" not in raw.replace(b"\r\n", b"")

@@ -119,7 +119,7 @@ def test_headers_and_mime_structure_per_email_md() -> None:
     assert len(msg["From"].addresses) == 1
     assert msg["To"] == "Ana Ruiz <ana@example.org>"
     assert msg["Reply-To"] == "Editors <editors@news.example.com>"
-    assert re.fullmatch(r"<[0-9a-f]{32}\.\d+@news\.example\.com>", msg["Message-ID"])
+    assert re.fullmatch(r"<[0-9a-f]{16}\.\d+\.\d+@news\.example\.com>", msg["Message-ID"])
     assert msg["Date"].datetime == NOW
     assert msg["List-Id"] == "<weekly.news.example.com>"
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"

@@ -206,7 +206,8 @@ def _print_report(report: SendReport, as_json: bool, *, dry: bool) -> None:
         if report.resumed_in_flight:
             click.echo(
                 f"Resumed: {report.resumed_in_flight} message(s) were in flight when the "
-                "last send stopped and were sent again (they may arrive twice)."
+                "last send was killed and were sent again; those the relay had already "
+                "accepted (at most one per connection) arrive twice."
             )
     if report.articles_per_category:
         click.echo("Articles per category:")

@@ -16,7 +16,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 
 import sqlite_utils
@@ -47,11 +47,19 @@ class _SendState:
 
     def __init__(self, settings: Settings, stop: threading.Event) -> None:
         self.lock = threading.Lock()
+        # Our threads take turns to write. SQLite would serialise them anyway, but a writer
+        # that finds the file locked sleeps in SQLite's busy handler (a millisecond or more);
+        # waiting on this lock wakes it the moment the other commit is done.
+        self.writing = threading.Lock()
         self.stop = stop
         self.consecutive_failures = 0
         self.max_consecutive = settings.sending.max_consecutive_failures
         self.stop_reason = ""
         self.done = 0
+        # Marked 'sending' but not yet taken up by a sender: put back to 'pending' if the
+        # send stops before they are, so only messages that may have reached the relay
+        # stay 'sending'.
+        self.handed: set[int] = set()
 
     def halt(self, reason: str) -> None:
         with self.lock:
@@ -84,17 +92,19 @@ def _sender(
                     return
                 continue
             row, message = job.row, job.message
+            with state.lock:
+                state.handed.discard(row.subscriber_id)
             attempts = row.attempts
             result: SendResult | None = None
             while True:
                 limiter.acquire()
-                store.mark_sending(db, edition_id, row.subscriber_id, clock(), message.message_id)
                 attempts += 1
                 try:
                     result = transport.send(message)
                 except DeliveryError as e:
                     # Login refused on reconnect: the relay as a whole refuses us.
-                    store.mark_delivery(db, edition_id, row.subscriber_id, "pending", clock())
+                    with state.writing:
+                        store.mark_delivery(db, edition_id, row.subscriber_id, "pending", clock())
                     state.halt(str(e))
                     result = None
                     break
@@ -129,18 +139,28 @@ def _record(
     sid = job.row.subscriber_id
     reply = f"{result.code} {result.reply}".strip()
     max_attempts = settings.sending.max_attempts
-    if result.kind == "sent":
-        store.mark_delivery(
-            db, edition_id, sid, "sent", now, reply=reply, article_ids=job.article_ids
-        )
-    elif result.kind == "transient" and attempts < max_attempts:
-        # Interrupted by a stop between attempts: a later `digest send` retries it.
-        store.mark_delivery(db, edition_id, sid, "pending", now, reply=reply)
-    else:
-        status = {"bounce": "bounced", "permanent": "failed"}.get(result.kind, "deferred")
-        with transaction(db):
-            store.mark_delivery(db, edition_id, sid, status, now, reply=reply)
-            record_smtp_failure(db, sid, edition_id, result.code, result.reply, now, settings)
+    with state.writing:
+        if result.kind == "sent":
+            store.mark_delivery(
+                db,
+                edition_id,
+                sid,
+                "sent",
+                now,
+                reply=reply,
+                article_ids=job.article_ids,
+                attempts=attempts,
+            )
+        elif result.kind == "transient" and attempts < max_attempts:
+            # Interrupted by a stop between attempts: a later `digest send` retries it.
+            store.mark_delivery(db, edition_id, sid, "pending", now, reply=reply, attempts=attempts)
+        else:
+            status = {"bounce": "bounced", "permanent": "failed"}.get(result.kind, "deferred")
+            with transaction(db):
+                store.mark_delivery(
+                    db, edition_id, sid, status, now, reply=reply, attempts=attempts
+                )
+                record_smtp_failure(db, sid, edition_id, result.code, result.reply, now, settings)
     with state.lock:
         state.done += 1
         if result.kind == "sent":
@@ -297,7 +317,8 @@ def _run(
         thread.start()
 
     def skip(row: RecipientRow, why: str) -> None:
-        store.mark_delivery(db, edition.id, row.subscriber_id, "skipped", clock(), reply=why)
+        with state.writing:
+            store.mark_delivery(db, edition.id, row.subscriber_id, "skipped", clock(), reply=why)
 
     curator = Curator(db, settings, window_of(edition), edition_id=edition.id)
     variants = Variants(renderer, report)
@@ -305,26 +326,43 @@ def _run(
     if due is not None:
         rows = (row for row in rows if due(row))
     last_beat = time.monotonic()
+
+    def beat() -> None:
+        """Keep the edition's lease fresh, so no one takes it over while we are alive."""
+        nonlocal last_beat
+        if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
+            with state.writing:
+                store.heartbeat_send_lock(db, edition.id, clock())
+            last_beat = time.monotonic()
+
     try:
-        for job in personalised(
+        messages = personalised(
             rows, curator, variants, report, clock, sending_domain(settings), skip
-        ):
-            while not stop.is_set():
-                try:
-                    jobs.put(job, timeout=1.0)
-                    break
-                except queue.Full:
-                    pass
-                if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
-                    store.heartbeat_send_lock(db, edition.id, clock())
-                    last_beat = time.monotonic()
-                if not any(t.is_alive() for t in threads):
-                    state.halt("every sender thread stopped")
+        )
+        for batch in _batched(messages, concurrency):
+            # One commit marks the batch as handed over; each outcome is committed alone.
+            with state.writing:
+                store.mark_sending(
+                    db,
+                    edition.id,
+                    [(job.row.subscriber_id, job.message.message_id) for job in batch],
+                    clock(),
+                )
+            with state.lock:
+                state.handed.update(job.row.subscriber_id for job in batch)
+            for job in batch:
+                while not stop.is_set():
+                    try:
+                        jobs.put(job, timeout=1.0)
+                        break
+                    except queue.Full:
+                        pass
+                    beat()
+                    if not any(t.is_alive() for t in threads):
+                        state.halt("every sender thread stopped")
             if stop.is_set():
                 break
-            if time.monotonic() - last_beat > HEARTBEAT_SECONDS:
-                store.heartbeat_send_lock(db, edition.id, clock())
-                last_beat = time.monotonic()
+            beat()
             if progress is not None:
                 progress(state.done + report.skipped, total)
     except KeyboardInterrupt:
@@ -334,6 +372,8 @@ def _run(
         raise
     finally:
         _drain(jobs, threads)
+        if state.handed:
+            store.reset_to_pending(db, edition.id, sorted(state.handed), clock())
     if progress is not None:
         progress(state.done + report.skipped, total)
     policy = bounce_counts(db, edition.id)["policy"]
@@ -359,6 +399,17 @@ def _run(
         )
         return
     store.mark_edition(db, edition.id, "complete", clock())
+
+
+def _batched(items: Iterator[Job], size: int) -> Iterator[list[Job]]:
+    batch: list[Job] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _drain(jobs: queue.Queue[Job | None], threads: list[threading.Thread]) -> None:

@@ -51,6 +51,7 @@ class ArticleRow:
     image_alt: str
     published_at: str
     category_id: int
+    available_at: str = ""  # when it was both published and imported
 
 
 def _edition(row: tuple[object, ...]) -> Edition:
@@ -267,41 +268,25 @@ def _recipients(cursor: object, batch: int) -> Iterator[RecipientRow]:
             )
 
 
-def articles_in_window(
-    db: sqlite_utils.Database,
-    category_ids: tuple[int, ...],
-    *,
-    published_after: str,
-    available_until: str,
-    available_after: str | None,
+def available_articles(
+    db: sqlite_utils.Database, *, published_after: str, available_until: str
 ) -> list[ArticleRow]:
-    """Articles in any of the categories, newest first, one row per (article, category).
+    """Every article an edition could carry, newest first, one row per (article, category):
+    published after ``published_after`` (the longest look-back) and available by the cutoff.
 
     An article becomes *available* when it is both published and imported. Windows are cut on
     that moment, so each article falls in exactly one edition per subscriber: never twice, and
-    an article imported late (published before the last cutoff) is not skipped either.
-    ``published_after`` caps the look-back so an imported back-catalogue does not flood a digest.
-    """
-    if not category_ids:
-        return []
-    marks = ",".join("?" for _ in category_ids)
-    params: list[object] = [*category_ids, published_after, available_until]
-    after_clause = ""
-    if available_after is not None:
-        after_clause = "AND MAX(a.published_at, a.imported_at) > ?"
-        params.append(available_after)
+    an article imported late (published before the last cutoff) is not skipped either. One
+    query per edition; curate filters these rows per group of recipients."""
     rows = db.execute(
-        f"""
+        """
         SELECT a.id, a.url, a.title, a.summary, a.author, a.image_url, a.image_alt,
-               a.published_at, ac.category_id
-        FROM article_categories ac JOIN articles a ON a.id = ac.article_id
-        WHERE ac.category_id IN ({marks})
-          AND a.published_at > ?
-          AND MAX(a.published_at, a.imported_at) <= ?
-          {after_clause}
+               a.published_at, ac.category_id, MAX(a.published_at, a.imported_at)
+        FROM articles a JOIN article_categories ac ON ac.article_id = a.id
+        WHERE a.published_at > ? AND MAX(a.published_at, a.imported_at) <= ?
         ORDER BY a.published_at DESC, a.id
         """,
-        params,
+        [published_after, available_until],
     ).fetchall()
     return [ArticleRow(*r) for r in rows]
 
@@ -316,13 +301,31 @@ def category_names(db: sqlite_utils.Database) -> dict[int, tuple[str, str, int]]
 
 
 def mark_sending(
-    db: sqlite_utils.Database, edition_id: int, subscriber_id: int, now: datetime, message_id: str
+    db: sqlite_utils.Database,
+    edition_id: int,
+    messages: list[tuple[int, str]],
+    now: datetime,
 ) -> None:
-    db.execute(
-        "UPDATE deliveries SET status = 'sending', attempts = attempts + 1, message_id = ?,"
-        " updated_at = ? WHERE edition_id = ? AND subscriber_id = ?",
-        [message_id, to_db(now), edition_id, subscriber_id],
-    )
+    """Mark deliveries as handed to the senders, with their Message-IDs, in one commit:
+    after a kill, the rows still 'sending' are the ones that may have reached the relay."""
+    with transaction(db):
+        db.conn.executemany(
+            "UPDATE deliveries SET status = 'sending', message_id = ?, updated_at = ?"
+            " WHERE edition_id = ? AND subscriber_id = ?",
+            [(message_id, to_db(now), edition_id, sid) for sid, message_id in messages],
+        )
+
+
+def reset_to_pending(
+    db: sqlite_utils.Database, edition_id: int, subscriber_ids: list[int], now: datetime
+) -> None:
+    """Deliveries marked 'sending' that no sender took up: they never left, so pending."""
+    with transaction(db):
+        db.conn.executemany(
+            "UPDATE deliveries SET status = 'pending', updated_at = ?"
+            " WHERE edition_id = ? AND subscriber_id = ? AND status = 'sending'",
+            [(to_db(now), edition_id, sid) for sid in subscriber_ids],
+        )
 
 
 def mark_delivery(
@@ -334,26 +337,24 @@ def mark_delivery(
     *,
     reply: str = "",
     article_ids: tuple[str, ...] | None = None,
+    attempts: int | None = None,
 ) -> None:
-    if article_ids is None:
-        db.execute(
-            "UPDATE deliveries SET status = ?, reply = ?, updated_at = ?"
-            " WHERE edition_id = ? AND subscriber_id = ?",
-            [status, reply[:500], to_db(now), edition_id, subscriber_id],
-        )
-    else:
-        db.execute(
-            "UPDATE deliveries SET status = ?, reply = ?, article_ids = ?, updated_at = ?"
-            " WHERE edition_id = ? AND subscriber_id = ?",
-            [
-                status,
-                reply[:500],
-                json.dumps(list(article_ids)),
-                to_db(now),
-                edition_id,
-                subscriber_id,
-            ],
-        )
+    """Record a delivery's outcome. ``article_ids`` is what a sent digest carried;
+    ``attempts`` the SMTP transactions tried so far (both unchanged when None)."""
+    db.execute(
+        "UPDATE deliveries SET status = ?, reply = ?, updated_at = ?,"
+        " article_ids = COALESCE(?, article_ids), attempts = COALESCE(?, attempts)"
+        " WHERE edition_id = ? AND subscriber_id = ?",
+        [
+            status,
+            reply[:500],
+            to_db(now),
+            None if article_ids is None else json.dumps(list(article_ids)),
+            attempts,
+            edition_id,
+            subscriber_id,
+        ],
+    )
 
 
 def delivery_counts(db: sqlite_utils.Database, edition_id: int) -> dict[str, int]:
