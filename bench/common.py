@@ -304,7 +304,9 @@ def _revision() -> str:
     try:
         rev = subprocess.run(
             ["git", "-C", str(REPO), "describe", "--always", "--dirty"],
-            capture_output=True, text=True, timeout=10,
+            capture_output=True,
+            text=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         rev = ""

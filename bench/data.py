@@ -32,8 +32,16 @@ AS_OF = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 AS_OF_TEXT = "2026-11-30T08:00:00Z"
 
 CATEGORIES = (
-    "Opioid Drugs", "Consumer Safety", "Courts", "Product Liability", "Medical Malpractice",
-    "Employment Law", "Environmental Law", "Securities Fraud", "Immigration", "Privacy",
+    "Opioid Drugs",
+    "Consumer Safety",
+    "Courts",
+    "Product Liability",
+    "Medical Malpractice",
+    "Employment Law",
+    "Environmental Law",
+    "Securities Fraud",
+    "Immigration",
+    "Privacy",
 )
 # Readers pick categories with a Zipf-like skew: the first is ~3x as popular as the last.
 CATEGORY_WEIGHTS = tuple(1 / (rank + 1) ** 0.5 for rank in range(len(CATEGORIES)))
@@ -42,17 +50,68 @@ SUBSCRIPTION_COUNTS = {1: 0.12, 2: 0.25, 3: 0.30, 4: 0.21, 5: 0.12}
 ARTICLES_PER_CATEGORY = 14  # in the look-back window; digests take the newest 5 of each
 
 _WORDS = (
-    "court", "federal", "ruling", "appeal", "settlement", "plaintiffs", "jury", "verdict",
-    "regulator", "recall", "investigation", "hospital", "patients", "workers", "company",
-    "judge", "lawsuit", "claims", "damages", "evidence", "testimony", "agency", "warning",
-    "product", "safety", "defendants", "counsel", "hearing", "statute", "review", "county",
-    "state", "prosecutors", "report", "audit", "contamination", "water", "emissions",
-    "records", "privacy", "data", "breach", "consumers", "disclosure", "filing", "motion",
-    "injunction", "class", "action", "liability",
+    "court",
+    "federal",
+    "ruling",
+    "appeal",
+    "settlement",
+    "plaintiffs",
+    "jury",
+    "verdict",
+    "regulator",
+    "recall",
+    "investigation",
+    "hospital",
+    "patients",
+    "workers",
+    "company",
+    "judge",
+    "lawsuit",
+    "claims",
+    "damages",
+    "evidence",
+    "testimony",
+    "agency",
+    "warning",
+    "product",
+    "safety",
+    "defendants",
+    "counsel",
+    "hearing",
+    "statute",
+    "review",
+    "county",
+    "state",
+    "prosecutors",
+    "report",
+    "audit",
+    "contamination",
+    "water",
+    "emissions",
+    "records",
+    "privacy",
+    "data",
+    "breach",
+    "consumers",
+    "disclosure",
+    "filing",
+    "motion",
+    "injunction",
+    "class",
+    "action",
+    "liability",
 )
 _NAMES = (
-    "Maria González", "Zoë Müller", "José Álvarez", "Jane Smith", "Li Wei", "Amara Okafor",
-    "Søren Kierkegaard", "", "Priya Raman", "Marcus Hale",
+    "Maria González",
+    "Zoë Müller",
+    "José Álvarez",
+    "Jane Smith",
+    "Li Wei",
+    "Amara Okafor",
+    "Søren Kierkegaard",
+    "",
+    "Priya Raman",
+    "Marcus Hale",
 )
 _TIMEZONES = ("UTC", "Europe/London", "America/New_York", "Europe/Madrid", "Asia/Tokyo")
 
@@ -165,8 +224,13 @@ def _build(path: Path, subscribers: int) -> None:
     for sid, (email, name, cats) in enumerate(subscriber_records(subscribers), 1):
         batch_subs.append(
             (
-                sid, email, hashlib.sha256(email.encode()).hexdigest(), name,
-                _TIMEZONES[sid % len(_TIMEZONES)], now, now,
+                sid,
+                email,
+                hashlib.sha256(email.encode()).hexdigest(),
+                name,
+                _TIMEZONES[sid % len(_TIMEZONES)],
+                now,
+                now,
             )
         )
         batch_links.extend((sid, c, pos) for pos, c in enumerate(cats))
@@ -235,8 +299,11 @@ def subscribers_csv(rows: int) -> Path:
         for i, (email, name, cats) in enumerate(subscriber_records(rows, seed=2)):
             writer.writerow(
                 [
-                    email, name, ";".join(CATEGORIES[c - 1] for c in cats),
-                    "weekly", _TIMEZONES[i % len(_TIMEZONES)],
+                    email,
+                    name,
+                    ";".join(CATEGORIES[c - 1] for c in cats),
+                    "weekly",
+                    _TIMEZONES[i % len(_TIMEZONES)],
                 ]
             )
     tmp.rename(path)

@@ -35,8 +35,16 @@ MEMORY_LIMIT_MB = 150.0
 
 def _argv(config: Path, db: Path) -> list[str]:
     return [
-        *digest_argv(), "--config", str(config), "--db", str(db),
-        "send", "--dry-run", "--json", "--as-of", data.AS_OF_TEXT,
+        *digest_argv(),
+        "--config",
+        str(config),
+        "--db",
+        str(db),
+        "send",
+        "--dry-run",
+        "--json",
+        "--as-of",
+        data.AS_OF_TEXT,
     ]
 
 
@@ -71,13 +79,27 @@ def throughput(subscribers: int, runs: int) -> list[Figure]:
     s = SECTION_DRY
     cmd = _display(argv)
     return [
-        Figure(s, f"dry run, {subscribers:,} subscribers: recipients per second", median(rates),
-               "recipients/s", cmd, rates),
-        Figure(s, f"dry run, {subscribers:,} subscribers: time", median(walls), "s", cmd, walls,
-               target=f"<= {DRY_RUN_LIMIT_S:g} s at 100,000",
-               met=median(walls) <= DRY_RUN_LIMIT_S if subscribers == 100_000 else None),
-        Figure(s, "MJML compiles per edition (dry run)", median(compiles), "compiles", cmd,
-               compiles),
+        Figure(
+            s,
+            f"dry run, {subscribers:,} subscribers: recipients per second",
+            median(rates),
+            "recipients/s",
+            cmd,
+            rates,
+        ),
+        Figure(
+            s,
+            f"dry run, {subscribers:,} subscribers: time",
+            median(walls),
+            "s",
+            cmd,
+            walls,
+            target=f"<= {DRY_RUN_LIMIT_S:g} s at 100,000",
+            met=median(walls) <= DRY_RUN_LIMIT_S if subscribers == 100_000 else None,
+        ),
+        Figure(
+            s, "MJML compiles per edition (dry run)", median(compiles), "compiles", cmd, compiles
+        ),
     ]
 
 
@@ -94,8 +116,14 @@ def memory(sizes: list[int], runs: int) -> list[Figure]:
             mb.append(rss_kb * 1024 / 1e6)  # KiB -> MB, the unit of the target
         peaks[size] = median(mb)
         figures.append(
-            Figure(SECTION_MEMORY, f"peak RSS, dry run, {size:,} subscribers", peaks[size],
-                   "MB", f"{rss_tool()} {_display(argv)}", mb)
+            Figure(
+                SECTION_MEMORY,
+                f"peak RSS, dry run, {size:,} subscribers",
+                peaks[size],
+                "MB",
+                f"{rss_tool()} {_display(argv)}",
+                mb,
+            )
         )
     smallest, largest = min(sizes), max(sizes)
     growth = peaks[largest] / peaks[smallest]
@@ -103,9 +131,15 @@ def memory(sizes: list[int], runs: int) -> list[Figure]:
     figures[-1].target = f"<= {MEMORY_LIMIT_MB:g} MB at 1,000,000" if big else ""
     figures[-1].met = peaks[largest] <= MEMORY_LIMIT_MB if big else None
     figures.append(
-        Figure(SECTION_MEMORY, f"peak RSS at {largest:,} / at {smallest:,}", growth, "x",
-               "the two rows above", target="<= 1.2x (within 20%)",
-               met=growth <= 1.2 if big else None)
+        Figure(
+            SECTION_MEMORY,
+            f"peak RSS at {largest:,} / at {smallest:,}",
+            growth,
+            "x",
+            "the two rows above",
+            target="<= 1.2x (within 20%)",
+            met=growth <= 1.2 if big else None,
+        )
     )
     return figures
 

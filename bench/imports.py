@@ -31,22 +31,44 @@ def subscribers(rows: int, runs: int) -> list[Figure]:
     argv: list[str] = []
     for _ in range(runs):
         data.empty_database(db)
-        argv = [*digest_argv(), "--config", str(config), "--db", str(db),
-                "subscribers", "import", str(csv_path)]
+        argv = [
+            *digest_argv(),
+            "--config",
+            str(config),
+            "--db",
+            str(db),
+            "subscribers",
+            "import",
+            str(csv_path),
+        ]
         timed = run_timed(argv)
         found = re.search(r"Added (\d+)", timed.stdout)
         if not found or int(found[1]) != rows:
-            raise BenchError(f"import added {found[1] if found else '?'} of {rows}: "
-                             f"{timed.stdout[-500:]}")
+            raise BenchError(
+                f"import added {found[1] if found else '?'} of {rows}: {timed.stdout[-500:]}"
+            )
         walls.append(timed.wall)
     time_ = median(walls)
     cmd = _cmd(argv)
     return [
-        Figure(SECTION, f"subscribers import, {rows:,}-row CSV: time", time_, "s", cmd, walls,
-               target=f"<= {IMPORT_LIMIT_S:g} s at 1,000,000",
-               met=time_ <= IMPORT_LIMIT_S if rows == 1_000_000 else None),
-        Figure(SECTION, "subscribers import: rows per second", rows / time_, "rows/s", cmd,
-               [rows / w for w in walls]),
+        Figure(
+            SECTION,
+            f"subscribers import, {rows:,}-row CSV: time",
+            time_,
+            "s",
+            cmd,
+            walls,
+            target=f"<= {IMPORT_LIMIT_S:g} s at 1,000,000",
+            met=time_ <= IMPORT_LIMIT_S if rows == 1_000_000 else None,
+        ),
+        Figure(
+            SECTION,
+            "subscribers import: rows per second",
+            rows / time_,
+            "rows/s",
+            cmd,
+            [rows / w for w in walls],
+        ),
     ]
 
 
@@ -60,22 +82,44 @@ def articles(entries: int, runs: int) -> list[Figure]:
     argv: list[str] = []
     for _ in range(runs):
         data.empty_database(db)
-        argv = [*digest_argv(), "--config", str(config), "--db", str(db),
-                "articles", "import", str(feed)]
+        argv = [
+            *digest_argv(),
+            "--config",
+            str(config),
+            "--db",
+            str(db),
+            "articles",
+            "import",
+            str(feed),
+        ]
         timed = run_timed(argv)
         found = re.search(r": (\d+) added", timed.stdout)
         if not found or int(found[1]) != entries:
-            raise BenchError(f"articles import added {found[1] if found else '?'} of "
-                             f"{entries}: {timed.stdout[-500:]}")
+            raise BenchError(
+                f"articles import added {found[1] if found else '?'} of "
+                f"{entries}: {timed.stdout[-500:]}"
+            )
         walls.append(timed.wall)
     time_ = median(walls)
     cmd = _cmd(argv)
     size = Path(feed).stat().st_size
     return [
-        Figure(SECTION, f"articles import, {entries:,}-entry RSS ({size / 1e6:.1f} MB): time",
-               time_, "s", cmd, walls),
-        Figure(SECTION, "articles import: entries per second", entries / time_, "entries/s",
-               cmd, [entries / w for w in walls]),
+        Figure(
+            SECTION,
+            f"articles import, {entries:,}-entry RSS ({size / 1e6:.1f} MB): time",
+            time_,
+            "s",
+            cmd,
+            walls,
+        ),
+        Figure(
+            SECTION,
+            "articles import: entries per second",
+            entries / time_,
+            "entries/s",
+            cmd,
+            [entries / w for w in walls],
+        ),
     ]
 
 

@@ -38,12 +38,24 @@ class Sizes:
 
 
 FULL = Sizes(
-    send=20_000, rate_messages=2_000, dry_run=100_000, memory=(10_000, 100_000, 1_000_000),
-    render=20_000, import_rows=1_000_000, feed_entries=5_000, runs=3,
+    send=20_000,
+    rate_messages=2_000,
+    dry_run=100_000,
+    memory=(10_000, 100_000, 1_000_000),
+    render=20_000,
+    import_rows=1_000_000,
+    feed_entries=5_000,
+    runs=3,
 )
 QUICK = Sizes(
-    send=1_000, rate_messages=300, dry_run=2_000, memory=(1_000, 3_000),
-    render=2_000, import_rows=5_000, feed_entries=200, runs=1,
+    send=1_000,
+    rate_messages=300,
+    dry_run=2_000,
+    memory=(1_000, 3_000),
+    render=2_000,
+    import_rows=5_000,
+    feed_entries=200,
+    runs=1,
 )
 RATE = 200.0
 
@@ -53,21 +65,41 @@ def benchmarks(sizes: Sizes) -> list[tuple[str, str, Callable[[], list[Figure]]]
     n = sizes.runs
     memory = ",".join(str(m) for m in sizes.memory)
     return [
-        (send.SECTION_SEND, f"python -m bench.send --subscribers {sizes.send} --runs {n}",
-         lambda: send.throughput(sizes.send, n)),
-        (dryrun.SECTION_DRY, f"python -m bench.dryrun --subscribers {sizes.dry_run} --runs {n}",
-         lambda: dryrun.throughput(sizes.dry_run, n)),
-        (render.SECTION, f"python -m bench.render --messages {sizes.render} --runs {n}",
-         lambda: render.run(sizes.render, n)),
-        (dryrun.SECTION_MEMORY, f"python -m bench.dryrun --memory {memory} --runs {n}",
-         lambda: dryrun.memory(list(sizes.memory), n)),
-        (imports.SECTION, f"python -m bench.imports --rows {sizes.import_rows} "
-         f"--entries {sizes.feed_entries} --runs {n}",
-         lambda: [*imports.subscribers(sizes.import_rows, n),
-                  *imports.articles(sizes.feed_entries, n)]),
-        (send.SECTION_RATE, f"python -m bench.send --rate-messages {sizes.rate_messages} "
-         f"--rate {RATE:g} --runs {n}",
-         lambda: send.rate_accuracy(sizes.rate_messages, RATE, n)),
+        (
+            send.SECTION_SEND,
+            f"python -m bench.send --subscribers {sizes.send} --runs {n}",
+            lambda: send.throughput(sizes.send, n),
+        ),
+        (
+            dryrun.SECTION_DRY,
+            f"python -m bench.dryrun --subscribers {sizes.dry_run} --runs {n}",
+            lambda: dryrun.throughput(sizes.dry_run, n),
+        ),
+        (
+            render.SECTION,
+            f"python -m bench.render --messages {sizes.render} --runs {n}",
+            lambda: render.run(sizes.render, n),
+        ),
+        (
+            dryrun.SECTION_MEMORY,
+            f"python -m bench.dryrun --memory {memory} --runs {n}",
+            lambda: dryrun.memory(list(sizes.memory), n),
+        ),
+        (
+            imports.SECTION,
+            f"python -m bench.imports --rows {sizes.import_rows} "
+            f"--entries {sizes.feed_entries} --runs {n}",
+            lambda: [
+                *imports.subscribers(sizes.import_rows, n),
+                *imports.articles(sizes.feed_entries, n),
+            ],
+        ),
+        (
+            send.SECTION_RATE,
+            f"python -m bench.send --rate-messages {sizes.rate_messages} "
+            f"--rate {RATE:g} --runs {n}",
+            lambda: send.rate_accuracy(sizes.rate_messages, RATE, n),
+        ),
     ]
 
 
@@ -117,8 +149,12 @@ def report(
                 met = "n/a at this size" if f.met is None else ("yes" if f.met else "**no**")
                 lines.append(f"| {f.target} | {f.name}: {f.formatted()} | {met} |")
     for section, command in commands.items():
-        lines += ["", f"## {section}", "",
-                  f"Measured {info['date']} by `{command}` ({seconds.get(section, 0):.0f} s)."]
+        lines += [
+            "",
+            f"## {section}",
+            "",
+            f"Measured {info['date']} by `{command}` ({seconds.get(section, 0):.0f} s).",
+        ]
         if section in failures:
             lines += ["", f"**Failed**: `{failures[section]}`"]
             continue
@@ -134,7 +170,8 @@ def report(
 
 def main() -> None:
     parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawTextHelpFormatter,
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawTextHelpFormatter,
         epilog=__doc__.split("\n\n", 1)[1],
     )
     parser.add_argument("--quick", action="store_true", help="small sizes, one run each")

@@ -46,15 +46,20 @@ SECTION_RATE = "6. Rate limit accuracy"
 
 def _send_argv(config: Path, db: Path) -> list[str]:
     return [
-        *digest_argv(), "--config", str(config), "--db", str(db),
-        "send", "--json", "--as-of", data.AS_OF_TEXT,
+        *digest_argv(),
+        "--config",
+        str(config),
+        "--db",
+        str(db),
+        "send",
+        "--json",
+        "--as-of",
+        data.AS_OF_TEXT,
     ]
 
 
 def _digest_send(config: Path, db: Path, port: int) -> tuple[float, dict[str, Any]]:
-    timed = run_timed(
-        _send_argv(config, db), env={"DIGEST_SMTP_URL": f"smtp://127.0.0.1:{port}"}
-    )
+    timed = run_timed(_send_argv(config, db), env={"DIGEST_SMTP_URL": f"smtp://127.0.0.1:{port}"})
     report: dict[str, Any] = json.loads(timed.stdout)
     if report["status"] != "complete" or report["failed"] or not report["sent"]:
         raise BenchError(f"digest send did not complete: {timed.stdout[-1000:]}")
@@ -68,8 +73,20 @@ def _sample_messages(config: Path, db: Path, target: Path) -> int:
     shutil.rmtree(everything, ignore_errors=True)
     shutil.rmtree(target, ignore_errors=True)
     argv = [
-        *digest_argv(), "--config", str(config), "--db", str(db), "send", "--dry-run",
-        "--json", "--as-of", data.AS_OF_TEXT, "--output", str(everything), "--limit", "3000",
+        *digest_argv(),
+        "--config",
+        str(config),
+        "--db",
+        str(db),
+        "send",
+        "--dry-run",
+        "--json",
+        "--as-of",
+        data.AS_OF_TEXT,
+        "--output",
+        str(everything),
+        "--limit",
+        "3000",
     ]
     report = json.loads(run_timed(argv).stdout)
     size = int(report["message_size_median"])
@@ -110,8 +127,15 @@ def throughput(subscribers: int, runs: int) -> list[Figure]:
             compiles.append(int(report["mjml_compiles"]))
 
             loop_argv = [
-                sys.executable, "-m", "bench.smtp_loop", "--port", str(port),
-                "--count", str(sent), "--eml", str(eml),
+                sys.executable,
+                "-m",
+                "bench.smtp_loop",
+                "--port",
+                str(port),
+                "--count",
+                str(sent),
+                "--eml",
+                str(eml),
             ]
             timed = run_timed(loop_argv, cwd=REPO)
             loop_wall.append(sent / timed.wall)
@@ -123,8 +147,18 @@ def throughput(subscribers: int, runs: int) -> list[Figure]:
                 raise BenchError(f"{SMTP_SOURCE} not found: install the Debian package postfix")
             # -d: keep each session's connection for all its messages, as digest does.
             source_argv = [
-                SMTP_SOURCE, "-d", "-s", str(CONCURRENCY), "-m", str(sent), "-l", str(size),
-                "-f", "digest@news.example.com", "-t", "reader@example.org",
+                SMTP_SOURCE,
+                "-d",
+                "-s",
+                str(CONCURRENCY),
+                "-m",
+                str(sent),
+                "-l",
+                str(size),
+                "-f",
+                "digest@news.example.com",
+                "-t",
+                "reader@example.org",
                 f"127.0.0.1:{port}",
             ]
             timed = run_timed(source_argv)
@@ -133,11 +167,36 @@ def throughput(subscribers: int, runs: int) -> list[Figure]:
     send_cmd = "DIGEST_SMTP_URL=smtp://127.0.0.1:PORT " + show(
         _send_argv(Path("digest.toml"), Path("send.db"))
     )
-    loop_cmd = show(["python", "-m", "bench.smtp_loop", "--port", "PORT", "--count", str(sent),
-                     "--eml", "bench/out/send/eml"])
-    source_cmd = show([SMTP_SOURCE, "-d", "-s", str(CONCURRENCY), "-m", str(sent), "-l",
-                       str(int(median(sizes))), "-f", "digest@news.example.com", "-t",
-                       "reader@example.org", "127.0.0.1:PORT"])
+    loop_cmd = show(
+        [
+            "python",
+            "-m",
+            "bench.smtp_loop",
+            "--port",
+            "PORT",
+            "--count",
+            str(sent),
+            "--eml",
+            "bench/out/send/eml",
+        ]
+    )
+    source_cmd = show(
+        [
+            SMTP_SOURCE,
+            "-d",
+            "-s",
+            str(CONCURRENCY),
+            "-m",
+            str(sent),
+            "-l",
+            str(int(median(sizes))),
+            "-f",
+            "digest@news.example.com",
+            "-t",
+            "reader@example.org",
+            "127.0.0.1:PORT",
+        ]
+    )
     ratio_a = median(digest_wall) / median(loop_wall)
     ratio_a_inner = median(digest_inner) / median(loop_inner)
     ratio_b = median(digest_wall) / median(source_wall)
@@ -149,27 +208,83 @@ def throughput(subscribers: int, runs: int) -> list[Figure]:
         f"mean {loop_size:,} bytes"
     )
     return [
-        Figure(s, f"digest send, {subscribers:,} subscribers (wall clock, start-up included)",
-               median(digest_wall), "msg/s", send_cmd, digest_wall, note=note_sizes),
-        Figure(s, "digest send, inside send_edition (report's elapsed_seconds)",
-               median(digest_inner), "msg/s", send_cmd, digest_inner),
-        Figure(s, "baseline (a): smtplib sendmail loop, one connection (wall clock)",
-               median(loop_wall), "msg/s", loop_cmd, loop_wall, note=note_loop),
-        Figure(s, "baseline (a): smtplib loop, connect to QUIT", median(loop_inner), "msg/s",
-               loop_cmd, loop_inner),
-        Figure(s, f"baseline (b): smtp-source, {CONCURRENCY} sessions (wall clock)",
-               median(source_wall), "msg/s", source_cmd, source_wall),
-        Figure(s, "ratio digest / baseline (a), wall clock", ratio_a, "x",
-               f"{send_cmd}  vs  {loop_cmd}", per_run_a, target=">= 0.9x baseline (a)",
-               met=ratio_a >= 0.9),
-        Figure(s, "ratio digest / baseline (a), send loop only", ratio_a_inner, "x",
-               f"{send_cmd}  vs  {loop_cmd}",
-               [d / b for d, b in zip(digest_inner, loop_inner, strict=True)]),
-        Figure(s, "ratio digest / baseline (b)", ratio_b, "x", f"{send_cmd}  vs  {source_cmd}",
-               [d / b for d, b in zip(digest_wall, source_wall, strict=True)]),
-        Figure(s, "MJML compiles per edition", median(compiles), "compiles", send_cmd,
-               [float(c) for c in compiles],
-               note="one per content variant (distinct category set)"),
+        Figure(
+            s,
+            f"digest send, {subscribers:,} subscribers (wall clock, start-up included)",
+            median(digest_wall),
+            "msg/s",
+            send_cmd,
+            digest_wall,
+            note=note_sizes,
+        ),
+        Figure(
+            s,
+            "digest send, inside send_edition (report's elapsed_seconds)",
+            median(digest_inner),
+            "msg/s",
+            send_cmd,
+            digest_inner,
+        ),
+        Figure(
+            s,
+            "baseline (a): smtplib sendmail loop, one connection (wall clock)",
+            median(loop_wall),
+            "msg/s",
+            loop_cmd,
+            loop_wall,
+            note=note_loop,
+        ),
+        Figure(
+            s,
+            "baseline (a): smtplib loop, connect to QUIT",
+            median(loop_inner),
+            "msg/s",
+            loop_cmd,
+            loop_inner,
+        ),
+        Figure(
+            s,
+            f"baseline (b): smtp-source, {CONCURRENCY} sessions (wall clock)",
+            median(source_wall),
+            "msg/s",
+            source_cmd,
+            source_wall,
+        ),
+        Figure(
+            s,
+            "ratio digest / baseline (a), wall clock",
+            ratio_a,
+            "x",
+            f"{send_cmd}  vs  {loop_cmd}",
+            per_run_a,
+            target=">= 0.9x baseline (a)",
+            met=ratio_a >= 0.9,
+        ),
+        Figure(
+            s,
+            "ratio digest / baseline (a), send loop only",
+            ratio_a_inner,
+            "x",
+            f"{send_cmd}  vs  {loop_cmd}",
+            [d / b for d, b in zip(digest_inner, loop_inner, strict=True)],
+        ),
+        Figure(
+            s,
+            "ratio digest / baseline (b)",
+            ratio_b,
+            "x",
+            f"{send_cmd}  vs  {source_cmd}",
+            [d / b for d, b in zip(digest_wall, source_wall, strict=True)],
+        ),
+        Figure(
+            s,
+            "MJML compiles per edition",
+            median(compiles),
+            "compiles",
+            send_cmd,
+            [float(c) for c in compiles],
+            note="one per content variant (distinct category set)",
+        ),
     ]
 
 
@@ -207,11 +322,27 @@ def rate_accuracy(messages: int, rate: float, runs: int) -> list[Figure]:
     avg = median(averages)
     s = SECTION_RATE
     return [
-        Figure(s, f"largest count in any one-second window ({messages:,} messages, worst run)",
-               worst, "msgs", cmd, peaks, target=f"<= {rate:g}", met=worst <= rate,
-               note="acceptance times recorded by a Python sink (bench/common.py)"),
-        Figure(s, "average rate, first to last acceptance", avg, "msg/s", cmd, averages,
-               target=f"within 5% of {rate:g}", met=abs(avg - rate) <= 0.05 * rate),
+        Figure(
+            s,
+            f"largest count in any one-second window ({messages:,} messages, worst run)",
+            worst,
+            "msgs",
+            cmd,
+            peaks,
+            target=f"<= {rate:g}",
+            met=worst <= rate,
+            note="acceptance times recorded by a Python sink (bench/common.py)",
+        ),
+        Figure(
+            s,
+            "average rate, first to last acceptance",
+            avg,
+            "msg/s",
+            cmd,
+            averages,
+            target=f"within 5% of {rate:g}",
+            met=abs(avg - rate) <= 0.05 * rate,
+        ),
     ]
 
 

@@ -48,3 +48,19 @@ def test_unlimited_never_sleeps() -> None:
     for _ in range(1000):
         limiter.acquire()
     assert fake.now == 100.0
+
+
+def test_late_callers_do_not_lower_the_average() -> None:
+    """Senders that come back late (a slow SMTP reply) catch up within the window cap, so
+    the average stays at the limit."""
+    fake = FakeTime()
+    limiter = RateLimiter(200, clock=fake.clock, sleep=fake.sleep)
+    times = []
+    for i in range(2000):
+        if i % 10 == 0:
+            fake.now += 0.02  # every tenth message the sender was busy for 20 ms
+        limiter.acquire()
+        times.append(fake.now)
+    assert _max_in_window(times, 1.0) <= 200
+    average = (len(times) - 1) / (times[-1] - times[0])
+    assert abs(average - 200) / 200 < 0.05

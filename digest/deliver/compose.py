@@ -99,7 +99,7 @@ def personalised(
             date=clock(),
         )
         report.messages += 1
-        report.sizes.append(len(message.data))
+        report.sizes[len(message.data)] += 1
         yield Job(row=row, message=message, article_ids=content.article_ids)
 
 

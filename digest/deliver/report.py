@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import statistics
 import time
-from array import array
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +24,8 @@ class SendReport:
     frequency: str
     period: str
     edition_id: int | None
-    status: str = "dry-run"  # dry-run, complete, already-complete, stopped, incomplete
+    # dry-run, complete, already-complete, skipped, stopped, incomplete, waiting (local time)
+    status: str = "dry-run"
     recipients: int = 0
     messages: int = 0  # rendered (dry run) or handed to the relay
     sent: int = 0
@@ -41,7 +41,9 @@ class SendReport:
     stop_reason: str = ""
     warnings: list[str] = field(default_factory=list)
     articles_per_category: dict[str, int] = field(default_factory=dict)
-    sizes: array[int] = field(default_factory=lambda: array("I"))
+    # Message sizes as a histogram: recipients of one variant differ only by a few bytes,
+    # so this stays small where a list of a million sizes (and sorting it) would not.
+    sizes: Counter[int] = field(default_factory=Counter)
     largest_html: int = 0
     elapsed: float = 0.0
 
@@ -53,9 +55,17 @@ class SendReport:
         )
 
     def size_summary(self) -> tuple[int, int]:
-        if not self.sizes:
+        """(median, largest) message size in bytes; the median is the lower one for an
+        even count."""
+        total = self.sizes.total()
+        if not total:
             return 0, 0
-        return int(statistics.median(self.sizes)), max(self.sizes)
+        seen = 0
+        for size in sorted(self.sizes):
+            seen += self.sizes[size]
+            if seen * 2 >= total:
+                return size, max(self.sizes)
+        raise AssertionError("unreachable: the counts add up to the total")
 
     def as_dict(self) -> dict[str, Any]:
         median, largest = self.size_summary()
