@@ -98,7 +98,8 @@ def preview(
             err=True,
         )
     else:
-        click.get_binary_stream("stdout").write(data)
+        # click.echo writes bytes to the binary stream as they are (no newline added).
+        click.echo(data, nl=False)
 
 
 @click.group()
