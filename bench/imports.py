@@ -21,35 +21,36 @@ def _cmd(argv: list[str]) -> str:
     return show(argv).replace(str(OUT) + "/", "bench/out/")
 
 
-def subscribers(rows: int, runs: int) -> list[Figure]:
+def _timed_imports(
+    command: str, source: Path, expected: int, added: str, db_name: str, runs: int
+) -> tuple[list[float], str]:
+    """Run `digest COMMAND import SOURCE` into a fresh database ``runs`` times; check that
+    each run added ``expected`` items (``added``: a regex whose group 1 is the count)."""
     work = OUT / "import"
     work.mkdir(parents=True, exist_ok=True)
     config = config_file(work / "digest.toml")
-    csv_path = data.subscribers_csv(rows)
-    db = work / "import.db"
+    db = work / db_name
     walls: list[float] = []
     argv: list[str] = []
     for _ in range(runs):
         data.empty_database(db)
-        argv = [
-            *digest_argv(),
-            "--config",
-            str(config),
-            "--db",
-            str(db),
-            "subscribers",
-            "import",
-            str(csv_path),
-        ]
+        argv = [*digest_argv(), "--config", str(config), "--db", str(db)]
+        argv += [command, "import", str(source)]
         timed = run_timed(argv)
-        found = re.search(r"Added (\d+)", timed.stdout)
-        if not found or int(found[1]) != rows:
+        found = re.search(added, timed.stdout)
+        if not found or int(found[1]) != expected:
             raise BenchError(
-                f"import added {found[1] if found else '?'} of {rows}: {timed.stdout[-500:]}"
+                f"{command} import added {found[1] if found else '?'} of {expected}: "
+                f"{timed.stdout[-500:]}"
             )
         walls.append(timed.wall)
+    return walls, _cmd(argv)
+
+
+def subscribers(rows: int, runs: int) -> list[Figure]:
+    csv_path = data.subscribers_csv(rows)
+    walls, cmd = _timed_imports("subscribers", csv_path, rows, r"Added (\d+)", "import.db", runs)
     time_ = median(walls)
-    cmd = _cmd(argv)
     return [
         Figure(
             SECTION,
@@ -73,35 +74,9 @@ def subscribers(rows: int, runs: int) -> list[Figure]:
 
 
 def articles(entries: int, runs: int) -> list[Figure]:
-    work = OUT / "import"
-    work.mkdir(parents=True, exist_ok=True)
-    config = config_file(work / "digest.toml")
     feed = data.rss_feed(entries)
-    db = work / "articles.db"
-    walls: list[float] = []
-    argv: list[str] = []
-    for _ in range(runs):
-        data.empty_database(db)
-        argv = [
-            *digest_argv(),
-            "--config",
-            str(config),
-            "--db",
-            str(db),
-            "articles",
-            "import",
-            str(feed),
-        ]
-        timed = run_timed(argv)
-        found = re.search(r": (\d+) added", timed.stdout)
-        if not found or int(found[1]) != entries:
-            raise BenchError(
-                f"articles import added {found[1] if found else '?'} of "
-                f"{entries}: {timed.stdout[-500:]}"
-            )
-        walls.append(timed.wall)
+    walls, cmd = _timed_imports("articles", feed, entries, r": (\d+) added", "articles.db", runs)
     time_ = median(walls)
-    cmd = _cmd(argv)
     size = Path(feed).stat().st_size
     return [
         Figure(

@@ -152,6 +152,18 @@ class Renderer:
 
     # -- the digest -------------------------------------------------------------------------
 
+    def _outgoing(self, recipient: Recipient, data: bytes, message_id: str) -> OutgoingMessage:
+        """The final message: DKIM-signed over exactly these bytes when configured."""
+        if self._dkim is not None:
+            data = self._dkim.sign(data)
+        return OutgoingMessage(
+            sender=self._envelope_for(recipient.subscriber_id),
+            recipient=recipient.email,
+            data=data,
+            message_id=message_id,
+            subscriber_id=recipient.subscriber_id,
+        )
+
     def _envelope_for(self, subscriber_id: int) -> str:
         """MAIL FROM: the return path, naming the reader (VERP) when it holds {token}."""
         if self._verp and subscriber_id:
@@ -377,15 +389,7 @@ class Renderer:
             "prefs_text": qp_line(prefs),
         }
         data = variant.template.fill(values)
-        if self._dkim is not None:
-            data = self._dkim.sign(data)
-        return OutgoingMessage(
-            sender=self._envelope_for(recipient.subscriber_id),
-            recipient=recipient.email,
-            data=data,
-            message_id=mid,
-            subscriber_id=recipient.subscriber_id,
-        )
+        return self._outgoing(recipient, data, mid)
 
     def render_html(self, variant: RenderedVariant, recipient: Recipient | None = None) -> str:
         """The HTML one recipient gets (subscriber 0's links without one), for previews."""
@@ -478,15 +482,7 @@ class Renderer:
             b"Auto-Submitted: auto-generated\r\n",
         ]
         data = b"".join(headers) + build_body(text, page)
-        if self._dkim is not None:
-            data = self._dkim.sign(data)
-        return OutgoingMessage(
-            sender=self._envelope_for(recipient.subscriber_id),
-            recipient=recipient.email,
-            data=data,
-            message_id=mid,
-            subscriber_id=recipient.subscriber_id,
-        )
+        return self._outgoing(recipient, data, mid)
 
     # -- plumbing ---------------------------------------------------------------------------
 
