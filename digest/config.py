@@ -36,7 +36,8 @@ class SiteSettings:
 class SenderSettings:
     from_: str = "Legal Reader <digest@news.example.com>"
     reply_to: str = ""
-    # Envelope sender (MAIL FROM). Empty: the address in from_.
+    # Envelope sender (MAIL FROM), where bounces go. Empty: the address in from_. With
+    # "{token}" in it (bounces+{token}@example.com) each reader's gets a signed token (VERP).
     return_path: str = ""
     # RFC 2919 List-Id label; empty: derived from the From domain.
     list_id: str = ""
@@ -307,6 +308,9 @@ def validate(settings: Settings, source: str) -> None:
     if settings.digest.max_articles_per_category < 1:
         raise ConfigError(f"{source}: digest.max_articles_per_category: expected at least 1")
     parse_smtp_url(settings.smtp.url, settings.smtp.password_env, source)
+    for i, feed in enumerate(settings.feeds):
+        if feed.refresh_minutes < 1:
+            raise ConfigError(f"{source}: feeds[{i}].refresh_minutes: expected at least 1")
 
 
 def parse_hhmm(value: str, where: str) -> tuple[int, int]:
@@ -388,7 +392,7 @@ postal_address = "Legal Reader, 100 Main Street, Springfield, IL 62701, USA"
 [sender]
 from = "Legal Reader <digest@news.example.com>"
 # reply_to = "editors@news.example.com"
-# return_path = "bounces@news.example.com"   # envelope sender (MAIL FROM)
+# return_path = "bounces+{{token}}@news.example.com"  # envelope sender; {{token}}: VERP
 # list_id = "weekly.news.example.com"
 # unsubscribe_mailto = "unsubscribe@news.example.com"
 
@@ -423,6 +427,17 @@ rate = 0                                  # messages per second, 0 = unlimited
 # domain = "news.example.com"
 # selector = "digest"
 # key_file = "dkim.pem"
+
+# [web]                                   # `digest serve`
+# host = "127.0.0.1"
+# port = 8080
+# trust_proxy = false                     # true only behind your own reverse proxy
+# signup_limit_per_ip_per_hour = 10
+# signup_limit_per_address_per_day = 3
+
+# [bounces]                               # `digest bounces import`
+# soft_limit = 3                          # soft bounces within soft_window_days -> bounced
+# soft_window_days = 30
 
 # [[feeds]]
 # url = "https://news.example.com/feed.xml"

@@ -85,3 +85,23 @@ def test_bad_config_names_file_key_and_expectation(tmp_path: Path, text: str, me
 def test_missing_explicit_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(str(tmp_path / "nope.toml"))
+
+
+def test_the_config_init_writes_is_valid_and_documents_every_section() -> None:
+    import tomllib
+
+    from digest.config import _SECTIONS, CONFIG_TEMPLATE, settings_from_dict
+
+    text = CONFIG_TEMPLATE.format(secret_key="k")
+    assert settings_from_dict(tomllib.loads(text)).secret_key == "k"
+    # Every section is in the file, commented out or not, so an operator can find it.
+    uncommented = text.replace("# [", "[")
+    for section in _SECTIONS:
+        assert f"[{section}]" in uncommented, section
+    assert "[[feeds]]" in uncommented
+
+
+def test_feed_refresh_must_be_positive(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[feeds]]\nurl = "https://x.example/feed"\nrefresh_minutes = 0\n')
+    with pytest.raises(ConfigError, match=r"feeds\[0\]\.refresh_minutes: expected at least 1"):
+        load_settings(path)
