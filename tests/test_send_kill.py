@@ -86,3 +86,48 @@ def test_killed_send_resumes_without_skipping(tmp_path: Path) -> None:
         assert store.delivery_counts(db, edition.id)["sent"] == len(emails)
         if duplicates:
             assert "in flight" in out
+
+
+def test_ctrl_c_stops_at_a_message_boundary_and_resumes(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.db"
+    db = make_db(path)
+    add_articles(
+        db,
+        [article("o1", ("Opioid Drugs",), NOW - timedelta(days=1))],
+        imported=NOW - timedelta(days=1),
+    )
+    emails = [f"reader{i:03d}@example.com" for i in range(60)]
+    for email in emails:
+        subscribe(db, email, ("Opioid Drugs",))
+    db.close()
+    with running_relay() as relay:
+        config = tmp_path / "digest.toml"
+        config.write_text(
+            f'secret_key = "k"\n[smtp]\nurl = "{relay.url}"\n'
+            f"[sending]\nconcurrency = {CONCURRENCY}\nrate = 20\n"
+        )
+        first = _run(config, path, tmp_path)
+        deadline = time.monotonic() + 30
+        while len(relay.received) < 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=30)
+        assert first.returncode == 1
+        assert "Stopped: interrupted. Run the same `digest send` again to resume." in err
+        assert "Traceback" not in err
+        stopped_at = len(relay.received)
+        assert stopped_at < len(emails)
+        db = open_db(path)
+        edition = store.find_edition(db, "weekly", "2026-W48")
+        assert edition is not None
+        counts = store.delivery_counts(db, edition.id)
+        # Everything that reached the relay is recorded; nothing is left half-way.
+        assert counts["sent"] == stopped_at and counts["sending"] == 0
+        db.close()
+
+        second = _run(config, path, tmp_path)
+        _, err = second.communicate(timeout=60)
+        assert second.returncode == 0, err
+        got = relay.by_recipient()
+        assert sorted(got) == emails
+        assert all(len(v) == 1 for v in got.values())  # a graceful stop sends nobody twice
