@@ -14,7 +14,7 @@ from pathlib import Path
 from digest.store import editions as store
 from digest.store import open_db
 from tests.builders import NOW, add_articles, article, make_db, subscribe
-from tests.relay import running_relay
+from tests.relay import Relay, running_relay
 
 REPO = Path(__file__).resolve().parent.parent
 CONCURRENCY = 2
@@ -44,28 +44,40 @@ def _run(config: Path, db: Path, cwd: Path) -> subprocess.Popen[str]:
     )
 
 
-def test_killed_send_resumes_without_skipping(tmp_path: Path) -> None:
+def _readers(tmp_path: Path, count: int) -> tuple[Path, list[str]]:
+    """A database with one new article and ``count`` readers of its category."""
     path = tmp_path / "subscribers.db"
     db = make_db(path)
-    add_articles(
-        db,
-        [article("o1", ("Opioid Drugs",), NOW - timedelta(days=1))],
-        imported=NOW - timedelta(days=1),
-    )
-    emails = [f"reader{i:03d}@example.com" for i in range(120)]
+    yesterday = NOW - timedelta(days=1)
+    add_articles(db, [article("o1", ("Opioid Drugs",), yesterday)], imported=yesterday)
+    emails = [f"reader{i:03d}@example.com" for i in range(count)]
     for email in emails:
         subscribe(db, email, ("Opioid Drugs",))
     db.close()
+    return path, emails
+
+
+def _config(tmp_path: Path, relay: Relay, rate: int) -> Path:
+    config = tmp_path / "digest.toml"
+    config.write_text(
+        f'secret_key = "k"\n[smtp]\nurl = "{relay.url}"\n'
+        f"[sending]\nconcurrency = {CONCURRENCY}\nrate = {rate}\n"
+    )
+    return config
+
+
+def _wait_for(relay: Relay, messages: int) -> None:
+    deadline = time.monotonic() + 30
+    while len(relay.received) < messages and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def test_killed_send_resumes_without_skipping(tmp_path: Path) -> None:
+    path, emails = _readers(tmp_path, 120)
     with running_relay() as relay:
-        config = tmp_path / "digest.toml"
-        config.write_text(
-            f'secret_key = "k"\n[smtp]\nurl = "{relay.url}"\n'
-            f"[sending]\nconcurrency = {CONCURRENCY}\nrate = 40\n"
-        )
+        config = _config(tmp_path, relay, rate=40)
         first = _run(config, path, tmp_path)
-        deadline = time.monotonic() + 30
-        while len(relay.received) < 30 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_for(relay, 30)
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         killed_at = len(relay.received)
@@ -89,27 +101,11 @@ def test_killed_send_resumes_without_skipping(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_stops_at_a_message_boundary_and_resumes(tmp_path: Path) -> None:
-    path = tmp_path / "subscribers.db"
-    db = make_db(path)
-    add_articles(
-        db,
-        [article("o1", ("Opioid Drugs",), NOW - timedelta(days=1))],
-        imported=NOW - timedelta(days=1),
-    )
-    emails = [f"reader{i:03d}@example.com" for i in range(60)]
-    for email in emails:
-        subscribe(db, email, ("Opioid Drugs",))
-    db.close()
+    path, emails = _readers(tmp_path, 60)
     with running_relay() as relay:
-        config = tmp_path / "digest.toml"
-        config.write_text(
-            f'secret_key = "k"\n[smtp]\nurl = "{relay.url}"\n'
-            f"[sending]\nconcurrency = {CONCURRENCY}\nrate = 20\n"
-        )
+        config = _config(tmp_path, relay, rate=20)
         first = _run(config, path, tmp_path)
-        deadline = time.monotonic() + 30
-        while len(relay.received) < 10 and time.monotonic() < deadline:
-            time.sleep(0.05)
+        _wait_for(relay, 10)
         first.send_signal(signal.SIGINT)
         _, err = first.communicate(timeout=30)
         assert first.returncode == 1
