@@ -482,6 +482,7 @@ def make_article(
         author=plain_text(author),
         image_url=_http_url(image_url),
         image_alt=plain_text(image_alt),
+        guid=guid.strip(),
     )
 
 

@@ -36,6 +36,7 @@ class Article:
     author: str = ""
     image_url: str = ""
     image_alt: str = ""
+    guid: str = ""  # the feed's own identifier, when it gave one
 
 
 @dataclass(frozen=True)

@@ -112,3 +112,16 @@ def test_get_article(db: sqlite_utils.Database) -> None:
     upsert_articles(db, [make(1)], NOW, "x")
     assert get_article(db, "a1") == make(1)
     assert get_article(db, "nope") is None
+
+
+def test_the_feed_guid_is_kept(tmp_path: Path) -> None:
+    from digest.ingest import load_source
+
+    db = open_db(tmp_path / "a.db")
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    fixture = Path(__file__).parent / "fixtures" / "articles" / "atom.xml"
+    articles = load_source(str(fixture), now=now)
+    upsert_articles(db, articles, now)
+    stored = dict(db.execute("SELECT id, guid FROM articles").fetchall())
+    assert stored == {a.id: a.guid for a in articles}
+    assert all(stored.values())  # every Atom entry has an id

@@ -56,12 +56,14 @@ def upsert_articles(
             if row is None:
                 db.execute(
                     """
-                    INSERT INTO articles (id, url, title, summary, body_html, author, image_url,
-                        image_alt, published_at, imported_at, updated_at, content_hash, source)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    INSERT INTO articles (id, guid, url, title, summary, body_html, author,
+                        image_url, image_alt, published_at, imported_at, updated_at,
+                        content_hash, source)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                     """,
                     [
                         article.id,
+                        article.guid,
                         article.url,
                         article.title,
                         article.summary,
