@@ -108,8 +108,26 @@ def test_forget_erases_but_keeps_the_address_suppressed(db: sqlite_utils.Databas
     subscriber_id = add(db, "Ana@example.com", 1, 2)
     store.update_subscriber(db, subscriber_id, name="Ana Lima", timezone="Europe/Lisbon")
     store.record_event(db, subscriber_id, "soft_bounce", NOW, "bounces", "452 Ana@example.com full")
+    # Relay replies and bounce diagnostics quote addresses too.
+    db.execute(
+        "INSERT INTO editions (frequency, period, starts_at, ends_at, created_at)"
+        " VALUES ('weekly', '2026-W48', '2026-11-21T00:00:00Z', '2026-11-28T00:00:00Z',"
+        " '2026-11-28T00:00:00Z')"
+    )
+    db.execute(
+        "INSERT INTO deliveries (edition_id, subscriber_id, status, reply, updated_at)"
+        " VALUES (1, ?, 'deferred', '452 4.2.2 Ana@example.com over quota', ?)",
+        [subscriber_id, "2026-11-28T00:00:00Z"],
+    )
+    db.execute(
+        "INSERT INTO bounces (subscriber_id, kind, diagnostic, at)"
+        " VALUES (?, 'soft', '452 Ana@example.com full', '2026-11-28T00:00:00Z')",
+        [subscriber_id],
+    )
     assert not store.is_suppressed(db, "ana@example.com")
     store.forget(db, subscriber_id, LATER, "cli")
+    assert db.execute("SELECT reply FROM deliveries").fetchall() == [("",)]
+    assert db.execute("SELECT diagnostic FROM bounces").fetchall() == [("",)]
     row = db.execute(
         "SELECT email, name, timezone, consent_ip, status FROM subscribers WHERE id = ?",
         [subscriber_id],

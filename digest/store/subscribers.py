@@ -302,8 +302,8 @@ def _time(value: str) -> datetime:
 def forget(db: sqlite_utils.Database, subscriber_id: int, now: datetime, source: str) -> None:
     """Erase the personal data of a subscriber (GDPR erasure) but keep the row, its
     email_hash and a 'forgotten' status, so the address stays suppressed and cannot be
-    re-added by mistake. Subscriptions go; event details are blanked because bounce
-    replies can quote the address."""
+    re-added by mistake. Subscriptions go; event details, relay replies on deliveries and
+    bounce diagnostics are blanked because they can quote the address."""
     set_status(db, subscriber_id, "forgotten", now, source)
     db.execute(
         "UPDATE subscribers SET email = NULL, name = '', timezone = 'UTC', consent_ip = '' "
@@ -312,6 +312,8 @@ def forget(db: sqlite_utils.Database, subscriber_id: int, now: datetime, source:
     )
     db.execute("DELETE FROM subscriptions WHERE subscriber_id = ?", [subscriber_id])
     db.execute("UPDATE events SET detail = '' WHERE subscriber_id = ?", [subscriber_id])
+    db.execute("UPDATE deliveries SET reply = '' WHERE subscriber_id = ?", [subscriber_id])
+    db.execute("UPDATE bounces SET diagnostic = '' WHERE subscriber_id = ?", [subscriber_id])
 
 
 def is_suppressed(db: sqlite_utils.Database, email: str) -> bool:
