@@ -20,7 +20,7 @@ from email.utils import format_datetime
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from bench.common import OUT
+from bench.common import OUT, digest_argv
 from digest.clock import to_db
 from digest.store import open_db
 from digest.store.categories import slugify
@@ -30,6 +30,23 @@ DATA = OUT / "data"
 # Every edition is sent "as of" this moment, so cached databases never go stale.
 AS_OF = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 AS_OF_TEXT = "2026-11-30T08:00:00Z"
+
+
+def send_argv(config: Path, db: Path, *flags: str) -> list[str]:
+    """`digest send --json` for the edition of AS_OF against ``db``, plus ``flags``."""
+    return [
+        *digest_argv(),
+        "--config",
+        str(config),
+        "--db",
+        str(db),
+        "send",
+        "--json",
+        "--as-of",
+        AS_OF_TEXT,
+        *flags,
+    ]
+
 
 CATEGORIES = (
     "Opioid Drugs",

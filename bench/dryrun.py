@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 from typing import Any
 
 from bench import data
@@ -20,7 +19,6 @@ from bench.common import (
     BenchError,
     Figure,
     config_file,
-    digest_argv,
     median,
     rss_tool,
     run_timed,
@@ -33,28 +31,13 @@ DRY_RUN_LIMIT_S = 20.0
 MEMORY_LIMIT_MB = 150.0
 
 
-def _argv(config: Path, db: Path) -> list[str]:
-    return [
-        *digest_argv(),
-        "--config",
-        str(config),
-        "--db",
-        str(db),
-        "send",
-        "--dry-run",
-        "--json",
-        "--as-of",
-        data.AS_OF_TEXT,
-    ]
-
-
 def _dry_run(subscribers: int) -> tuple[float, int, dict[str, Any], list[str]]:
     """(wall seconds, peak RSS KiB, report, argv) for one dry run. Nothing is written, so
     the cached database is used as it is."""
     work = OUT / "dryrun"
     work.mkdir(parents=True, exist_ok=True)
     config = config_file(work / "digest.toml")
-    argv = _argv(config, data.database(subscribers))
+    argv = data.send_argv(config, data.database(subscribers), "--dry-run")
     timed = run_timed(argv, rss=True)
     report: dict[str, Any] = json.loads(timed.stdout)
     if report["recipients"] != subscribers or not report["messages"]:

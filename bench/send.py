@@ -32,7 +32,6 @@ from bench.common import (
     Figure,
     RecordingSink,
     config_file,
-    digest_argv,
     median,
     run_timed,
     show,
@@ -44,22 +43,10 @@ SECTION_SEND = "1. End-to-end send"
 SECTION_RATE = "6. Rate limit accuracy"
 
 
-def _send_argv(config: Path, db: Path) -> list[str]:
-    return [
-        *digest_argv(),
-        "--config",
-        str(config),
-        "--db",
-        str(db),
-        "send",
-        "--json",
-        "--as-of",
-        data.AS_OF_TEXT,
-    ]
-
-
 def _digest_send(config: Path, db: Path, port: int) -> tuple[float, dict[str, Any]]:
-    timed = run_timed(_send_argv(config, db), env={"DIGEST_SMTP_URL": f"smtp://127.0.0.1:{port}"})
+    timed = run_timed(
+        data.send_argv(config, db), env={"DIGEST_SMTP_URL": f"smtp://127.0.0.1:{port}"}
+    )
     report: dict[str, Any] = json.loads(timed.stdout)
     if report["status"] != "complete" or report["failed"] or not report["sent"]:
         raise BenchError(f"digest send did not complete: {timed.stdout[-1000:]}")
@@ -72,22 +59,7 @@ def _sample_messages(config: Path, db: Path, target: Path) -> int:
     everything = target.with_name("eml-all")
     shutil.rmtree(everything, ignore_errors=True)
     shutil.rmtree(target, ignore_errors=True)
-    argv = [
-        *digest_argv(),
-        "--config",
-        str(config),
-        "--db",
-        str(db),
-        "send",
-        "--dry-run",
-        "--json",
-        "--as-of",
-        data.AS_OF_TEXT,
-        "--output",
-        str(everything),
-        "--limit",
-        "3000",
-    ]
+    argv = data.send_argv(config, db, "--dry-run", "--output", str(everything), "--limit", "3000")
     report = json.loads(run_timed(argv).stdout)
     size = int(report["message_size_median"])
     files = sorted(everything.glob("*.eml"), key=lambda p: abs(p.stat().st_size - size))
@@ -165,7 +137,7 @@ def throughput(subscribers: int, runs: int) -> list[Figure]:
             source_wall.append(sent / timed.wall)
 
     send_cmd = "DIGEST_SMTP_URL=smtp://127.0.0.1:PORT " + show(
-        _send_argv(Path("digest.toml"), Path("send.db"))
+        data.send_argv(Path("digest.toml"), Path("send.db"))
     )
     loop_cmd = show(
         [
@@ -316,7 +288,7 @@ def rate_accuracy(messages: int, rate: float, runs: int) -> list[Figure]:
         peaks.append(float(max_in_window(times)))
         averages.append((len(times) - 1) / (max(times) - min(times)))
     cmd = f"(rate = {rate:g} in digest.toml) DIGEST_SMTP_URL=smtp://127.0.0.1:PORT " + show(
-        _send_argv(Path("digest.toml"), Path("rate.db"))
+        data.send_argv(Path("digest.toml"), Path("rate.db"))
     )
     worst = max(peaks)
     avg = median(averages)

@@ -10,7 +10,11 @@ from typing import Any
 import sqlite_utils
 
 from digest.config import SendingSettings, Settings, SmtpSettings
+from digest.deliver.report import SendReport
+from digest.deliver.send import send_edition
+from digest.deliver.smtp import SmtpTransport
 from digest.models import Article
+from digest.render import Renderer
 from digest.store import open_db
 from digest.store.articles import upsert_articles
 from digest.store.categories import ensure_category
@@ -65,4 +69,23 @@ def settings_for(db_path: Path, smtp_url: str = "smtp://127.0.0.1:1", **sending:
         secret_key="test-secret-key",
         smtp=SmtpSettings(url=smtp_url, timeout=5.0),
         sending=dataclasses.replace(SendingSettings(concurrency=2), **sending),
+    )
+
+
+def send_at(
+    db: sqlite_utils.Database, settings: Settings, at: datetime, **options: Any
+) -> SendReport:
+    """A real weekly send to the relay in ``settings``, with the clock stopped at ``at`` and
+    no waiting between retries."""
+    return send_edition(
+        db,
+        settings,
+        Renderer(settings),
+        frequency="weekly",
+        as_of=at,
+        clock=lambda: at,
+        transport_factory=lambda: SmtpTransport(settings.smtp.parsed, timeout=5),
+        sleep=lambda s: None,
+        retry_delay=0,
+        **options,
     )

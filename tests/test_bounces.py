@@ -23,10 +23,8 @@ from digest.bounces import (
     verp_address,
 )
 from digest.config import BounceSettings, SenderSettings, Settings
-from digest.deliver.send import send_edition
-from digest.deliver.smtp import SmtpTransport, classify
+from digest.deliver.smtp import classify
 from digest.errors import InputError
-from digest.render import Renderer
 from digest.store import editions as edition_store
 from digest.store import open_db
 from digest.store.bounces import bounce_counts
@@ -34,7 +32,7 @@ from digest.store.subscribers import events_for, get_subscriber_by_email, set_st
 from digest.subscribers import import_subscribers_csv
 from digest.web.actions import sign_up
 from digest.web.forms import Choices
-from tests.builders import NOW, add_articles, article, make_db, settings_for, subscribe
+from tests.builders import NOW, add_articles, article, make_db, send_at, settings_for, subscribe
 from tests.relay import Relay, running_relay
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bounces"
@@ -616,17 +614,7 @@ def test_bounced_and_complained_readers_are_never_mailed_again(
     settings = settings_for(path, relay.url)
 
     def send(at: datetime) -> None:
-        send_edition(
-            db,
-            settings,
-            Renderer(settings),
-            frequency="weekly",
-            as_of=at,
-            clock=lambda: at,
-            transport_factory=lambda: SmtpTransport(settings.smtp.parsed, timeout=5),
-            sleep=lambda s: None,
-            retry_delay=0,
-        )
+        send_at(db, settings, at)
 
     send(NOW)
     sent = {r.recipients[0]: r for r in relay.received}

@@ -19,7 +19,7 @@ from digest.render import Renderer
 from digest.store import editions as store
 from digest.store import open_db
 from digest.store.subscribers import get_subscriber_by_email, set_status
-from tests.builders import NOW, add_articles, article, make_db, settings_for, subscribe
+from tests.builders import NOW, add_articles, article, make_db, send_at, settings_for, subscribe
 from tests.relay import Relay, running_relay
 
 
@@ -59,17 +59,7 @@ def _setup(tmp_path: Path) -> Path:
 def _send(path: Path, relay: Relay, at: datetime, **sending: Any) -> SendReport:
     settings = settings_for(path, relay.url, **sending)
     db = open_db(path)
-    report = send_edition(
-        db,
-        settings,
-        Renderer(settings),
-        frequency="weekly",
-        as_of=at,
-        clock=lambda: at,
-        transport_factory=lambda: SmtpTransport(settings.smtp.parsed, timeout=5),
-        sleep=lambda s: None,
-        retry_delay=0,
-    )
+    report = send_at(db, settings, at)
     db.close()
     return report
 
