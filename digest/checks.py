@@ -15,7 +15,7 @@ from html.parser import HTMLParser
 from digest.config import Settings
 from digest.errors import DigestError
 from digest.mime import make_message_id, sending_domain
-from digest.models import Article, DigestContent, Recipient, Section
+from digest.models import Article, DigestContent, Frequency, Recipient, Section
 from digest.render import HTML_SIZE_LIMIT, Renderer
 
 CSS_LIMIT = 16 * 1024
@@ -49,7 +49,7 @@ def sample_content() -> DigestContent:
     )
     return DigestContent(
         site_name="Legal Reader",
-        frequency="weekly",
+        frequency=Frequency.WEEKLY,
         starts_at=SAMPLE_NOW - timedelta(days=7),
         ends_at=SAMPLE_NOW,
         sections=sections,

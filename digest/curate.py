@@ -9,19 +9,15 @@ enough however many subscribers there are.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import sqlite_utils
-
 from digest.clock import from_db, to_db
 from digest.config import Settings
-from digest.errors import InputError, NotFoundError
-from digest.models import Article, DigestContent, Recipient, Section
-from digest.store import editions as store
-from digest.store.categories import resolve_categories
-from digest.store.editions import ArticleRow, RecipientRow
+from digest.errors import InputError
+from digest.models import Article, ArticleRow, DigestContent, Frequency, RecipientRow, Section
 
 CACHE_SIZE = 256
 
@@ -118,22 +114,31 @@ def _article(row: ArticleRow, category: str) -> Article:
     )
 
 
+# Category id -> (name, slug, position in the site's order).
+CategoryNames = dict[int, tuple[str, str, int]]
+# (published_after, available_until) as stored UTC text -> candidate article rows, newest
+# first, one per (article, category): the store's ``available_articles``.
+ArticleSource = Callable[[str, str], list[ArticleRow]]
+
+
 class Curator:
-    """Chooses content for recipients of one edition, once per group of alike recipients."""
+    """Chooses content for recipients of one edition, once per group of alike recipients.
+    Pure: the category names and the article query are passed in."""
 
     def __init__(
         self,
-        db: sqlite_utils.Database,
         settings: Settings,
         window: EditionWindow,
         *,
+        names: CategoryNames,
+        articles: ArticleSource,
         edition_id: int | None = None,
     ) -> None:
-        self.db = db
         self.settings = settings
         self.window = window
         self.edition_id = edition_id
-        self.names = store.category_names(db)
+        self.names = names
+        self._load = articles
         self.selections = 0  # article selections made: one per group, not per recipient
         self._rows: list[ArticleRow] | None = None
         self._cache: OrderedDict[tuple[tuple[int, ...], str | None], DigestContent | None] = (
@@ -145,10 +150,8 @@ class Curator:
         returning reader's oldest), available by the cutoff."""
         if self._rows is None:
             back = lookback(self.settings, self.window.frequency)
-            self._rows = store.available_articles(
-                self.db,
-                published_after=to_db(self.window.ends_at - 2 * back),
-                available_until=to_db(self.window.ends_at),
+            self._rows = self._load(
+                to_db(self.window.ends_at - 2 * back), to_db(self.window.ends_at)
             )
         return self._rows
 
@@ -193,36 +196,9 @@ class Curator:
             return None
         return DigestContent(
             site_name=self.settings.site.name,
-            frequency=window.frequency,
+            frequency=Frequency(window.frequency),
             starts_at=window.starts_at,
             ends_at=window.ends_at,
             sections=sections,
             edition_id=self.edition_id,
         )
-
-
-def content_for_categories(
-    db: sqlite_utils.Database,
-    settings: Settings,
-    categories: list[str],
-    as_of: datetime,
-    *,
-    frequency: str = "weekly",
-) -> DigestContent | None:
-    """What a new reader of these categories would get in the edition at ``as_of``."""
-    ids = tuple(sorted(c.id for c in resolve_categories(db, categories)))
-    curator = Curator(db, settings, edition_window(settings, frequency, as_of))
-    return curator.select(ids, None)
-
-
-def content_for_subscriber(
-    db: sqlite_utils.Database, settings: Settings, email: str, as_of: datetime
-) -> tuple[Recipient, DigestContent | None]:
-    """What this subscriber would get in their next edition at ``as_of``."""
-    row = store.planned_recipient(db, email)
-    if row is None:
-        raise NotFoundError(f"no subscriber with address {email!r}")
-    frequency = store.subscriber_frequency(db, row.subscriber_id)
-    curator = Curator(db, settings, edition_window(settings, frequency, as_of))
-    recipient = Recipient(subscriber_id=row.subscriber_id, email=row.email, name=row.name)
-    return recipient, curator.content_for(row)

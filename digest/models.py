@@ -4,11 +4,86 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
+from typing import NamedTuple
 
-SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribed", "bounced", "complained", "forgotten")
-# Statuses that must never be mailed again by any path.
-SUPPRESSED_STATUSES = ("unsubscribed", "bounced", "complained", "forgotten")
-FREQUENCIES = ("weekly", "daily")
+
+class SubscriberStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
+    FORGOTTEN = "forgotten"
+
+    @property
+    def suppressed(self) -> bool:
+        """Never mailed again by any path, and never re-subscribed by an import."""
+        return self in SUPPRESSED_STATUSES
+
+    @property
+    def operator_only(self) -> bool:
+        """Only the operator may bring this reader back: a bounced address cannot receive
+        mail, a complaint is the strongest "never again", a forgotten reader asked to be
+        erased. (An unsubscribed reader may come back by their own fresh consent.)"""
+        return self in OPERATOR_ONLY_STATUSES
+
+
+class Frequency(StrEnum):
+    WEEKLY = "weekly"
+    DAILY = "daily"
+
+
+class EditionStatus(StrEnum):
+    OPEN = "open"  # created, recipients fixed; being sent or to be resumed
+    COMPLETE = "complete"
+    SKIPPED = "skipped"  # deliberately not sent (missed by more than max_delay_hours)
+
+
+class DeliveryStatus(StrEnum):
+    """pending -> sending -> sent | failed | bounced | deferred; skipped when nothing is new
+    (or the reader left, or their send time was missed)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    BOUNCED = "bounced"
+    DEFERRED = "deferred"
+    SKIPPED = "skipped"
+
+
+class ResultKind(StrEnum):
+    """What a relay's answer to one message means for the send loop."""
+
+    SENT = "sent"
+    TRANSIENT = "transient"  # 4xx, timeout, dropped connection: retry
+    PERMANENT = "permanent"  # 5xx about this message or this reader: do not retry
+    BOUNCE = "bounce"  # 5.1.x: the mailbox does not exist
+
+
+class BounceKind(StrEnum):
+    HARD = "hard"
+    SOFT = "soft"
+    POLICY = "policy"  # x.7.x: the sender's problem, never held against the reader
+    COMPLAINT = "complaint"
+
+
+SUBSCRIBER_STATUSES = tuple(SubscriberStatus)
+SUPPRESSED_STATUSES = frozenset(
+    {
+        SubscriberStatus.UNSUBSCRIBED,
+        SubscriberStatus.BOUNCED,
+        SubscriberStatus.COMPLAINED,
+        SubscriberStatus.FORGOTTEN,
+    }
+)
+OPERATOR_ONLY_STATUSES = frozenset(
+    {SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED, SubscriberStatus.FORGOTTEN}
+)
+FREQUENCIES = tuple(Frequency)
+# Deliveries still to be worked on by a (resumed) send.
+OPEN_DELIVERY_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED)
 
 
 @dataclass(frozen=True)
@@ -44,8 +119,8 @@ class Subscriber:
     id: int
     email: str
     name: str = ""
-    status: str = "active"
-    frequency: str = "weekly"
+    status: SubscriberStatus = SubscriberStatus.ACTIVE
+    frequency: Frequency = Frequency.WEEKLY
     timezone: str = "UTC"
     categories: tuple[str, ...] = ()  # category names, in the subscriber's order
     created_at: datetime | None = None
@@ -68,11 +143,11 @@ class Edition:
     """One send of one frequency for one period, e.g. weekly 2026-W48 or daily 2026-11-28."""
 
     id: int
-    frequency: str
+    frequency: Frequency
     period: str
     starts_at: datetime
     ends_at: datetime
-    status: str = "open"  # open, complete, skipped
+    status: EditionStatus = EditionStatus.OPEN
     created_at: datetime | None = None
     completed_at: datetime | None = None
     note: str = ""
@@ -82,7 +157,7 @@ class Edition:
 class Delivery:
     edition_id: int
     subscriber_id: int
-    status: str  # pending, sending, sent, failed, skipped, bounced
+    status: DeliveryStatus
     article_ids: tuple[str, ...] = ()
     attempts: int = 0
     reply: str = ""
@@ -116,7 +191,7 @@ class DigestContent:
     gets the same articles. Rendering compiles MJML once per DigestContent."""
 
     site_name: str
-    frequency: str  # weekly or daily
+    frequency: Frequency
     starts_at: datetime  # the period the edition covers, for the header
     ends_at: datetime
     sections: tuple[Section, ...]
@@ -140,3 +215,57 @@ class Recipient:
     subscriber_id: int
     email: str
     name: str = ""
+
+
+@dataclass(frozen=True)
+class BounceRecord:
+    """One failure or complaint we learned of, at SMTP time (origin 'smtp') or from an
+    imported report (origin: the file)."""
+
+    subscriber_id: int
+    edition_id: int | None
+    kind: BounceKind
+    at: datetime
+    status_code: str = ""
+    diagnostic: str = ""
+    origin: str = ""
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class RecipientRow:
+    """A subscriber as the send loop needs them: who, which categories, and since when."""
+
+    subscriber_id: int
+    email: str
+    name: str
+    timezone: str
+    category_ids: tuple[int, ...]  # sorted
+    last_sent_end: str | None  # cutoff of the last edition delivered to them (UTC text)
+    # The delivery's status when resuming; 'pending' for a planned (dry-run) recipient.
+    status: DeliveryStatus = DeliveryStatus.PENDING
+    attempts: int = 0
+    # The subscriber's status now: one who left since the edition started is not mailed.
+    subscriber_status: SubscriberStatus = SubscriberStatus.ACTIVE
+
+
+@dataclass(frozen=True)
+class ArticleRow:
+    id: str
+    url: str
+    title: str
+    summary: str
+    author: str
+    image_url: str
+    image_alt: str
+    published_at: str
+    category_id: int
+    available_at: str = ""  # when it was both published and imported
+
+
+class UpsertCounts(NamedTuple):
+    """What importing a batch of articles did."""
+
+    added: int
+    updated: int
+    unchanged: int

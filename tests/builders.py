@@ -9,16 +9,15 @@ from typing import Any
 
 import sqlite_utils
 
+from digest.app import App
+from digest.clock import Clock
 from digest.config import SendingSettings, Settings, SmtpSettings
 from digest.deliver.report import SendReport
-from digest.deliver.send import send_edition
 from digest.deliver.smtp import SmtpTransport
 from digest.models import Article
-from digest.render import Renderer
-from digest.store import open_db
+from digest.store import Store, open_db
 from digest.store.articles import upsert_articles
 from digest.store.categories import ensure_category
-from digest.subscribers import add_subscriber
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)  # a Saturday in ISO week 2026-W48
 CATEGORIES = ("Opioid Drugs", "Consumer Safety", "Courts")
@@ -57,8 +56,19 @@ def subscribe(
     now: datetime = NOW - timedelta(days=30),
     **kwargs: Any,
 ) -> int:
-    result = add_subscriber(db, email, list(categories), now=now, **kwargs)
+    result = app_for(db, clock=lambda: now).add_subscriber(email, list(categories), **kwargs)
     return int(result.subscriber.id)
+
+
+def app_for(
+    db: sqlite_utils.Database, settings: Settings | None = None, *, clock: Clock | None = None
+) -> App:
+    """The application core over an open test database (its connection on this thread)."""
+    store = Store.adopt(db)
+    settings = settings or dataclasses.replace(
+        Settings(), db_path=store.path, secret_key="test-secret-key"
+    )
+    return App(settings, store, clock=clock or (lambda: NOW))
 
 
 def settings_for(db_path: Path, smtp_url: str = "smtp://127.0.0.1:1", **sending: Any) -> Settings:
@@ -77,15 +87,10 @@ def send_at(
 ) -> SendReport:
     """A real weekly send to the relay in ``settings``, with the clock stopped at ``at`` and
     no waiting between retries."""
-    return send_edition(
-        db,
+    app = App(
         settings,
-        Renderer(settings),
-        frequency="weekly",
-        as_of=at,
+        Store.adopt(db),
         clock=lambda: at,
-        transport_factory=lambda: SmtpTransport(settings.smtp.parsed, timeout=5),
-        sleep=lambda s: None,
-        retry_delay=0,
-        **options,
+        transports=lambda: SmtpTransport(settings.smtp.parsed, timeout=5),
     )
+    return app.send("weekly", at, sleep=lambda s: None, retry_delay=0, **options)

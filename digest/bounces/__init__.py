@@ -1,8 +1,8 @@
 """Bounces and complaints: read the reports, match them to readers, apply the policy.
 
-Three ways in, one policy (:func:`apply_bounce`):
+Three ways in, one policy (``App.apply_bounce`` in :mod:`digest.app.feedback`):
 
-- SMTP time: the send loop hands each final refusal to :func:`record_smtp_failure`.
+- SMTP time: the send loop hands each final refusal to ``App.record_smtp_failure``.
 - Reports that arrive later by mail, imported with :func:`import_bounces` from .eml files,
   folders of them, mbox files or Maildir folders: RFC 3464 delivery status notifications,
   ARF complaint reports (RFC 5965), Amazon SES notifications (JSON, as SNS mails them), and
@@ -38,31 +38,20 @@ from digest.bounces.parse import (
     iter_messages,
     parse_report,
 )
-from digest.bounces.policy import (
-    ImportReport,
-    StatusChange,
-    apply_bounce,
-    import_bounces,
-    reactivate,
-    record_smtp_failure,
-)
-from digest.tokens import read_verp, verp_address
+from digest.bounces.policy import ImportReport, SmtpFailure, StatusChange, evidence, smtp_failure
 
 __all__ = [
     "Failure",
     "ImportReport",
     "NotAReport",
     "Report",
+    "SmtpFailure",
     "StatusChange",
-    "apply_bounce",
     "enhanced_code",
+    "evidence",
     "failure_kind",
     "fingerprint",
-    "import_bounces",
     "iter_messages",
     "parse_report",
-    "reactivate",
-    "read_verp",
-    "record_smtp_failure",
-    "verp_address",
+    "smtp_failure",
 ]

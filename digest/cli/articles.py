@@ -11,11 +11,7 @@ from digest.cli.context import AppContext, echo_json, json_option, pass_app
 from digest.cli.params import parse_date_option
 from digest.clock import to_db
 from digest.errors import DigestError
-from digest.ingest import articles_from_records, load_source
 from digest.models import Article, Category
-from digest.store import transaction
-from digest.store.articles import list_articles, upsert_articles
-from digest.store.categories import ensure_category, find_category, list_categories
 
 
 @click.group()
@@ -61,10 +57,8 @@ def import_(
     """
     failed = 0
     for source in sources:
-        now = app.clock()
         try:
-            found = load_source(source, now=now, categories=categories, since=since)
-            counts = upsert_articles(app.db, found, now, source=source)
+            counts = app.core.import_articles(source, categories=categories, since=since)
         except DigestError as e:
             failed += 1
             click.echo(f"Error: {e}", err=True)
@@ -116,18 +110,15 @@ def add(
             --url https://news.example.com/courts/opioid-verdict \\
             --category Courts --category "Opioid Drugs"
     """
-    now = app.clock()
-    record = {
-        "url": url,
-        "title": title,
-        "summary": summary,
-        "author": author,
-        "image": image,
-        "published": (published or now).isoformat(),
-        "categories": list(categories),
-    }
-    [article] = articles_from_records([("articles add", record)], source="add", now=now)
-    counts = upsert_articles(app.db, [article], now, source="add")
+    article, counts = app.core.add_article(
+        title=title,
+        url=url,
+        categories=categories,
+        summary=summary,
+        published=published,
+        author=author,
+        image=image,
+    )
     verb = "Added" if counts.added else "Updated" if counts.updated else "Unchanged"
     click.echo(f"{verb} article {article.id}: {article.title}")
 
@@ -157,7 +148,7 @@ def list_(
         digest articles list --category "Opioid Drugs" --since 2026-11-21
         digest articles list --limit 5 --json
     """
-    found = list_articles(app.db, category=category, since=since, limit=limit)
+    found = app.core.list_articles(category=category, since=since, limit=limit)
     if as_json:
         echo_json([article_json(a) for a in found])
         return
@@ -199,7 +190,7 @@ def categories_list(app: AppContext, as_json: bool) -> None:
     Example:
         digest categories list --json
     """
-    found = list_categories(app.db)
+    found = app.core.list_categories()
     if as_json:
         echo_json([category_json(c) for c in found])
         return
@@ -237,15 +228,12 @@ def categories_add(app: AppContext, name: str, description: str) -> None:
     """
     if not name.strip():
         raise click.BadParameter("must not be empty", param_hint="NAME")
-    existing = find_category(app.db, name)
-    if existing is not None:
-        click.echo(f"Category {existing.name} ({existing.slug}) already exists")
+    result = app.core.add_category(name, description)
+    category = result.category
+    if not result.created:
+        click.echo(f"Category {category.name} ({category.slug}) already exists")
         return
-    with transaction(app.db):
-        ensure_category(app.db, name, description)
-    created = find_category(app.db, name)
-    assert created is not None  # just inserted
-    click.echo(f"Added category {created.name} ({created.slug})")
+    click.echo(f"Added category {category.name} ({category.slug})")
 
 
 COMMANDS = [articles, categories]

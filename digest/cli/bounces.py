@@ -1,5 +1,5 @@
 """`digest bounces import` and `digest subscribers reactivate`: thin shells over
-:mod:`digest.bounces`.
+:mod:`digest.app.feedback`.
 
 ``reactivate`` belongs with the other subscriber commands but lives here, next to the
 policy it undoes; it attaches itself to the ``subscribers`` group when this module loads.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from digest.bounces import ImportReport, import_bounces, reactivate
+from digest.bounces import ImportReport
 from digest.cli.context import AppContext, echo_json, json_option, pass_app
 from digest.cli.subscribers import subscribers
 
@@ -50,7 +50,7 @@ def import_(app: AppContext, paths: tuple[Path, ...], as_json: bool) -> None:
         digest bounces import ~/Maildir/.Bounces
         digest bounces import /var/mail/bounces --json
     """
-    report = import_bounces(app.db, app.settings, paths, app.clock())
+    report = app.core.import_bounces(paths)
     if as_json:
         echo_json(report.as_dict())
         return
@@ -105,7 +105,7 @@ def reactivate_(app: AppContext, email: str, reason: str) -> None:
     Example:
         digest subscribers reactivate ana@example.com --reason "mailbox fixed, ticket 4411"
     """
-    subscriber = reactivate(app.db, email, reason, app.clock())
+    subscriber = app.core.reactivate(email, reason)
     click.echo(f"Reactivated {subscriber.email}: active again.")
 
 

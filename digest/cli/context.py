@@ -1,4 +1,4 @@
-"""What every command gets: settings, a lazily opened database and the clock."""
+"""What every command gets: the settings and the application core, built on first use."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import click
-import sqlite_utils
 
+from digest.app import App
 from digest.clock import Clock, system_clock
 from digest.config import Settings, load_settings
-from digest.store import open_db
 
 
 @dataclass
@@ -20,7 +19,7 @@ class AppContext:
     db_override: str | None = None
     clock: Clock = system_clock
     _settings: Settings | None = field(default=None, repr=False)
-    _db: sqlite_utils.Database | None = field(default=None, repr=False)
+    _app: App | None = field(default=None, repr=False)
 
     @property
     def settings(self) -> Settings:
@@ -33,15 +32,15 @@ class AppContext:
         return self.settings.db_path
 
     @property
-    def db(self) -> sqlite_utils.Database:
-        if self._db is None:
-            self._db = open_db(self.db_path)
-        return self._db
+    def core(self) -> App:
+        if self._app is None:
+            self._app = App.open(self.settings, clock=self.clock)
+        return self._app
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        if self._app is not None:
+            self._app.close()
+            self._app = None
 
 
 pass_app = click.make_pass_decorator(AppContext)

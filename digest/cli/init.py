@@ -30,12 +30,10 @@ def init(app: AppContext, sample: bool) -> None:
     else:
         config.write_text(CONFIG_TEMPLATE.format(secret_key=secrets.token_urlsafe(32)))
         click.echo(f"Config: {config} (written, with a new secret key)")
-    db = app.db
+    app.core.db  # noqa: B018 (creates and migrates the database)
     click.echo(f"Database: {app.db_path}")
     if sample:
-        from digest.sample import load_sample
-
-        result = load_sample(db, app.clock())
+        result = app.core.load_sample()
         click.echo(
             f"Sample data: {result.articles_added} articles added, "
             f"{result.subscribers_added} subscribers added "

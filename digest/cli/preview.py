@@ -7,16 +7,8 @@ from pathlib import Path
 
 import click
 
-from digest.checks import check_templates
 from digest.cli.context import AppContext, pass_app
 from digest.cli.params import parse_date_option
-from digest.curate import content_for_categories, content_for_subscriber
-from digest.mime import make_message_id, sending_domain
-from digest.models import Recipient
-from digest.render import Renderer
-
-# Who a category preview is addressed to: nobody (RFC 2606 reserves .invalid).
-PREVIEW_RECIPIENT = Recipient(subscriber_id=0, email="preview@example.invalid", name="")
 
 
 @click.command()
@@ -63,32 +55,19 @@ def preview(
     if bool(email) == bool(categories):
         raise click.UsageError("give either --subscriber EMAIL or one or more --category")
     moment = as_of or app.clock()
-    settings = app.settings
     if email:
-        recipient, content = content_for_subscriber(app.db, settings, email, moment)
+        found = app.core.preview_for_subscriber(email, moment)
         who = email
     else:
-        content = content_for_categories(app.db, settings, list(categories), moment)
-        recipient, who = PREVIEW_RECIPIENT, ", ".join(categories)
-    if content is None or content.article_count == 0:
+        found = app.core.preview_for_categories(categories, moment)
+        who = ", ".join(categories)
+    if found is None:
         click.echo(
             f"No new articles for {who} in the edition due {moment:%Y-%m-%d %H:%M %Z}.", err=True
         )
         raise SystemExit(1)
-    renderer = Renderer(settings)
-    variant = renderer.render_variant(content)
-    if fmt == "html":
-        data = renderer.render_html(variant, recipient).encode("utf-8")
-    elif fmt == "text":
-        data = renderer.render_text(variant, recipient).encode("utf-8")
-    else:
-        message = renderer.personalise(
-            variant,
-            recipient,
-            message_id=make_message_id(sending_domain(settings)),
-            date=moment,
-        )
-        data = message.data
+    rendered = app.core.render_preview(found, fmt, date=moment)
+    variant, data = rendered.variant, rendered.data
     if output:
         Path(output).write_bytes(data)
         trimmed = f", {variant.trimmed} trimmed for size" if variant.trimmed else ""
@@ -124,7 +103,7 @@ def check(app: AppContext, template_dir: str | None) -> None:
     Example:
         digest templates check --dir my-templates
     """
-    report = check_templates(app.settings, template_dir)
+    report = app.core.check_templates(template_dir)
     for note in report.notes:
         click.echo(note)
     for warning in report.warnings:

@@ -14,14 +14,7 @@ from types import FrameType
 import click
 
 from digest.cli.context import AppContext, pass_app
-from digest.schedule import (
-    Runner,
-    fmt,
-    job_specs,
-    next_local_edition,
-    run_daemon,
-    single_runner,
-)
+from digest.schedule import Runner, fmt, job_specs, run_daemon, single_runner
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # syslog priorities, for the "<N>" prefix journald reads from a service's stderr.
@@ -123,7 +116,7 @@ def run(app: AppContext, log_level: str) -> None:
     """
     configure_logging(log_level.lower())
     settings = app.settings
-    app.db  # open and migrate now, so a bad database fails before the jobs start  # noqa: B018
+    app.core.db  # open and migrate now, so a bad database fails before the jobs start  # noqa: B018
     stop = threading.Event()
     with single_runner(settings), _stop_on_signals(stop):
         run_daemon(settings, Runner(settings, clock=app.clock, stop=stop), stop)
@@ -160,7 +153,7 @@ def list_(app: AppContext) -> None:
     for job in jobs:
         if not job.frequency:
             continue
-        edition = next_local_edition(app.db, settings, job.frequency, now)
+        edition = app.core.next_local_edition(job.frequency, now)
         if edition is None:
             click.echo(f"Next {job.frequency} edition: no active {job.frequency} subscribers")
             continue

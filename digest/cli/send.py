@@ -15,19 +15,11 @@ from typing import Any
 
 import click
 
+from digest.app import EditionSummary
 from digest.cli.context import AppContext, echo_json, json_option, pass_app
 from digest.cli.params import parse_date_option
-from digest.curate import content_for_categories, content_for_subscriber
-from digest.deliver import compose
-from digest.deliver import send as delivery
 from digest.deliver.outbox import Outbox
 from digest.deliver.report import ProgressCallback, SendReport
-from digest.deliver.smtp import SmtpTransport, check_relay
-from digest.errors import DeliveryError, NotFoundError
-from digest.models import Edition
-from digest.render import Renderer
-from digest.store import editions as store
-from digest.store.bounces import bounce_counts
 
 
 @click.command()
@@ -90,48 +82,26 @@ def send(
         digest send                                 # the weekly edition, now
         digest send --frequency daily --as-of 2026-11-28
     """
-    settings = app.settings
     moment = as_of or app.clock()
     if (output or limit) and not dry_run:
         raise click.UsageError("--output and --limit go with --dry-run")
     if to is None and (as_subscriber or categories):
         raise click.UsageError("--as and --category go with --to")
-    renderer = Renderer(settings)
     if to is not None:
         if dry_run:
             raise click.UsageError("--to sends a real test copy; leave out --dry-run")
-        _send_test_copy(app, renderer, to, as_subscriber, categories, moment)
+        _send_test_copy(app, to, as_subscriber, categories, moment)
         return
     if dry_run:
         outbox = Outbox(Path(output), limit) if output else None
-        report = compose.dry_run(
-            app.db,
-            settings,
-            renderer,
-            frequency=frequency,
-            as_of=moment,
-            clock=app.clock,
-            outbox=outbox,
-        )
+        report = app.core.dry_run(frequency, moment, outbox=outbox)
         _print_report(report, as_json, dry=True)
         if outbox is not None and not as_json:
             click.echo(f"Wrote {len(outbox.manifest)} message(s) and manifest.json to {output}")
         return
-    check_relay(settings.smtp.parsed, timeout=settings.smtp.timeout)
+    app.core.check_relay()
     with _stop_on_sigterm() as stop, _progress() as progress:
-        report = delivery.send_edition(
-            app.db,
-            settings,
-            renderer,
-            frequency=frequency,
-            as_of=moment,
-            clock=app.clock,
-            transport_factory=lambda: SmtpTransport(
-                settings.smtp.parsed, timeout=settings.smtp.timeout
-            ),
-            stop=stop,
-            progress=progress,
-        )
+        report = app.core.send(frequency, moment, stop=stop, progress=progress)
     _print_report(report, as_json, dry=False)
     if not report.ok:
         sys.exit(1)
@@ -139,33 +109,19 @@ def send(
 
 def _send_test_copy(
     app: AppContext,
-    renderer: Renderer,
     to: str,
     as_subscriber: str | None,
     categories: tuple[str, ...],
     moment: datetime,
 ) -> None:
-    from digest.subscribers import normalise_email
-
-    address = normalise_email(to)
     if as_subscriber and categories:
         raise click.UsageError("use either --as or --category, not both")
-    if as_subscriber:
-        _, content = content_for_subscriber(app.db, app.settings, as_subscriber, moment)
-    elif categories:
-        content = content_for_categories(app.db, app.settings, list(categories), moment)
-    else:
+    if not as_subscriber and not categories:
         raise click.UsageError("--to needs --as SUBSCRIBER or --category NAME")
-    if content is None:
-        raise NotFoundError("nothing new in that digest at this moment: no test copy sent")
-    transport = SmtpTransport(app.settings.smtp.parsed, timeout=app.settings.smtp.timeout)
-    message, result = delivery.send_test(
-        app.db, app.settings, renderer, transport, to=address, content=content, clock=app.clock
-    )
-    if result.kind != "sent":
-        raise DeliveryError(f"test copy to {address} refused: {result.code} {result.reply}")
+    sent = app.core.test_send(to, as_of=moment, as_subscriber=as_subscriber, categories=categories)
+    message = sent.message
     click.echo(
-        f"Sent a test copy to {address} ({len(message.data):,} bytes): "
+        f"Sent a test copy to {sent.address} ({len(message.data):,} bytes): "
         f"{message.headers.get('Subject', '')}"
     )
 
@@ -290,10 +246,7 @@ def editions() -> None:
 @pass_app
 def editions_list(app: AppContext, as_json: bool) -> None:
     """List editions, newest first, with their counts."""
-    rows = []
-    for edition in store.list_editions(app.db):
-        counts = store.delivery_counts(app.db, edition.id)
-        rows.append(_edition_dict(edition, counts))
+    rows = [_edition_dict(summary) for summary in app.core.list_editions()]
     if as_json:
         echo_json(rows)
         return
@@ -319,9 +272,9 @@ def editions_list(app: AppContext, as_json: bool) -> None:
 @pass_app
 def editions_show(app: AppContext, edition_id: int, deliveries: bool, as_json: bool) -> None:
     """Show one edition's window and counts."""
-    edition = store.get_edition(app.db, edition_id)
-    data = _edition_dict(edition, store.delivery_counts(app.db, edition.id))
-    bounces = bounce_counts(app.db, edition.id)
+    detail = app.core.show_edition(edition_id, deliveries=deliveries)
+    data = _edition_dict(detail)
+    bounces = detail.bounces
     data.update(
         hard_bounces=bounces["hard"],
         soft_bounces=bounces["soft"],
@@ -329,7 +282,7 @@ def editions_show(app: AppContext, edition_id: int, deliveries: bool, as_json: b
         policy=bounces["policy"],
     )
     if deliveries:
-        data["deliveries"] = store.deliveries_of(app.db, edition.id)
+        data["deliveries"] = list(detail.deliveries)
     if as_json:
         echo_json(data)
         return
@@ -364,7 +317,8 @@ def editions_show(app: AppContext, edition_id: int, deliveries: bool, as_json: b
         )
 
 
-def _edition_dict(edition: Edition, counts: dict[str, int]) -> dict[str, Any]:
+def _edition_dict(summary: EditionSummary) -> dict[str, Any]:
+    edition, counts = summary.edition, summary.counts
     return {
         "id": edition.id,
         "frequency": edition.frequency,

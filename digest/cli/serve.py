@@ -8,7 +8,6 @@ import logging
 import click
 
 from digest.cli.context import AppContext, pass_app
-from digest.store import open_db
 
 
 @click.command()
@@ -41,7 +40,8 @@ def serve(app: AppContext, host: str | None, port: int | None, threads: int) -> 
     from digest.web import create_app, mailer_of
 
     settings = app.settings
-    open_db(settings.db_path).close()  # migrate (and fail on a bad path) before listening
+    app.core.db  # noqa: B018 (migrate, and fail on a bad path, before listening)
+    app.close()
     web = create_app(settings, clock=app.clock)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     server = waitress.create_server(

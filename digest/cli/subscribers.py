@@ -1,7 +1,7 @@
 """`digest subscribers ...`: add, import, list, export, unsubscribe, forget, show.
 
-Each command calls one function in :mod:`digest.subscribers`; DigestErrors propagate to the
-root group, which prints ``Error: <message>`` and exits 1.
+Each command calls one use case of the application core (:mod:`digest.app.audience`);
+DigestErrors propagate to the root group, which prints ``Error: <message>`` and exits 1.
 """
 
 from __future__ import annotations
@@ -11,19 +11,9 @@ import json
 import click
 
 from digest.cli.context import AppContext, echo_json, json_option, pass_app
+from digest.cli.present import subscriber_dict
 from digest.clock import to_db
 from digest.models import FREQUENCIES, SUBSCRIBER_STATUSES, Subscriber
-from digest.store import subscribers as store
-from digest.subscribers import (
-    add_subscriber,
-    export_subscribers,
-    forget,
-    get_subscriber,
-    import_subscribers_csv,
-    list_subscribers,
-    subscriber_dict,
-    unsubscribe,
-)
 
 
 @click.group()
@@ -83,14 +73,12 @@ def add(
         digest subscribers add zoe@example.org -c "Opioid Drugs" -c courts \\
             --name "Zoë Martin" --frequency daily --timezone Europe/Paris
     """
-    result = add_subscriber(
-        app.db,
+    result = app.core.add_subscriber(
         email,
         categories,
         name=name,
         frequency=frequency,
         timezone=timezone,
-        now=app.clock(),
         source="cli",
         reactivate=reactivate,
     )
@@ -134,7 +122,7 @@ def import_(app: AppContext, file: str, strict: bool) -> None:
     Example:
         digest subscribers import readers.csv --strict
     """
-    result = import_subscribers_csv(app.db, file, now=app.clock(), strict=strict)
+    result = app.core.import_subscribers(file, strict=strict)
     click.echo(result.summary)
     for line, reason in result.rejected:
         click.echo(f"  line {line}: {reason}", err=True)
@@ -162,7 +150,7 @@ def list_(app: AppContext, category: str | None, status: str | None, as_json: bo
         digest subscribers list --category Courts --status active
         digest subscribers list --json
     """
-    rows = list_subscribers(app.db, category=category, status=status)
+    rows = app.core.list_subscribers(category=category, status=status)
     if as_json:
         # Streamed one object at a time: the list can be a million subscribers long.
         click.echo("[", nl=False)
@@ -204,7 +192,7 @@ def export(app: AppContext, fmt: str, output: str) -> None:
         digest subscribers export --format json > subscribers.json
     """
     with click.open_file(output, "w", encoding="utf-8") as out:
-        count = export_subscribers(app.db, out, fmt)
+        count = app.core.export_subscribers(out, fmt)
     if output != "-":
         click.echo(f"Exported {count} subscribers to {output}.", err=True)
 
@@ -219,10 +207,10 @@ def unsubscribe_(app: AppContext, email: str) -> None:
     Example:
         digest subscribers unsubscribe ana@example.com
     """
-    if unsubscribe(app.db, email, app.clock(), source="cli"):
+    if app.core.unsubscribe(email, source="cli"):
         click.echo(f"Unsubscribed {email}.")
     else:
-        status = get_subscriber(app.db, email).status
+        status = app.core.find_subscriber(email).status
         click.echo(f"{email} is already {status}; nothing changed.")
 
 
@@ -237,7 +225,7 @@ def forget_(app: AppContext, email: str) -> None:
     Example:
         digest subscribers forget ana@example.com
     """
-    forget(app.db, email, app.clock(), source="cli")
+    app.core.forget(email, source="cli")
     click.echo(f"Forgot {email}: personal data erased, the address stays suppressed.")
 
 
@@ -252,8 +240,8 @@ def show(app: AppContext, email: str, as_json: bool) -> None:
     Example:
         digest subscribers show ana@example.com
     """
-    subscriber = get_subscriber(app.db, email)
-    events = store.events_for(app.db, subscriber.id)
+    history = app.core.reader_history(email)
+    subscriber, events = history.subscriber, history.events
     data = subscriber_dict(subscriber)
     if as_json:
         data["events"] = [

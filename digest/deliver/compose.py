@@ -6,25 +6,24 @@ enough: MJML is compiled once per variant and each recipient costs a few byte su
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-import sqlite_utils
-
 from digest.clock import Clock
-from digest.config import Settings
-from digest.curate import Curator, EditionWindow, edition_window
-from digest.deliver.outbox import Outbox
-from digest.deliver.report import SendReport, already_done, finish_report
-from digest.mime import make_message_id, sending_domain
-from digest.models import DigestContent, Edition, OutgoingMessage, Recipient
+from digest.curate import Curator, EditionWindow
+from digest.deliver.report import SendReport
+from digest.mime import make_message_id
+from digest.models import (
+    DigestContent,
+    Edition,
+    OutgoingMessage,
+    Recipient,
+    RecipientRow,
+    SubscriberStatus,
+)
 from digest.render import RenderedVariant, Renderer
-from digest.store import editions as store
-from digest.store.editions import RecipientRow
 
 VARIANT_CACHE_SIZE = 32
 
@@ -81,9 +80,9 @@ def personalised(
     """Recipients -> personalised messages; recipients with nothing new are skipped."""
     for row in rows:
         report.recipients += 1
-        if row.status.startswith("inactive:"):
+        if row.subscriber_status != SubscriberStatus.ACTIVE:
             report.skipped += 1
-            on_skip(row, f"subscriber is {row.status.split(':', 1)[1]} since the edition started")
+            on_skip(row, f"subscriber is {row.subscriber_status} since the edition started")
             continue
         content = curator.content_for(row)
         if content is None:
@@ -110,40 +109,3 @@ def window_of(edition: Edition) -> EditionWindow:
         starts_at=edition.starts_at,
         ends_at=edition.ends_at,
     )
-
-
-def dry_run(
-    db: sqlite_utils.Database,
-    settings: Settings,
-    renderer: Renderer,
-    *,
-    frequency: str,
-    as_of: datetime,
-    clock: Clock,
-    outbox: Outbox | None = None,
-) -> SendReport:
-    """Render every message the real send would, send nothing, write nothing to the database.
-    For an edition that was interrupted, shows what resuming it would send."""
-    started = time.monotonic()
-    window = edition_window(settings, frequency, as_of)
-    edition = store.find_edition(db, frequency, window.period)
-    if edition is not None and edition.status != "open":
-        return already_done(db, edition)
-    report = SendReport(frequency=frequency, period=window.period, edition_id=None)
-    if edition is not None:
-        window = window_of(edition)
-        report.edition_id = edition.id
-        rows = store.iter_open_deliveries(db, edition.id, batch=settings.sending.page_size)
-    else:
-        rows = store.iter_planned_recipients(db, frequency, batch=settings.sending.page_size)
-    curator = Curator(db, settings, window, edition_id=report.edition_id)
-    variants = Variants(renderer, report)
-    for job in personalised(
-        rows, curator, variants, report, clock, sending_domain(settings), lambda row, why: None
-    ):
-        if outbox is not None:
-            outbox.write(job.message, job.article_ids, job.message.headers.get("Subject", ""))
-    if outbox is not None:
-        outbox.close()
-    finish_report(report, renderer.compile_count, started)
-    return report

@@ -8,11 +8,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import sqlite_utils
-
-from digest.models import Edition
-from digest.store import editions as store
-
 # An HTML part above this gets a warning; Gmail clips at about 102 KB.
 CLIP_WARNING_BYTES = 90_000
 
@@ -112,19 +107,3 @@ def finish_report(report: SendReport, compiles: int, started: float) -> None:
             f"up to {report.trimmed_articles} article(s) were left out of some digests to stay "
             "under Gmail's clipping limit"
         )
-
-
-def already_done(db: sqlite_utils.Database, edition: Edition) -> SendReport:
-    counts = store.delivery_counts(db, edition.id)
-    return SendReport(
-        frequency=edition.frequency,
-        period=edition.period,
-        edition_id=edition.id,
-        status="already-complete" if edition.status == "complete" else edition.status,
-        recipients=counts["recipients"],
-        sent=counts["sent"],
-        skipped=counts["skipped"],
-        failed=counts["failed"],
-        bounced=counts["bounced"],
-        stop_reason=edition.note,
-    )

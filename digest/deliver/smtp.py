@@ -9,9 +9,10 @@ import ssl
 from dataclasses import dataclass
 from typing import Protocol
 
+from digest.bounces.classify import enhanced_code, failure_kind
 from digest.config import SmtpUrl
 from digest.errors import DeliveryError
-from digest.models import OutgoingMessage
+from digest.models import OutgoingMessage, ResultKind
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,7 @@ class SendResult:
     """What the relay said. ``kind`` is sent, transient (4xx, timeout, dropped connection:
     retry), permanent (5xx: do not retry) or bounce (5.1.x: the address does not exist)."""
 
-    kind: str
+    kind: ResultKind
     code: int
     reply: str
 
@@ -40,16 +41,16 @@ class Transport(Protocol):
 
 
 def classify(code: int, reply: str) -> SendResult:
+    """The send loop's reading of a reply. The 5xx split follows the bounce policy's
+    (digest.bounces.classify.failure_kind): 5.1.x, or a bare 550 "user unknown", is a
+    bounce; the policy then decides what it means for the reader."""
     if 200 <= code < 300:
-        return SendResult("sent", code, reply)
+        return SendResult(ResultKind.SENT, code, reply)
     if 400 <= code < 500:
-        return SendResult("transient", code, reply)
-    result = SendResult("permanent", code, reply)
-    if result.enhanced.startswith("5.1.") or (
-        not result.enhanced and code == 550 and "user unknown" in reply.lower()
-    ):
-        return SendResult("bounce", code, reply)
-    return result
+        return SendResult(ResultKind.TRANSIENT, code, reply)
+    if failure_kind(enhanced_code(reply), f"{code} {reply}") == "hard":
+        return SendResult(ResultKind.BOUNCE, code, reply)
+    return SendResult(ResultKind.PERMANENT, code, reply)
 
 
 def dot_stuff(data: bytes) -> bytes:
@@ -117,7 +118,7 @@ class SmtpTransport:
             if isinstance(e, DeliveryError):
                 raise
             self._drop()
-            return SendResult("transient", 0, f"cannot connect to the relay: {e}")
+            return SendResult(ResultKind.TRANSIENT, 0, f"cannot connect to the relay: {e}")
         try:
             code, reply = conn.mail(message.sender)
             if code != 250:
@@ -134,10 +135,10 @@ class SmtpTransport:
             return classify(code, _text(reply))
         except smtplib.SMTPServerDisconnected as e:
             self._drop()
-            return SendResult("transient", 0, f"connection dropped: {e}")
+            return SendResult(ResultKind.TRANSIENT, 0, f"connection dropped: {e}")
         except (OSError, smtplib.SMTPException) as e:
             self._drop()
-            return SendResult("transient", 0, f"connection error: {e}")
+            return SendResult(ResultKind.TRANSIENT, 0, f"connection error: {e}")
 
     def _reset(self, result: SendResult) -> SendResult:
         try:

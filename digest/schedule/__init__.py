@@ -4,17 +4,18 @@ refreshes going, calling the same library functions as `digest send` and
 
 Three layers, each testable on its own:
 
-* *When* (:mod:`~digest.schedule.timing`, pure functions of a ``SendSpec``, a timezone and a
+* *When* (:mod:`digest.timing`, pure functions of a ``SendSpec``, a timezone and a
   moment): the send time of a send day in a timezone, the latest send day reached, the next
   send time, the period a send day belongs to.
-* *What* (:mod:`~digest.schedule.runner`, ``Runner.send_due``): given the clock, which
+* *What* (``App.send_due`` in :mod:`digest.app.scheduled`, reached through
+  :class:`~digest.schedule.runner.Runner`): given the clock, which
   editions are due, which deliveries are due, late or missed, and the one call to
   ``send_edition`` that sends them.
 * *Keeping it going* (:mod:`~digest.schedule.daemon`, ``run_daemon``): APScheduler 3 jobs, a
   retry after a failure, a lock so only one scheduler runs against a database, and a graceful
   stop.
 
-:mod:`~digest.schedule.listing` answers `digest schedule list`: when the next edition goes out.
+``App.next_local_edition`` answers `digest schedule list`: when the next edition goes out.
 
 Period identity. An edition is one frequency for one period: an ISO week ('2026-W49') or a
 date ('2026-11-30'). The scheduler names the period by the *send day*, the calendar date on
@@ -39,9 +40,8 @@ from digest.schedule.daemon import (
     run_send_job,
     single_runner,
 )
-from digest.schedule.listing import NextEdition, next_local_edition
 from digest.schedule.runner import Runner, SendRun
-from digest.schedule.timing import (
+from digest.timing import (
     EARLIEST_ZONE,
     FREQUENCIES,
     LATEST_ZONE,
@@ -51,7 +51,7 @@ from digest.schedule.timing import (
     fmt,
     latest_send_day,
     next_send_time,
-    period_label,
+    edition_period,
     previous_send_day,
     reader_zone,
     send_time,
@@ -66,7 +66,6 @@ __all__ = [
     "LATEST_ZONE",
     "RETRY_AFTER",
     "JobSpec",
-    "NextEdition",
     "Runner",
     "SendRun",
     "SendSpec",
@@ -76,9 +75,8 @@ __all__ = [
     "job_specs",
     "latest_send_day",
     "lock_path",
-    "next_local_edition",
     "next_send_time",
-    "period_label",
+    "edition_period",
     "previous_send_day",
     "reader_zone",
     "run_daemon",

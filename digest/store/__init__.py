@@ -7,6 +7,6 @@ database as their first argument.
 
 from __future__ import annotations
 
-from digest.store.connection import open_db, transaction
+from digest.store.connection import Store, open_db, transaction
 
-__all__ = ["open_db", "transaction"]
+__all__ = ["Store", "open_db", "transaction"]

@@ -11,18 +11,12 @@ from typing import Any, NamedTuple
 import sqlite_utils
 
 from digest.clock import from_db, to_db
-from digest.models import Article
+from digest.models import Article, UpsertCounts
 from digest.store.categories import ensure_category, find_category, resolve_categories
 from digest.store.connection import transaction
 
 _COLUMNS = "id, url, title, published_at, summary, body_html, author, image_url, image_alt"
 _CHUNK = 500  # ids per IN (...) list, well under SQLite's variable limit
-
-
-class UpsertCounts(NamedTuple):
-    added: int
-    updated: int
-    unchanged: int
 
 
 def content_hash(article: Article) -> str:
@@ -151,6 +145,20 @@ def list_articles(
 
 def count_articles(db: sqlite_utils.Database) -> int:
     return int(db.execute("SELECT COUNT(*) FROM articles").fetchone()[0])
+
+
+class Totals(NamedTuple):
+    articles: int
+    categories: int
+    subscribers: int
+
+
+def totals(db: sqlite_utils.Database) -> Totals:
+    row = db.execute(
+        "SELECT (SELECT COUNT(*) FROM articles), (SELECT COUNT(*) FROM categories),"
+        " (SELECT COUNT(*) FROM subscribers)"
+    ).fetchone()
+    return Totals(int(row[0]), int(row[1]), int(row[2]))
 
 
 def _with_categories(db: sqlite_utils.Database, rows: list[Any]) -> list[Article]:

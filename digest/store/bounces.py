@@ -8,14 +8,13 @@ from an imported report (origin: the file). Status changes themselves go through
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlite_utils
 
-from digest.clock import from_db, to_db
+from digest.clock import to_db
+from digest.models import BounceRecord
 
-BOUNCE_KINDS = ("hard", "soft", "policy", "complaint")
 
 # A reply whose RFC 3463 code is X.7.Y: policy or authentication, the sender's problem.
 # An SMTP-time give-up (4xx after the last attempt) whose delivery a later send got through.
@@ -27,21 +26,7 @@ _SENT_AFTER_ALL = (
 _POLICY_REPLY = "(d.reply GLOB '[45][0-9][0-9] [45].7.*' OR d.reply GLOB '[45].7.*')"
 
 
-@dataclass(frozen=True)
-class BounceRecord:
-    subscriber_id: int
-    edition_id: int | None
-    kind: str  # one of BOUNCE_KINDS
-    at: datetime
-    status_code: str = ""
-    diagnostic: str = ""
-    origin: str = ""
-    fingerprint: str = ""
-
-
 def record_bounce(db: sqlite_utils.Database, record: BounceRecord) -> None:
-    if record.kind not in BOUNCE_KINDS:
-        raise ValueError(f"unknown bounce kind {record.kind!r}")
     db.execute(
         "INSERT INTO bounces (subscriber_id, edition_id, kind, status_code, diagnostic, origin,"
         " fingerprint, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -106,13 +91,6 @@ def soft_bounce_count(db: sqlite_utils.Database, subscriber_id: int, since: date
         [subscriber_id, to_db(since)],
     ).fetchone()
     return int(row[0])
-
-
-def last_event_at(db: sqlite_utils.Database, subscriber_id: int, kind: str) -> datetime | None:
-    row = db.execute(
-        "SELECT MAX(at) FROM events WHERE subscriber_id = ? AND kind = ?", [subscriber_id, kind]
-    ).fetchone()
-    return from_db(row[0]) if row and row[0] else None
 
 
 def bounce_counts(db: sqlite_utils.Database, edition_id: int) -> dict[str, int]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -13,6 +15,46 @@ from digest.errors import StoreError
 from digest.store.migrations import migrations
 
 BUSY_TIMEOUT_MS = 10_000
+
+
+class Store:
+    """The database file, with one connection per thread: the web server's request threads,
+    the send loop's sender threads and the scheduler's jobs each get their own (a sqlite3
+    connection must stay on the thread that made it), opened on first use.
+
+    The application core holds one Store and passes ``store.db`` to the query functions in
+    this package; nothing else touches the database."""
+
+    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+        self.path = str(path)
+        self.create = create
+        self._local = threading.local()
+
+    @classmethod
+    def adopt(cls, db: sqlite_utils.Database) -> Store:
+        """A Store whose connection on this thread is ``db`` (tests and benchmarks that
+        built the database themselves); other threads open their own."""
+        store = cls(db_path(db))
+        store._local.db = db
+        return store
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        db: sqlite_utils.Database | None = getattr(self._local, "db", None)
+        if db is None:
+            db = open_db(self.path, create=self.create)
+            self._local.db = db
+        return db
+
+    def transaction(self) -> contextlib.AbstractContextManager[sqlite_utils.Database]:
+        return transaction(self.db)
+
+    def close(self) -> None:
+        """Close this thread's connection (a sender thread, a request, the CLI at exit)."""
+        db = getattr(self._local, "db", None)
+        if db is not None:
+            self._local.db = None
+            db.close()
 
 
 def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
@@ -72,6 +114,14 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         raise
     else:
         conn.execute("COMMIT")
+
+
+def named(db: sqlite_utils.Database, sql: str, params: object = ()) -> sqlite3.Cursor:
+    """Run ``sql`` with rows readable by column name (``row["email"]``): typed rows are
+    built by name, never by position."""
+    cursor = db.conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    return cursor.execute(sql, params)  # type: ignore[arg-type]
 
 
 def db_path(db: sqlite_utils.Database) -> str:

@@ -10,62 +10,47 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlite_utils
 
 from digest.clock import from_db, to_db
 from digest.errors import NotFoundError, SendLockedError
-from digest.models import Edition
-from digest.store.connection import transaction
+from digest.models import (
+    ArticleRow,
+    DeliveryStatus,
+    Edition,
+    EditionStatus,
+    Frequency,
+    RecipientRow,
+    SubscriberStatus,
+)
+from digest.store.connection import named, transaction
 
-# Statuses still to be worked on by a (resumed) send.
-OPEN_DELIVERY_STATUSES = ("pending", "sending", "deferred")
 LOCK_STALE_AFTER = timedelta(seconds=90)
 
 
-@dataclass(frozen=True)
-class RecipientRow:
-    """A subscriber as the send loop needs them: who, which categories, and since when."""
-
-    subscriber_id: int
-    email: str
-    name: str
-    timezone: str
-    category_ids: tuple[int, ...]  # sorted
-    last_sent_end: str | None  # cutoff of the last edition delivered to them (UTC text)
-    status: str = "pending"  # the delivery's status when resuming, 'pending' in a dry run
-    attempts: int = 0
-
-
-@dataclass(frozen=True)
-class ArticleRow:
-    id: str
-    url: str
-    title: str
-    summary: str
-    author: str
-    image_url: str
-    image_alt: str
-    published_at: str
-    category_id: int
-    available_at: str = ""  # when it was both published and imported
-
-
-def _edition(row: tuple[object, ...]) -> Edition:
+def _edition(row: sqlite3.Row) -> Edition:
     return Edition(
-        id=int(str(row[0])),
-        frequency=str(row[1]),
-        period=str(row[2]),
-        starts_at=from_db(str(row[3])),  # type: ignore[arg-type]
-        ends_at=from_db(str(row[4])),  # type: ignore[arg-type]
-        status=str(row[5]),
-        created_at=from_db(str(row[6])),
-        completed_at=from_db(row[7] if isinstance(row[7], str) else None),
-        note=str(row[8]),
+        id=int(row["id"]),
+        frequency=Frequency(row["frequency"]),
+        period=str(row["period"]),
+        starts_at=_time(row["starts_at"]),
+        ends_at=_time(row["ends_at"]),
+        status=EditionStatus(row["status"]),
+        created_at=from_db(row["created_at"]),
+        completed_at=from_db(row["completed_at"]),
+        note=str(row["note"]),
     )
+
+
+def _time(value: str) -> datetime:
+    at = from_db(value)
+    if at is None:  # NOT NULL columns; this only narrows the type
+        raise ValueError("missing time")
+    return at
 
 
 _EDITION_COLUMNS = (
@@ -74,7 +59,8 @@ _EDITION_COLUMNS = (
 
 
 def find_edition(db: sqlite_utils.Database, frequency: str, period: str) -> Edition | None:
-    row = db.execute(
+    row = named(
+        db,
         f"SELECT {_EDITION_COLUMNS} FROM editions WHERE frequency = ? AND period = ?",
         [frequency, period],
     ).fetchone()
@@ -82,9 +68,7 @@ def find_edition(db: sqlite_utils.Database, frequency: str, period: str) -> Edit
 
 
 def get_edition(db: sqlite_utils.Database, edition_id: int) -> Edition:
-    row = db.execute(
-        f"SELECT {_EDITION_COLUMNS} FROM editions WHERE id = ?", [edition_id]
-    ).fetchone()
+    row = named(db, f"SELECT {_EDITION_COLUMNS} FROM editions WHERE id = ?", [edition_id]).fetchone()
     if not row:
         raise NotFoundError(f"no edition with id {edition_id} (see `digest editions list`)")
     return _edition(row)
@@ -92,8 +76,8 @@ def get_edition(db: sqlite_utils.Database, edition_id: int) -> Edition:
 
 def list_editions(db: sqlite_utils.Database, *, status: str | None = None) -> list[Edition]:
     where, params = ("WHERE status = ?", [status]) if status else ("", [])
-    rows = db.execute(
-        f"SELECT {_EDITION_COLUMNS} FROM editions {where} ORDER BY ends_at DESC, id DESC", params
+    rows = named(
+        db, f"SELECT {_EDITION_COLUMNS} FROM editions {where} ORDER BY ends_at DESC, id DESC", params
     ).fetchall()
     return [_edition(r) for r in rows]
 
@@ -167,9 +151,9 @@ def skip_missed_edition(
 
 
 _RECIPIENT_COLUMNS = """
-    s.id, s.email, s.name, s.timezone, {group_key},
+    s.id AS subscriber_id, s.email, s.name, s.timezone, {group_key} AS group_key,
     (SELECT MAX(e.ends_at) FROM deliveries d2 JOIN editions e ON e.id = d2.edition_id
-      WHERE d2.subscriber_id = s.id AND d2.status = 'sent' {not_this_edition})
+      WHERE d2.subscriber_id = s.id AND d2.status = 'sent' {not_this_edition}) AS last_sent_end
 """
 
 
@@ -179,17 +163,19 @@ def iter_planned_recipients(
     """Active subscribers of a frequency as a new edition would take them, ordered by their
     category set so that recipients of the same content come one after another (one render
     per variant). Read-only: a dry run changes nothing."""
-    columns = _RECIPIENT_COLUMNS.format(group_key=_GROUP_KEY_SQL + " AS gk", not_this_edition="")
-    cursor = db.execute(
+    columns = _RECIPIENT_COLUMNS.format(group_key=_GROUP_KEY_SQL, not_this_edition="")
+    cursor = named(
+        db,
         f"""
         SELECT {columns} FROM subscribers s
         WHERE s.status = 'active' AND s.frequency = ?
           AND EXISTS (SELECT 1 FROM subscriptions x WHERE x.subscriber_id = s.id)
-        ORDER BY gk, s.id
+        ORDER BY group_key, s.id
         """,
         [frequency],
     )
-    yield from _recipients(cursor, batch)
+    while rows := cursor.fetchmany(batch):
+        yield from (_recipient(r) for r in rows)
 
 
 def iter_open_deliveries(
@@ -197,7 +183,7 @@ def iter_open_deliveries(
 ) -> Iterator[RecipientRow]:
     """The edition's deliveries still to do (pending, in flight when a send was killed, or
     deferred), in variant order. Subscribers who left since the edition started come back
-    with status 'inactive:<status>' so the caller skips them.
+    with their ``subscriber_status`` so the caller skips them.
 
     Keyset pages, each read completely: no statement stays open between pages, so the caller
     can commit on the same connection while iterating."""
@@ -206,9 +192,11 @@ def iter_open_deliveries(
     )
     last_key, last_id = "", 0
     while True:
-        rows = db.execute(
+        rows = named(
+            db,
             f"""
-            SELECT {columns}, d.status, d.attempts, s.status FROM deliveries d
+            SELECT {columns}, d.status, d.attempts, s.status AS subscriber_status
+            FROM deliveries d
             JOIN subscribers s ON s.id = d.subscriber_id
             WHERE d.edition_id = ? AND d.status IN ('pending', 'sending', 'deferred')
               AND (d.group_key > ? OR (d.group_key = ? AND d.subscriber_id > ?))
@@ -219,19 +207,8 @@ def iter_open_deliveries(
         ).fetchall()
         if not rows:
             return
-        yield from _recipients(_Rows(rows), batch)
-        last_key, last_id = rows[-1][4] or "", rows[-1][0]
-
-
-class _Rows:
-    """A fetched page that looks like a cursor to _recipients."""
-
-    def __init__(self, rows: list[tuple[object, ...]]) -> None:
-        self._rows: list[tuple[object, ...]] | None = rows
-
-    def fetchmany(self, size: int) -> list[tuple[object, ...]]:
-        rows, self._rows = self._rows or [], None
-        return rows
+        yield from (_recipient(r) for r in rows)
+        last_key, last_id = rows[-1]["group_key"] or "", rows[-1]["subscriber_id"]
 
 
 def count_open(db: sqlite_utils.Database, edition_id: int) -> tuple[int, int]:
@@ -244,28 +221,22 @@ def count_open(db: sqlite_utils.Database, edition_id: int) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def _recipients(cursor: object, batch: int) -> Iterator[RecipientRow]:
-    while True:
-        rows = cursor.fetchmany(batch)  # type: ignore[attr-defined]
-        if not rows:
-            return
-        for r in rows:
-            status = "pending"
-            attempts = 0
-            if len(r) > 6:
-                # A subscriber who is no longer active is reported as such, not mailed.
-                status = r[6] if r[8] == "active" else f"inactive:{r[8]}"
-                attempts = r[7]
-            yield RecipientRow(
-                subscriber_id=r[0],
-                email=r[1] or "",
-                name=r[2],
-                timezone=r[3],
-                category_ids=tuple(int(x) for x in (r[4] or "").split(",") if x),
-                last_sent_end=r[5],
-                status=status,
-                attempts=attempts,
-            )
+def _recipient(row: sqlite3.Row) -> RecipientRow:
+    keys = row.keys()
+    resumed = "attempts" in keys
+    return RecipientRow(
+        subscriber_id=int(row["subscriber_id"]),
+        email=row["email"] or "",
+        name=row["name"],
+        timezone=row["timezone"],
+        category_ids=tuple(int(x) for x in (row["group_key"] or "").split(",") if x),
+        last_sent_end=row["last_sent_end"],
+        status=DeliveryStatus(row["status"]) if resumed else DeliveryStatus.PENDING,
+        attempts=int(row["attempts"]) if resumed else 0,
+        subscriber_status=SubscriberStatus(row["subscriber_status"])
+        if resumed
+        else SubscriberStatus.ACTIVE,
+    )
 
 
 def available_articles(
@@ -447,8 +418,10 @@ def release_send_lock(db: sqlite_utils.Database, edition_id: int) -> None:
 def planned_recipient(db: sqlite_utils.Database, email: str) -> RecipientRow | None:
     """One subscriber (any status) as a new edition would take them."""
     columns = _RECIPIENT_COLUMNS.format(group_key=_GROUP_KEY_SQL, not_this_edition="")
-    cursor = db.execute(f"SELECT {columns} FROM subscribers s WHERE s.email = ?", [email.strip()])
-    return next(_recipients(cursor, 1), None)
+    row = named(
+        db, f"SELECT {columns} FROM subscribers s WHERE s.email = ?", [email.strip()]
+    ).fetchone()
+    return _recipient(row) if row else None
 
 
 def subscriber_frequency(db: sqlite_utils.Database, subscriber_id: int) -> str:

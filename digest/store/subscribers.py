@@ -12,6 +12,7 @@ fall together; each function here is safe to call inside one.
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,7 +20,15 @@ from datetime import datetime
 import sqlite_utils
 
 from digest.clock import from_db, to_db
-from digest.models import SUBSCRIBER_STATUSES, SUPPRESSED_STATUSES, Event, Subscriber
+from digest.models import (
+    SUBSCRIBER_STATUSES,
+    SUPPRESSED_STATUSES,
+    Event,
+    Frequency,
+    Subscriber,
+    SubscriberStatus,
+)
+from digest.store.connection import named
 
 # Event kind written when a subscriber moves into each status (see set_status).
 STATUS_EVENT_KINDS = {
@@ -35,7 +44,7 @@ _COLUMNS = (
     "id, email, name, status, frequency, timezone, created_at, confirmed_at, "
     "unsubscribed_at, source"
 )
-_SUPPRESSED_SQL = ", ".join(f"'{s}'" for s in SUPPRESSED_STATUSES)
+_SUPPRESSED_SQL = ", ".join(sorted(f"'{s}'" for s in SUPPRESSED_STATUSES))
 
 
 def email_hash(email: str) -> str:
@@ -133,14 +142,14 @@ def category_ids_for(db: sqlite_utils.Database, subscriber_id: int) -> list[int]
 
 
 def get_subscriber(db: sqlite_utils.Database, subscriber_id: int) -> Subscriber | None:
-    row = db.execute(f"SELECT {_COLUMNS} FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
+    row = named(db, f"SELECT {_COLUMNS} FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
     return _with_categories(db, [row])[0] if row else None
 
 
 def get_subscriber_by_email(db: sqlite_utils.Database, email: str) -> Subscriber | None:
     """Look up by address, any case. A forgotten subscriber is found too (with email '')."""
-    row = db.execute(
-        f"SELECT {_COLUMNS} FROM subscribers WHERE email_hash = ?", [email_hash(email)]
+    row = named(
+        db, f"SELECT {_COLUMNS} FROM subscribers WHERE email_hash = ?", [email_hash(email)]
     ).fetchone()
     return _with_categories(db, [row])[0] if row else None
 
@@ -169,19 +178,17 @@ def iter_subscribers(
             params.append(status)
         sql += " ORDER BY s.id LIMIT ?"
         params.append(page_size)
-        rows = db.execute(sql, params).fetchall()
+        rows = named(db, sql, params).fetchall()
         if not rows:
             return
         yield from _with_categories(db, rows)
-        last_id = int(rows[-1][0])
+        last_id = int(rows[-1]["id"])
         if len(rows) < page_size:
             return
 
 
-def _with_categories(
-    db: sqlite_utils.Database, rows: Sequence[Sequence[object]]
-) -> list[Subscriber]:
-    ids = [int(str(r[0])) for r in rows]
+def _with_categories(db: sqlite_utils.Database, rows: Sequence[sqlite3.Row]) -> list[Subscriber]:
+    ids = [int(r["id"]) for r in rows]
     names: dict[int, list[str]] = {i: [] for i in ids}
     # One range query per page instead of one query per subscriber.
     for subscriber_id, name in db.execute(
@@ -197,24 +204,20 @@ def _with_categories(
     return [_subscriber(r, tuple(names[i])) for r, i in zip(rows, ids, strict=True)]
 
 
-def _subscriber(row: Sequence[object], categories: tuple[str, ...]) -> Subscriber:
+def _subscriber(row: sqlite3.Row, categories: tuple[str, ...]) -> Subscriber:
     return Subscriber(
-        id=int(str(row[0])),
-        email=str(row[1] or ""),
-        name=str(row[2]),
-        status=str(row[3]),
-        frequency=str(row[4]),
-        timezone=str(row[5]),
+        id=int(row["id"]),
+        email=row["email"] or "",
+        name=row["name"],
+        status=SubscriberStatus(row["status"]),
+        frequency=Frequency(row["frequency"]),
+        timezone=row["timezone"],
         categories=categories,
-        created_at=from_db(_opt(row[6])),
-        confirmed_at=from_db(_opt(row[7])),
-        unsubscribed_at=from_db(_opt(row[8])),
-        source=str(row[9]),
+        created_at=from_db(row["created_at"]),
+        confirmed_at=from_db(row["confirmed_at"]),
+        unsubscribed_at=from_db(row["unsubscribed_at"]),
+        source=row["source"],
     )
-
-
-def _opt(value: object) -> str | None:
-    return None if value is None else str(value)
 
 
 def set_status(
@@ -278,6 +281,14 @@ def record_event(
         "INSERT INTO events (subscriber_id, kind, at, source, detail) VALUES (?, ?, ?, ?, ?)",
         [subscriber_id, kind, to_db(at), source, detail],
     )
+
+
+def last_event_at(db: sqlite_utils.Database, subscriber_id: int, kind: str) -> datetime | None:
+    """When the subscriber last had an event of this kind, or None."""
+    row = db.execute(
+        "SELECT MAX(at) FROM events WHERE subscriber_id = ? AND kind = ?", [subscriber_id, kind]
+    ).fetchone()
+    return from_db(row[0]) if row and row[0] else None
 
 
 def events_for(db: sqlite_utils.Database, subscriber_id: int) -> list[Event]:

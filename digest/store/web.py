@@ -12,7 +12,7 @@ from datetime import datetime
 import sqlite_utils
 
 from digest.clock import from_db, to_db
-from digest.store.editions import ArticleRow
+from digest.models import ArticleRow
 
 # -- rate limits -----------------------------------------------------------------------------
 
@@ -44,14 +44,6 @@ def set_consent_ip(db: sqlite_utils.Database, subscriber_id: int, ip: str) -> No
 def consent_ip(db: sqlite_utils.Database, subscriber_id: int) -> str:
     row = db.execute("SELECT consent_ip FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
     return str(row[0]) if row else ""
-
-
-def last_event_at(db: sqlite_utils.Database, subscriber_id: int, kind: str) -> datetime | None:
-    """When the subscriber last had an event of this kind, or None."""
-    row = db.execute(
-        "SELECT MAX(at) FROM events WHERE subscriber_id = ? AND kind = ?", [subscriber_id, kind]
-    ).fetchone()
-    return from_db(row[0]) if row else None
 
 
 # -- archive ---------------------------------------------------------------------------------

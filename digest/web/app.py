@@ -8,19 +8,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-import sqlite_utils
-from flask import Flask, Response, current_app, g, render_template, request
+from flask import Flask, Response, current_app, render_template, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from digest.app import App, TransportFactory
 from digest.clock import Clock, system_clock
 from digest.config import Settings, SiteSettings, templates_dirs
 from digest.errors import StoreError
-from digest.render import Renderer
-from digest.store import open_db
 from digest.tokens import PREFERENCES_SALT, UNSUBSCRIBE_SALT, IdSigner, require_secret
-from digest.web.mailer import Mailer, TransportFactory, smtp_transport_factory
-from digest.web.ratelimit import SignupLimiter
+from digest.web.mailer import Mailer
 from digest.web.security import CSRF_FIELD, CsrfTokens, security_headers
 
 log = logging.getLogger("digest.web")
@@ -38,9 +35,8 @@ class WebState:
     """Everything the views need, built once per app."""
 
     settings: Settings
-    clock: Clock
+    core: App
     csrf: CsrfTokens
-    limiter: SignupLimiter
     mailer: Mailer
     unsubscribe_links: IdSigner
     preferences_links: IdSigner
@@ -60,13 +56,9 @@ def mailer_of(app: Flask) -> Mailer:
     return value.mailer
 
 
-def get_db() -> sqlite_utils.Database:
-    """This request's connection, opened on first use. One per request: waitress serves
-    requests on several threads, and the CLI and scheduler use the same file meanwhile."""
-    if "db" not in g:
-        g.db = open_db(state().settings.db_path)
-    db: sqlite_utils.Database = g.db
-    return db
+def core() -> App:
+    """The application core; every view calls one of its use cases."""
+    return state().core
 
 
 def create_app(
@@ -78,7 +70,8 @@ def create_app(
     """The readers' web app. Fails at once (ConfigError, TemplateError) when the secret key is
     missing or the templates are broken, rather than on the first reader."""
     secret = require_secret(settings)
-    renderer = Renderer(settings)
+    app_core = App.open(settings, clock=clock, transports=transport_factory)
+    app_core.renderer  # noqa: B018 (broken templates fail now, not on the first reader)
     app = Flask("digest.web", static_folder=None, template_folder=None)
     app.config.update(
         SECRET_KEY=secret,
@@ -102,12 +95,9 @@ def create_app(
     )
     app.extensions["digest"] = WebState(
         settings=settings,
-        clock=clock,
+        core=app_core,
         csrf=csrf,
-        limiter=SignupLimiter.from_settings(secret, settings.web),
-        mailer=Mailer(
-            settings, renderer, transport_factory or smtp_transport_factory(settings), clock
-        ),
+        mailer=Mailer(app_core),
         unsubscribe_links=IdSigner(secret, UNSUBSCRIBE_SALT),
         preferences_links=IdSigner(secret, PREFERENCES_SALT),
     )
@@ -130,9 +120,9 @@ def create_app(
 
     @app.teardown_appcontext
     def _close_db(_: BaseException | None) -> None:
-        db = g.pop("db", None)
-        if db is not None:
-            db.close()
+        # Each waitress thread opens its own connection; closing it after the request keeps
+        # no file handle open between requests (the CLI and scheduler use the file too).
+        app_core.close()
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -1,5 +1,5 @@
 """Reading the sign-up and preferences forms: raw values in, clean values or per-field
-messages out. Every check reuses digest.subscribers' validators, so the web accepts exactly
+messages out. Every check reuses digest.validate, so the web accepts exactly
 what the CLI and the CSV import accept."""
 
 from __future__ import annotations
@@ -10,9 +10,10 @@ from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import MultiDict
 
+from digest.app import Choices
 from digest.errors import InputError
-from digest.models import FREQUENCIES, Category
-from digest.subscribers import MAX_NAME_LENGTH, normalise_email, validate_frequency, validate_name
+from digest.models import FREQUENCIES, Category, Frequency
+from digest.validate import MAX_NAME_LENGTH, normalise_email, validate_frequency, validate_name
 
 MAX_EMAIL_LENGTH = 254  # RFC 5321's path limit less the angle brackets
 HONEYPOT_FIELD = "website"
@@ -33,16 +34,6 @@ class FormState:
     @property
     def ok(self) -> bool:
         return not self.errors
-
-
-@dataclass(frozen=True)
-class Choices:
-    """Clean values from a valid form."""
-
-    name: str
-    category_ids: tuple[int, ...]
-    category_names: tuple[str, ...]
-    frequency: str
 
 
 def undecodable(mimetype: str, body: bytes, form: MultiDict[str, str]) -> bool:
@@ -120,7 +111,7 @@ def read_choices(
         frequency = validate_frequency(raw_frequency)
         state.frequency = frequency
     except InputError:
-        frequency = "weekly"
+        frequency = Frequency.WEEKLY
         state.errors["frequency"] = f"Choose {' or '.join(FREQUENCIES)}."
     if state.errors:
         return None

@@ -11,41 +11,16 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 
-from digest.clock import Clock
-from digest.config import Settings
-from digest.deliver.smtp import SmtpTransport, Transport
-from digest.mime import make_message_id, sending_domain
-from digest.models import OutgoingMessage, Recipient
-from digest.render import Renderer
-from digest.web.actions import MailJob
+from digest.app import App, MailJob
 
 log = logging.getLogger("digest.web")
 
-TransportFactory = Callable[[], Transport]
-
-
-def smtp_transport_factory(settings: Settings) -> TransportFactory:
-    def factory() -> Transport:
-        return SmtpTransport(settings.smtp.parsed, timeout=settings.smtp.timeout)
-
-    return factory
-
 
 class Mailer:
-    def __init__(
-        self,
-        settings: Settings,
-        renderer: Renderer,
-        transport_factory: TransportFactory,
-        clock: Clock,
-    ) -> None:
-        self._renderer = renderer
-        self._transport_factory = transport_factory
-        self._clock = clock
-        self._domain = sending_domain(settings)
+    def __init__(self, core: App) -> None:
+        self._core = core
         # One worker: sign-ups are rare, and the Renderer is then never used concurrently.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest-mail")
         self._pending: set[Future[None]] = set()
@@ -70,25 +45,9 @@ class Mailer:
     def close(self) -> None:
         self._executor.shutdown(wait=True)
 
-    def render(self, job: MailJob) -> OutgoingMessage:
-        recipient = Recipient(subscriber_id=job.subscriber_id, email=job.email, name=job.name)
-        message_id = make_message_id(self._domain)
-        if job.kind == "confirm":
-            return self._renderer.render_confirm(
-                recipient, categories=job.categories, message_id=message_id, date=self._clock()
-            )
-        return self._renderer.render_welcome_back(
-            recipient, categories=job.categories, message_id=message_id, date=self._clock()
-        )
-
     def _send(self, job: MailJob) -> None:
         try:
-            message = self.render(job)
-            transport = self._transport_factory()
-            try:
-                result = transport.send(message)
-            finally:
-                transport.close()
+            result = self._core.send_system_mail(job)
         except Exception:
             # A worker thread has no one to raise to: log it with the subscriber id (never
             # the address) and carry on with the next message.

@@ -1,5 +1,5 @@
-"""The readers' pages. Each view reads the request, calls digest.web.actions (or a store query
-for the archive) and renders a template from templates/web/."""
+"""The readers' pages. Each view reads the request, calls one use case of the application core
+(digest.app) and renders a template from templates/web/."""
 
 from __future__ import annotations
 
@@ -8,13 +8,11 @@ from typing import Any
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from digest.curate import build_sections
-from digest.models import Category, Subscriber
+from digest.app import ConfirmOutcome, Refusal
+from digest.app.signup import SOURCE
+from digest.models import Category, Subscriber, SubscriberStatus
 from digest.present import clean_text, date_label, period_label, safe_url, summary_text
-from digest.store import editions as editions_store
-from digest.store import subscribers as subscribers_store
-from digest.store import web as web_store
-from digest.store.categories import list_categories
+from digest.store.web import ArchivedEdition
 from digest.tokens import (
     ConfirmClaim,
     ExpiredTokenError,
@@ -22,8 +20,7 @@ from digest.tokens import (
     TokenError,
     read_confirm_token,
 )
-from digest.web import actions
-from digest.web.app import error_page, get_db, state
+from digest.web.app import core, error_page, state
 from digest.web.forms import (
     HONEYPOT_FIELD,
     FormState,
@@ -31,7 +28,6 @@ from digest.web.forms import (
     read_email,
     undecodable,
 )
-from digest.web.ratelimit import Refusal
 from digest.web.security import CSRF_FIELD, FORM_CONTENT_TYPES, CsrfError
 
 bp = Blueprint("web", __name__)
@@ -39,8 +35,6 @@ bp = Blueprint("web", __name__)
 # How long a confirmation link works. Long enough for a reader who signs up on Friday and
 # reads mail on Monday; short enough that an old forwarded link soon stops working.
 CONFIRM_MAX_AGE = 7 * 24 * 3600
-# The most articles the archive shows under one category of one edition.
-ARCHIVE_MAX_PER_CATEGORY = 1000
 
 Page = tuple[str, int] | str | Response | WerkzeugResponse
 
@@ -92,7 +86,7 @@ def _csrf_refused(error: _CsrfRefused) -> tuple[str, int]:
 
 
 def _categories() -> list[Category]:
-    return list_categories(get_db())
+    return core().list_categories()
 
 
 # -- sign-up -----------------------------------------------------------------------------------
@@ -126,7 +120,7 @@ def subscribe() -> Page:
     if request.form.get(HONEYPOT_FIELD, "").strip():
         # A bot filled the field people cannot see: it gets the usual answer and nothing
         # is sent, but it still spends its IP's budget.
-        state().limiter.take(get_db(), state().clock(), ip=_client_ip(), address=None)
+        core().take_signup_slot(ip=_client_ip(), address=None)
         return _check_inbox()
     form = FormState()
     email, email_error = read_email(request.form.get("email", ""))
@@ -136,10 +130,10 @@ def subscribe() -> Page:
     choices = read_choices(request.form, _categories(), form)
     if choices is None or email_error:
         return _signup_form(form, 400)
-    refused = state().limiter.take(get_db(), state().clock(), ip=_client_ip(), address=email)
+    refused = core().take_signup_slot(ip=_client_ip(), address=email)
     if refused:
         return _rate_limited(refused)
-    job = actions.sign_up(get_db(), email, choices, state().clock(), detail)
+    job = core().sign_up(email, choices, detail)
     if job is not None:
         state().mailer.submit(job)
     return _check_inbox()
@@ -176,7 +170,7 @@ def confirm_page(token: str) -> Page:
     claim = _confirm_claim(token)
     if isinstance(claim, tuple):
         return claim
-    outcome = actions.confirmable(get_db(), claim)
+    outcome = core().confirmable(claim)
     if outcome == "confirmed":
         # A button, not activation on GET: mail scanners follow every link in a message,
         # and a scanner's visit must not count as the reader's consent.
@@ -190,7 +184,7 @@ def confirm(token: str) -> Page:
     claim = _confirm_claim(token)
     if isinstance(claim, tuple):
         return claim
-    outcome = actions.confirm(get_db(), claim, state().clock(), _client_ip())
+    outcome = core().confirm(claim, _client_ip())
     return _confirm_outcome(outcome)
 
 
@@ -203,7 +197,7 @@ def _confirm_claim(token: str) -> ConfirmClaim | tuple[str, int]:
         return _link_problem("invalid", 404)
 
 
-def _confirm_outcome(outcome: actions.ConfirmOutcome) -> tuple[str, int]:
+def _confirm_outcome(outcome: ConfirmOutcome) -> tuple[str, int]:
     if outcome in ("confirmed", "already"):
         return render_template("web/confirmed.html", already=outcome == "already"), 200
     if outcome == "superseded":
@@ -226,10 +220,10 @@ def resend() -> Page:
     if error:
         form = FormState(email=email, errors={"email": error})
         return _link_problem("resend", 400, form)
-    refused = state().limiter.take(get_db(), state().clock(), ip=_client_ip(), address=email)
+    refused = core().take_signup_slot(ip=_client_ip(), address=email)
     if refused:
         return _rate_limited(refused)
-    job = actions.resend(get_db(), email, state().clock())
+    job = core().resend_confirmation(email)
     if job is not None:
         state().mailer.submit(job)
     return _check_inbox()
@@ -243,7 +237,7 @@ def _subscriber(signer: IdSigner, token: str) -> Subscriber:
         subscriber_id = signer.read(token)
     except TokenError:
         abort(_invalid_link())
-    subscriber = subscribers_store.get_subscriber(get_db(), subscriber_id)
+    subscriber = core().reader(subscriber_id)
     if subscriber is None:
         abort(_invalid_link())
     return subscriber
@@ -255,7 +249,7 @@ def _invalid_link() -> Response:
 
 
 def _preferences_state(subscriber: Subscriber, categories: list[Category]) -> FormState:
-    ids = subscribers_store.category_ids_for(get_db(), subscriber.id)
+    ids = core().reader_category_ids(subscriber.id)
     by_id = {c.id: c.slug for c in categories}
     return FormState(
         email=subscriber.email,
@@ -290,25 +284,24 @@ def preferences(token: str) -> Page:
     _check_csrf(request.path)
     subscriber = _subscriber(state().preferences_links, token)
     action = request.form.get("action", "save")
-    now = state().clock()
     if action == "unsubscribe":
-        actions.unsubscribe(get_db(), subscriber.id, now, actions.SOURCE)
+        core().unsubscribe_reader(subscriber.id, SOURCE)
         return _unsubscribed(subscriber.id)
     form = FormState(email=subscriber.email)
     choices = read_choices(request.form, _categories(), form)
     if choices is None:
         return _preferences(subscriber, form, 400)
     if action == "resubscribe":
-        if subscriber.status != "unsubscribed":
+        if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
             return _preferences(subscriber)
-        refused = state().limiter.take(get_db(), now, ip=_client_ip(), address=subscriber.email)
+        refused = core().take_signup_slot(ip=_client_ip(), address=subscriber.email)
         if refused:
             return _rate_limited(refused)
-        job = actions.sign_up(get_db(), subscriber.email, choices, now, "preferences")
+        job = core().sign_up(subscriber.email, choices, "preferences")
         if job is not None:
             state().mailer.submit(job)
         return _check_inbox()
-    actions.save_preferences(get_db(), subscriber.id, choices, now)
+    core().save_preferences(subscriber.id, choices)
     # Post/redirect/get: reloading the page must not post the form again.
     return redirect(f"{request.script_root}{request.path}?saved=1", 303)
 
@@ -344,9 +337,7 @@ def unsubscribe(token: str) -> Page:
     if not one_click:
         _check_csrf(request.path)
     subscriber = _subscriber(state().unsubscribe_links, token)
-    actions.unsubscribe(
-        get_db(), subscriber.id, state().clock(), "one-click" if one_click else actions.SOURCE
-    )
+    core().unsubscribe_reader(subscriber.id, "one-click" if one_click else SOURCE)
     return _unsubscribed(subscriber.id)
 
 
@@ -355,11 +346,11 @@ def unsubscribe(token: str) -> Page:
 
 @bp.get("/archive")
 def archive() -> Page:
-    editions = web_store.sent_editions(get_db())
+    editions = core().archived_editions()
     return render_template("web/archive.html", editions=[_edition_view(e) for e in editions])
 
 
-def _edition_view(edition: web_store.ArchivedEdition) -> dict[str, Any]:
+def _edition_view(edition: ArchivedEdition) -> dict[str, Any]:
     return {
         "id": edition.id,
         "title": f"{edition.frequency.capitalize()} digest, "
@@ -371,17 +362,13 @@ def _edition_view(edition: web_store.ArchivedEdition) -> dict[str, Any]:
 
 @bp.get("/archive/<int:edition_id>")
 def archive_edition(edition_id: int) -> Page:
-    db = get_db()
-    edition = web_store.sent_edition(db, edition_id)
-    if edition is None:
+    page = core().archived_edition(edition_id)
+    if page is None:
         abort(404)
-    rows = web_store.sent_articles(db, edition_id)
-    names = editions_store.category_names(db)
-    category_ids = tuple(dict.fromkeys(r.category_id for r in rows))
-    sections = build_sections(rows, category_ids, names, ARCHIVE_MAX_PER_CATEGORY)
+    sections = page.sections
     return render_template(
         "web/edition.html",
-        edition=_edition_view(edition),
+        edition=_edition_view(page.edition),
         sections=[
             {
                 "category": s.category,
@@ -423,5 +410,5 @@ def favicon() -> Response:
 
 @bp.get("/healthz")
 def health() -> Response:
-    get_db().execute("SELECT 1").fetchone()
+    core().healthy()
     return Response("ok\n", mimetype="text/plain")

@@ -82,7 +82,7 @@ def next_send_time(spec: SendSpec, tz: tzinfo, now: datetime) -> datetime:
         day += timedelta(days=1)
 
 
-def period_label(settings: Settings, spec: SendSpec, day: date) -> str:
+def edition_period(settings: Settings, spec: SendSpec, day: date) -> str:
     """The period of the edition sent on ``day``: the period containing that calendar date in
     the site's timezone (noon, so no DST change can move it to another date)."""
     noon = datetime.combine(day, time(12), tzinfo=settings.tz)
@@ -104,7 +104,7 @@ def candidate_days(
 
 
 @lru_cache(maxsize=1024)
-def _zone(name: str) -> ZoneInfo | None:
+def zone_or_none(name: str) -> ZoneInfo | None:
     try:
         return ZoneInfo(name) if name else None
     except (ZoneInfoNotFoundError, ValueError):
@@ -116,7 +116,7 @@ def reader_zone(settings: Settings, row_timezone: str) -> tzinfo:
     site's when theirs is empty or unknown), else the site's."""
     if not settings.schedule.local_time:
         return settings.tz
-    return _zone(row_timezone) or settings.tz
+    return zone_or_none(row_timezone) or settings.tz
 
 
 def delivery_state(

@@ -1,0 +1,64 @@
+"""The application core: one object that owns every use case, under thin adapters.
+
+The CLI (digest.cli), the web pages (digest.web) and the scheduler (digest.schedule) parse
+their input, call one method of an :class:`App` and present its typed result. Only the core
+and the store touch the database; see docs/architecture.md for the layers and their rules.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from digest.app.archive import Archive, ArchivePage
+from digest.app.audience import AddResult, ImportResult, ReaderHistory
+from digest.app.base import TransportFactory, smtp_transports
+from digest.app.editions import EditionDetail, EditionSummary, Preview, TestSend
+from digest.app.sample import Sample, SampleResult
+from digest.app.scheduled import NextEdition, Scheduled, SendRun
+from digest.app.sending import EditionRun
+from digest.app.signup import Choices, ConfirmOutcome, MailJob, Refusal, Signup
+from digest.clock import Clock, system_clock
+from digest.config import Settings
+from digest.store import Store
+
+
+class App(Scheduled, Sample, Signup, Archive):
+    """Every use case of digest, over one settings object, one store, one way to reach the
+    relay and one clock. Thread-safe in the way the adapters use it: each thread gets its
+    own database connection from the store."""
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        transports: TransportFactory | None = None,
+        create: bool = True,
+    ) -> App:
+        """An App on the database named in ``settings``."""
+        store = Store(Path(settings.db_path), create=create)
+        return cls(settings, store, transports=transports, clock=clock)
+
+
+__all__ = [
+    "AddResult",
+    "App",
+    "ArchivePage",
+    "Choices",
+    "ConfirmOutcome",
+    "EditionDetail",
+    "EditionRun",
+    "EditionSummary",
+    "ImportResult",
+    "MailJob",
+    "NextEdition",
+    "Preview",
+    "ReaderHistory",
+    "Refusal",
+    "SampleResult",
+    "SendRun",
+    "TestSend",
+    "TransportFactory",
+    "smtp_transports",
+]

@@ -1,0 +1,45 @@
+"""Use cases for the public archive: the editions that went out, and what each carried.
+Built only from what was actually sent (the articles of an edition's sent deliveries);
+nothing here returns a reader's address or name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from digest.app.base import AppBase
+from digest.curate import build_sections
+from digest.models import Section
+from digest.store import editions as edition_store
+from digest.store import web as store
+from digest.store.web import ArchivedEdition
+
+# The most articles the archive shows under one category of one edition.
+ARCHIVE_MAX_PER_CATEGORY = 1000
+
+
+@dataclass(frozen=True)
+class ArchivePage:
+    edition: ArchivedEdition
+    sections: tuple[Section, ...]
+
+
+class Archive(AppBase):
+    def archived_editions(self) -> list[ArchivedEdition]:
+        """Editions with at least one sent message, newest first."""
+        return store.sent_editions(self.db)
+
+    def archived_edition(self, edition_id: int) -> ArchivePage | None:
+        """One sent edition's articles per category, in the site's order; None when no
+        such edition was sent."""
+        edition = store.sent_edition(self.db, edition_id)
+        if edition is None:
+            return None
+        rows = store.sent_articles(self.db, edition_id)
+        names = edition_store.category_names(self.db)
+        category_ids = tuple(dict.fromkeys(r.category_id for r in rows))
+        sections = build_sections(rows, category_ids, names, ARCHIVE_MAX_PER_CATEGORY)
+        return ArchivePage(edition, sections)
+
+    def healthy(self) -> bool:
+        """The database answers (for /healthz)."""
+        return bool(self.db.execute("SELECT 1").fetchone())

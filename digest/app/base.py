@@ -1,0 +1,73 @@
+"""What every use case stands on: the settings, the store, the transports and the clock.
+
+The use cases are grouped by subject in the modules beside this one, each a mixin over
+:class:`AppBase`; :class:`digest.app.App` puts them together. All of them reach the
+database through ``self.db`` (this thread's connection) and the time through ``self.now()``,
+so tests pass a frozen clock and a real SQLite file, and nothing is global.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import sqlite_utils
+
+from digest.clock import Clock, system_clock
+from digest.config import Settings
+from digest.deliver.smtp import SmtpTransport, Transport
+from digest.mime import make_message_id, sending_domain
+from digest.render import Renderer
+from digest.store import Store
+
+TransportFactory = Callable[[], Transport]
+
+
+def smtp_transports(settings: Settings) -> TransportFactory:
+    """A new connection to the relay in ``settings`` per call (one per sender thread)."""
+
+    def factory() -> Transport:
+        return SmtpTransport(settings.smtp.parsed, timeout=settings.smtp.timeout)
+
+    return factory
+
+
+class AppBase:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        transports: TransportFactory | None = None,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.transports = transports or smtp_transports(settings)
+        self.clock = clock
+        self._renderer: Renderer | None = None
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        return self.store.db
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def new_renderer(self) -> Renderer:
+        """A renderer of its own, for one run: its compile count is that run's."""
+        return Renderer(self.settings)
+
+    @property
+    def renderer(self) -> Renderer:
+        """A shared renderer for previews and system mail, built on first use."""
+        if self._renderer is None:
+            self._renderer = self.new_renderer()
+        return self._renderer
+
+    def message_id(self) -> str:
+        return make_message_id(sending_domain(self.settings))
+
+    def close(self) -> None:
+        """Close this thread's database connection."""
+        self.store.close()

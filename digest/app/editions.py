@@ -1,0 +1,303 @@
+"""Use cases for editions: open one, look at it (list, show, preview, dry run), send a test
+copy, and send it for real (the loop itself is :class:`digest.app.sending.EditionRun`).
+
+An edition is one frequency for one period (ISO week ``2026-W48``, day ``2026-11-28``). Its
+cutoff is the moment it is created and its recipients are fixed then, in one transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from digest.app.feedback import Feedback
+from digest.checks import CheckReport, check_templates
+from digest.curate import Curator, EditionWindow, edition_window
+from digest.deliver.compose import Variants, personalised, window_of
+from digest.deliver.outbox import Outbox
+from digest.deliver.report import ProgressCallback, SendReport, finish_report
+from digest.deliver.smtp import SendResult, check_relay
+from digest.errors import DeliveryError, NotFoundError
+from digest.mime import sending_domain
+from digest.models import (
+    DigestContent,
+    Edition,
+    EditionStatus,
+    OutgoingMessage,
+    Recipient,
+    RecipientRow,
+)
+from digest.render import RenderedVariant
+from digest.store import bounces as bounce_store
+from digest.store import editions as store
+from digest.store.categories import resolve_categories
+from digest.validate import normalise_email
+
+# Who a category preview is addressed to: nobody (RFC 2606 reserves .invalid).
+PREVIEW_RECIPIENT = Recipient(subscriber_id=0, email="preview@example.invalid", name="")
+
+
+@dataclass(frozen=True)
+class EditionSummary:
+    edition: Edition
+    counts: dict[str, int]  # deliveries by status, plus 'recipients'
+
+
+@dataclass(frozen=True)
+class EditionDetail(EditionSummary):
+    bounces: dict[str, int] = field(default_factory=dict)  # hard, soft, complaints, policy
+    deliveries: tuple[dict[str, object], ...] = ()
+
+
+@dataclass(frozen=True)
+class Preview:
+    recipient: Recipient
+    content: DigestContent
+
+
+@dataclass(frozen=True)
+class RenderedPreview:
+    variant: RenderedVariant
+    data: bytes  # the HTML page, the text part, or the whole message as sent
+
+
+@dataclass(frozen=True)
+class TestSend:
+    address: str
+    message: OutgoingMessage
+    result: SendResult
+
+
+class Editions(Feedback):
+    # -- finding and opening -----------------------------------------------------------------
+
+    def open_edition(
+        self, frequency: str, as_of: datetime, *, period: str | None = None
+    ) -> Edition:
+        """The edition for the period containing ``as_of`` (or the named ``period``): found,
+        or created with its recipients and the cutoff ``as_of``. The scheduler names the
+        period itself under local-time delivery."""
+        window = edition_window(self.settings, frequency, as_of)
+        period = period or window.period
+        edition = store.find_edition(self.db, frequency, period)
+        if edition is not None:
+            return edition
+        try:
+            return store.create_edition(
+                self.db,
+                frequency=frequency,
+                period=period,
+                starts_at=window.starts_at,
+                ends_at=window.ends_at,
+                now=self.now(),
+            )
+        except sqlite3.IntegrityError:
+            # Another process created it a moment ago; the send lock decides who sends.
+            found = store.find_edition(self.db, frequency, period)
+            if found is None:
+                raise
+            return found
+
+    def find_edition(self, frequency: str, period: str) -> Edition | None:
+        return store.find_edition(self.db, frequency, period)
+
+    def list_editions(self) -> list[EditionSummary]:
+        return [
+            EditionSummary(e, store.delivery_counts(self.db, e.id))
+            for e in store.list_editions(self.db)
+        ]
+
+    def show_edition(self, edition_id: int, *, deliveries: bool = False) -> EditionDetail:
+        edition = store.get_edition(self.db, edition_id)
+        return EditionDetail(
+            edition,
+            store.delivery_counts(self.db, edition.id),
+            bounces=bounce_store.bounce_counts(self.db, edition.id),
+            deliveries=tuple(store.deliveries_of(self.db, edition.id)) if deliveries else (),
+        )
+
+    # -- content -----------------------------------------------------------------------------
+
+    def curator(self, window: EditionWindow, edition_id: int | None = None) -> Curator:
+        db = self.db
+        return Curator(
+            self.settings,
+            window,
+            names=store.category_names(db),
+            articles=lambda after, until: store.available_articles(
+                db, published_after=after, available_until=until
+            ),
+            edition_id=edition_id,
+        )
+
+    def preview_for_categories(
+        self, categories: Sequence[str], as_of: datetime, *, frequency: str = "weekly"
+    ) -> Preview | None:
+        """What a new reader of these categories would get in the edition at ``as_of``;
+        None when nothing is new."""
+        ids = tuple(sorted(c.id for c in resolve_categories(self.db, list(categories))))
+        curator = self.curator(edition_window(self.settings, frequency, as_of))
+        content = curator.select(ids, None)
+        return Preview(PREVIEW_RECIPIENT, content) if content else None
+
+    def preview_for_subscriber(self, email: str, as_of: datetime) -> Preview | None:
+        """What this subscriber would get in their next edition at ``as_of``."""
+        row = store.planned_recipient(self.db, email)
+        if row is None:
+            raise NotFoundError(f"no subscriber with address {email!r}")
+        frequency = store.subscriber_frequency(self.db, row.subscriber_id)
+        curator = self.curator(edition_window(self.settings, frequency, as_of))
+        recipient = Recipient(subscriber_id=row.subscriber_id, email=row.email, name=row.name)
+        content = curator.content_for(row)
+        return Preview(recipient, content) if content else None
+
+    def render_preview(self, preview: Preview, fmt: str, *, date: datetime) -> RenderedPreview:
+        """``preview`` rendered as ``fmt``: html, text, or eml (the exact bytes it would be
+        sent as, dated ``date``)."""
+        renderer = self.renderer
+        variant = renderer.render_variant(preview.content)
+        if fmt == "html":
+            data = renderer.render_html(variant, preview.recipient).encode("utf-8")
+        elif fmt == "text":
+            data = renderer.render_text(variant, preview.recipient).encode("utf-8")
+        else:
+            message = renderer.personalise(
+                variant, preview.recipient, message_id=self.message_id(), date=date
+            )
+            data = message.data
+        return RenderedPreview(variant, data)
+
+    def check_templates(self, template_dir: str | None = None) -> CheckReport:
+        """Compile the templates against hostile sample content and audit the result."""
+        return check_templates(self.settings, template_dir)
+
+    def test_send(
+        self,
+        to: str,
+        *,
+        as_of: datetime,
+        as_subscriber: str | None = None,
+        categories: Sequence[str] = (),
+    ) -> TestSend:
+        """One real copy of a digest to an editor's address, "[TEST]" in the subject,
+        recording nothing: the copy ``as_subscriber`` would get, or a new reader of
+        ``categories``."""
+        address = normalise_email(to)
+        if as_subscriber:
+            preview = self.preview_for_subscriber(as_subscriber, as_of)
+        else:
+            preview = self.preview_for_categories(categories, as_of)
+        if preview is None:
+            raise NotFoundError("nothing new in that digest at this moment: no test copy sent")
+        renderer = self.new_renderer()
+        variant = renderer.render_variant(preview.content, subject_prefix="[TEST] ")
+        message = renderer.personalise(
+            variant,
+            Recipient(subscriber_id=0, email=address, name=""),
+            message_id=self.message_id(),
+            date=self.now(),
+        )
+        transport = self.transports()
+        try:
+            result = transport.send(message)
+        finally:
+            transport.close()
+        if result.kind != "sent":
+            raise DeliveryError(f"test copy to {address} refused: {result.code} {result.reply}")
+        return TestSend(address, message, result)
+
+    # -- dry run and send --------------------------------------------------------------------
+
+    def dry_run(
+        self, frequency: str, as_of: datetime, *, outbox: Outbox | None = None
+    ) -> SendReport:
+        """Render every message the real send would, send nothing, write nothing to the
+        database. For an edition that was interrupted, shows what resuming it would send."""
+        started = time.monotonic()
+        window = edition_window(self.settings, frequency, as_of)
+        edition = store.find_edition(self.db, frequency, window.period)
+        if edition is not None and edition.status != EditionStatus.OPEN:
+            return self.already_done(edition)
+        report = SendReport(frequency=frequency, period=window.period, edition_id=None)
+        page = self.settings.sending.page_size
+        rows: Iterator[RecipientRow]
+        if edition is not None:
+            window = window_of(edition)
+            report.edition_id = edition.id
+            rows = store.iter_open_deliveries(self.db, edition.id, batch=page)
+        else:
+            rows = store.iter_planned_recipients(self.db, frequency, batch=page)
+        renderer = self.new_renderer()
+        jobs = personalised(
+            rows,
+            self.curator(window, report.edition_id),
+            Variants(renderer, report),
+            report,
+            self.clock,
+            sending_domain(self.settings),
+            lambda row, why: None,
+        )
+        for job in jobs:
+            if outbox is not None:
+                outbox.write(job.message, job.article_ids, job.message.headers.get("Subject", ""))
+        if outbox is not None:
+            outbox.close()
+        finish_report(report, renderer.compile_count, started)
+        return report
+
+    def check_relay(self) -> None:
+        """Fail fast with a clear message when the relay cannot be reached or refuses us."""
+        smtp = self.settings.smtp
+        check_relay(smtp.parsed, timeout=smtp.timeout)
+
+    def send(
+        self,
+        frequency: str,
+        as_of: datetime,
+        *,
+        edition: Edition | None = None,
+        stop: threading.Event | None = None,
+        progress: ProgressCallback | None = None,
+        due: Callable[[RecipientRow], bool] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        retry_delay: float = 2.0,
+    ) -> SendReport:
+        """Send (or resume) the edition of ``frequency`` for the period containing
+        ``as_of``, or ``edition``. ``due`` picks the recipients whose turn it is (local-time
+        delivery); the others stay pending and the edition stays open."""
+        from digest.app.sending import EditionRun
+
+        if edition is None:
+            edition = self.open_edition(frequency, as_of)
+        if edition.status != EditionStatus.OPEN:
+            return self.already_done(edition)
+        run = EditionRun(
+            self,
+            edition,
+            stop=stop or threading.Event(),
+            progress=progress,
+            due=due,
+            sleep=sleep,
+            retry_delay=retry_delay,
+        )
+        return run.run()
+
+    def already_done(self, edition: Edition) -> SendReport:
+        counts = store.delivery_counts(self.db, edition.id)
+        status = "already-complete" if edition.status == EditionStatus.COMPLETE else edition.status
+        return SendReport(
+            frequency=edition.frequency,
+            period=edition.period,
+            edition_id=edition.id,
+            status=status,
+            recipients=counts["recipients"],
+            sent=counts["sent"],
+            skipped=counts["skipped"],
+            failed=counts["failed"],
+            bounced=counts["bounced"],
+            stop_reason=edition.note,
+        )
