@@ -23,8 +23,8 @@ from digest.config import Settings
 from digest.errors import InputError, TemplateError
 from digest.mime import DkimSigner, make_message_id
 from digest.models import Article, DigestContent, Recipient, Section
-from digest.present import category_summary
 from digest.render import HTML_SIZE_LIMIT, Renderer
+from digest.render.present import category_summary
 from digest.tokens import read_preferences_token, read_unsubscribe_token
 
 SECRET = "render-test-secret"

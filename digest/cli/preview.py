@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from digest.checks import check_templates
 from digest.cli.context import AppContext, pass_app
 from digest.cli.params import parse_date_option
 from digest.curate import content_for_categories, content_for_subscriber
 from digest.mime import make_message_id, sending_domain
 from digest.models import Recipient
 from digest.render import Renderer
+from digest.render.checks import check_templates
 
 # Who a category preview is addressed to: nobody (RFC 2606 reserves .invalid).
 PREVIEW_RECIPIENT = Recipient(subscriber_id=0, email="preview@example.invalid", name="")

@@ -164,10 +164,7 @@ def _send_test_copy(
     )
     if result.kind != "sent":
         raise DeliveryError(f"test copy to {address} refused: {result.code} {result.reply}")
-    click.echo(
-        f"Sent a test copy to {address} ({len(message.data):,} bytes): "
-        f"{message.headers.get('Subject', '')}"
-    )
+    click.echo(f"Sent a test copy to {address} ({len(message.data):,} bytes): {message.subject}")
 
 
 def _kb(size: int) -> str:

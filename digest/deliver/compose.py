@@ -142,7 +142,7 @@ def dry_run(
         rows, curator, variants, report, clock, sending_domain(settings), lambda row, why: None
     ):
         if outbox is not None:
-            outbox.write(job.message, job.article_ids, job.message.headers.get("Subject", ""))
+            outbox.write(job.message, job.article_ids)
     if outbox is not None:
         outbox.close()
     finish_report(report, renderer.compile_count, started)

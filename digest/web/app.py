@@ -16,9 +16,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from digest.clock import Clock, system_clock
 from digest.config import Settings, SiteSettings, templates_dirs
 from digest.errors import StoreError
+from digest.links import Links
 from digest.render import Renderer
 from digest.store import open_db
-from digest.tokens import PREFERENCES_SALT, UNSUBSCRIBE_SALT, IdSigner, require_secret
+from digest.tokens import require_secret
 from digest.web.mailer import Mailer, TransportFactory, smtp_transport_factory
 from digest.web.ratelimit import SignupLimiter
 from digest.web.security import CSRF_FIELD, CsrfTokens, security_headers
@@ -42,8 +43,7 @@ class WebState:
     csrf: CsrfTokens
     limiter: SignupLimiter
     mailer: Mailer
-    unsubscribe_links: IdSigner
-    preferences_links: IdSigner
+    links: Links
 
     @property
     def secret(self) -> str:
@@ -78,7 +78,8 @@ def create_app(
     """The readers' web app. Fails at once (ConfigError, TemplateError) when the secret key is
     missing or the templates are broken, rather than on the first reader."""
     secret = require_secret(settings)
-    renderer = Renderer(settings)
+    links = Links.from_settings(settings)
+    renderer = Renderer(settings, links=links)
     app = Flask("digest.web", static_folder=None, template_folder=None)
     app.config.update(
         SECRET_KEY=secret,
@@ -108,8 +109,7 @@ def create_app(
         mailer=Mailer(
             settings, renderer, transport_factory or smtp_transport_factory(settings), clock
         ),
-        unsubscribe_links=IdSigner(secret, UNSUBSCRIBE_SALT),
-        preferences_links=IdSigner(secret, PREFERENCES_SALT),
+        links=links,
     )
     if settings.web.trust_proxy:
         # Only behind a proxy we run: otherwise anyone could pick their IP for rate limits

@@ -3,6 +3,7 @@ for the archive) and renders a template from templates/web/."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
@@ -10,18 +11,12 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from digest.curate import build_sections
 from digest.models import Category, Subscriber
-from digest.present import clean_text, date_label, period_label, safe_url, summary_text
+from digest.render.present import clean_text, date_label, period_label, safe_url, summary_text
 from digest.store import editions as editions_store
 from digest.store import subscribers as subscribers_store
 from digest.store import web as web_store
 from digest.store.categories import list_categories
-from digest.tokens import (
-    ConfirmClaim,
-    ExpiredTokenError,
-    IdSigner,
-    TokenError,
-    read_confirm_token,
-)
+from digest.tokens import ConfirmClaim, ExpiredTokenError, TokenError
 from digest.web import actions
 from digest.web.app import error_page, get_db, state
 from digest.web.forms import (
@@ -196,7 +191,7 @@ def confirm(token: str) -> Page:
 
 def _confirm_claim(token: str) -> ConfirmClaim | tuple[str, int]:
     try:
-        return read_confirm_token(state().secret, token, max_age=CONFIRM_MAX_AGE)
+        return state().links.read_confirm(token, CONFIRM_MAX_AGE)
     except ExpiredTokenError:
         return _link_problem("expired", 410)
     except TokenError:
@@ -238,9 +233,9 @@ def resend() -> Page:
 # -- preferences -------------------------------------------------------------------------------
 
 
-def _subscriber(signer: IdSigner, token: str) -> Subscriber:
+def _subscriber(read: Callable[[str], int], token: str) -> Subscriber:
     try:
-        subscriber_id = signer.read(token)
+        subscriber_id = read(token)
     except TokenError:
         abort(_invalid_link())
     subscriber = subscribers_store.get_subscriber(get_db(), subscriber_id)
@@ -281,14 +276,14 @@ def _preferences(
 
 @bp.get("/p/<token>")
 def preferences_page(token: str) -> Page:
-    subscriber = _subscriber(state().preferences_links, token)
+    subscriber = _subscriber(state().links.read_preferences, token)
     return _preferences(subscriber, saved=request.args.get("saved") == "1")
 
 
 @bp.post("/p/<token>")
 def preferences(token: str) -> Page:
     _check_csrf(request.path)
-    subscriber = _subscriber(state().preferences_links, token)
+    subscriber = _subscriber(state().links.read_preferences, token)
     action = request.form.get("action", "save")
     now = state().clock()
     if action == "unsubscribe":
@@ -315,7 +310,7 @@ def preferences(token: str) -> Page:
 
 def _unsubscribed(subscriber_id: int) -> tuple[str, int]:
     # The way back: their preferences page offers to subscribe again.
-    preferences = f"/p/{state().preferences_links.sign(subscriber_id)}"
+    preferences = state().links.preferences_path(subscriber_id)
     return render_template("web/unsubscribed.html", preferences=preferences), 200
 
 
@@ -325,8 +320,8 @@ def _unsubscribed(subscriber_id: int) -> tuple[str, int]:
 @bp.get("/u/<token>")
 def unsubscribe_page(token: str) -> Page:
     """Asks; never unsubscribes by itself (link scanners follow GETs)."""
-    subscriber = _subscriber(state().unsubscribe_links, token)
-    preferences = f"/p/{state().preferences_links.sign(subscriber.id)}"
+    subscriber = _subscriber(state().links.read_unsubscribe, token)
+    preferences = state().links.preferences_path(subscriber.id)
     return render_template(
         "web/unsubscribe.html",
         subscriber=subscriber,
@@ -343,7 +338,7 @@ def unsubscribe(token: str) -> Page:
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     if not one_click:
         _check_csrf(request.path)
-    subscriber = _subscriber(state().unsubscribe_links, token)
+    subscriber = _subscriber(state().links.read_unsubscribe, token)
     actions.unsubscribe(
         get_db(), subscriber.id, state().clock(), "one-click" if one_click else actions.SOURCE
     )

@@ -13,7 +13,6 @@ import math
 import re
 import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from email.utils import format_datetime
 from typing import Any
@@ -23,95 +22,45 @@ from mjml import mjml2html
 
 from digest.config import Settings, templates_dirs
 from digest.errors import InputError, TemplateError
+from digest.links import Links
 from digest.mime import (
     DkimSigner,
     MessageTemplate,
     build_body,
-    envelope_sender,
     format_address,
     header_line,
     html_to_7bit,
     list_id,
     list_unsubscribe_value,
     normalise_message_id,
-    parse_sender,
     qp_line,
     strip_controls,
 )
 from digest.models import Article, DigestContent, OutgoingMessage, Recipient
-from digest.present import (
+from digest.render.envelope import Envelope
+from digest.render.present import (
     ArticleView,
     SectionView,
     article_view,
     category_summary,
-    clean_text,
     drop_oldest,
     make_preheader,
     period_label,
 )
-from digest.templating import Compiler, Templates
-from digest.tokens import (
-    PREFERENCES_SALT,
-    SIGNATURE_CHARS,
-    UNSUBSCRIBE_SALT,
-    VERP_PLACEHOLDER,
-    IdSigner,
-    confirm_url,
-    require_secret,
-    verp_address,
+from digest.render.system import SystemMails, common_context
+from digest.render.templates import Compiler, Templates
+from digest.render.variant import (
+    HTML_SIZE_LIMIT,
+    Placeholders,
+    RenderedVariant,
+    check_links,
+    check_slots,
+    html_part_size,
+    isolate,
 )
 
-# Gmail clips HTML over about 102 KB (EMAIL.md point 11).
-HTML_SIZE_LIMIT = 100_000
 ARTICLE_VIEW_CACHE = 5_000
 _HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
-
-
-@dataclass(frozen=True)
-class Placeholders:
-    """Tokens standing in for per-recipient values. A random part per Renderer means article
-    text cannot contain them by accident or on purpose. Header ones are address-shaped so the
-    template bytes still read as a message."""
-
-    nonce: str
-
-    def _t(self, what: str) -> str:
-        return f"zz{self.nonce}{what}zz"
-
-    @property
-    def tokens(self) -> dict[str, str]:
-        return {
-            "to": f"{self._t('rcpt')}@example.invalid",
-            "date": self._t("date"),
-            "msgid": f"<{self._t('msgid')}@example.invalid>",
-            "list_unsub": f"<{self._t('listunsub')}@example.invalid>",
-            "unsub_html": self._t("unsubhtml"),
-            "prefs_html": self._t("prefshtml"),
-            "unsub_text": self._t("unsubtext"),
-            "prefs_text": self._t("prefstext"),
-        }
-
-
-@dataclass(frozen=True)
-class RenderedVariant:
-    """One compiled content variant, ready to personalise."""
-
-    content: DigestContent  # as rendered: ``trimmed`` counts the articles dropped for size
-    subject: str
-    preheader: str
-    html: str  # 7-bit HTML with placeholder tokens
-    text: str  # the text part before encoding, with placeholder tokens
-    template: MessageTemplate  # the whole message with placeholder tokens
-    html_size: int  # encoded HTML part in bytes, allowing for the longest personalised links
-    placeholders: Placeholders
-
-    @property
-    def article_ids(self) -> tuple[str, ...]:
-        return self.content.article_ids
-
-    @property
-    def trimmed(self) -> int:
-        return self.content.trimmed
 
 
 class Renderer:
@@ -125,50 +74,32 @@ class Renderer:
         compiler: Compiler = mjml2html,
         dkim: DkimSigner | None = None,
         nonce: str | None = None,
+        links: Links | None = None,
     ) -> None:
         self.settings = settings
-        self.compile_count = 0
-        self._compiler = compiler
         self.placeholders = Placeholders(nonce or secrets.token_hex(4))
         if not _HEX_COLOR.fullmatch(settings.site.accent_color):
             raise TemplateError(
                 f"site.accent_color: expected a colour like #1a4d8f, "
                 f"got {settings.site.accent_color!r}"
             )
-        self.templates = Templates(templates_dirs(settings))
+        self.templates = Templates(templates_dirs(settings), compiler=compiler)
         self.dirs = self.templates.dirs
         self.env = self.templates.env
         self._subject = self.templates.from_string(settings.digest.subject, "digest.subject")
-        self._dkim = dkim if dkim is not None else DkimSigner.from_settings(settings)
-        self._from = format_address(*parse_sender(settings.sender.from_), header="From")
-        self._verp = VERP_PLACEHOLDER in settings.sender.return_path
-        # With VERP, mail that names no reader (a test copy) returns to the From address.
-        self._envelope = (
-            parse_sender(settings.sender.from_)[1] if self._verp else envelope_sender(settings)
+        self.envelope = Envelope(
+            settings, dkim if dkim is not None else DkimSigner.from_settings(settings)
         )
-        self._base = settings.site.url.rstrip("/")
+        self.site_links = links if links is not None else Links.from_settings(settings)
+        self.system = SystemMails(settings, self.templates, self.envelope)
         self._views: dict[Article, ArticleView] = {}
-        self._signers: tuple[IdSigner, IdSigner] | None = None
+
+    @property
+    def compile_count(self) -> int:
+        """MJML compiles so far, digests and system mails alike."""
+        return self.templates.compile_count
 
     # -- the digest -------------------------------------------------------------------------
-
-    def _outgoing(self, recipient: Recipient, data: bytes, message_id: str) -> OutgoingMessage:
-        """The final message: DKIM-signed over exactly these bytes when configured."""
-        if self._dkim is not None:
-            data = self._dkim.sign(data)
-        return OutgoingMessage(
-            sender=self._envelope_for(recipient.subscriber_id),
-            recipient=recipient.email,
-            data=data,
-            message_id=message_id,
-            subscriber_id=recipient.subscriber_id,
-        )
-
-    def _envelope_for(self, subscriber_id: int) -> str:
-        """MAIL FROM: the return path, naming the reader (VERP) when it holds {token}."""
-        if self._verp and subscriber_id:
-            return verp_address(self.settings, subscriber_id)
-        return self._envelope
 
     def render_variant(
         self, content: DigestContent, *, subject_prefix: str = ""
@@ -234,27 +165,16 @@ class Renderer:
                 "preferences_url": tokens["prefs_text"],
             },
         )
-        page = html_to_7bit(self._compile(mjml_source, "digest.mjml.j2"))
-        text = _isolate(strip_controls(text), (tokens["unsub_text"], tokens["prefs_text"]))
-        for name, template_name, value in (
-            ("unsub_html", "digest.mjml.j2", page),
-            ("prefs_html", "digest.mjml.j2", page),
-            ("unsub_text", "digest.txt.j2", text),
-            ("prefs_text", "digest.txt.j2", text),
-        ):
-            if tokens[name] not in value:
-                what = "unsubscribe_url" if name.startswith("unsub") else "preferences_url"
-                raise TemplateError(
-                    f"{template_name}: must link to {{{{ {what} }}}} (EMAIL.md point 10: every "
-                    "digest shows unsubscribe and preferences links)"
-                )
+        page = html_to_7bit(self.templates.compile(mjml_source, "digest.mjml.j2"))
+        text = isolate(strip_controls(text), (tokens["unsub_text"], tokens["prefs_text"]))
+        check_links(tokens, page, text)
         headers = [
-            f"From: {self._from}\r\n".encode("ascii"),
+            f"From: {self.envelope.from_header}\r\n".encode("ascii"),
             f"To: {tokens['to']}\r\n".encode("ascii"),
             header_line("Subject", subject),
             f"Date: {tokens['date']}\r\n".encode("ascii"),
             f"Message-ID: {tokens['msgid']}\r\n".encode("ascii"),
-            *self._reply_to(),
+            *self.envelope.reply_to(),
             header_line("List-Id", list_id(self.settings, content.frequency)),
             f"List-Unsubscribe: {tokens['list_unsub']}\r\n".encode("ascii"),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
@@ -262,7 +182,7 @@ class Renderer:
         ]
         data = b"".join(headers) + build_body(text, page)
         template = MessageTemplate.split(data, {k: v.encode("ascii") for k, v in tokens.items()})
-        self._check_slots(template, page, text)
+        check_slots(template, tokens, page, text)
         return RenderedVariant(
             content=content,
             subject=subject,
@@ -270,40 +190,9 @@ class Renderer:
             html=page,
             text=text,
             template=template,
-            html_size=self._html_part_size(page),
+            html_size=html_part_size(tokens, page, self.site_links.longest_subscriber_link()),
             placeholders=self.placeholders,
         )
-
-    def _check_slots(self, template: MessageTemplate, page: str, text: str) -> None:
-        """Every placeholder must come through the MIME build whole: a token split by an
-        encoder would go out to every reader as a broken link."""
-        tokens = self.placeholders.tokens
-        expected = {
-            "to": 1,
-            "date": 1,
-            "msgid": 1,
-            "list_unsub": 1,
-            "unsub_html": page.count(tokens["unsub_html"]),
-            "prefs_html": page.count(tokens["prefs_html"]),
-            "unsub_text": text.count(tokens["unsub_text"]),
-            "prefs_text": text.count(tokens["prefs_text"]),
-        }
-        for slot, count in expected.items():
-            if template.count(slot) != count:
-                raise TemplateError(
-                    f"placeholder {slot} appears {template.count(slot)} times in the message, "
-                    f"expected {count}: a link would break"
-                )
-
-    def _html_part_size(self, page: str) -> int:
-        tokens = self.placeholders.tokens
-        longest_link = len(self._base) + 3 + 13 + 1 + SIGNATURE_CHARS
-        growth = sum(
-            page.count(tokens[k]) * max(0, longest_link - len(tokens[k]))
-            for k in ("unsub_html", "prefs_html")
-        )
-        # 7bit: the part is the page itself, with CRLF line endings.
-        return len(page) + page.count("\n") + growth
 
     def _article_view(self, article: Article) -> ArticleView:
         """Views are cached: the same articles recur in many variants of an edition. Keyed
@@ -312,7 +201,7 @@ class Renderer:
         if view is None:
             if len(self._views) >= ARTICLE_VIEW_CACHE:
                 self._views.clear()
-            view = self._views[article] = article_view(article, fallback_url=self._base + "/")
+            view = self._views[article] = article_view(article, fallback_url=self.site_links.home())
         return view
 
     def _digest_context(
@@ -328,7 +217,7 @@ class Renderer:
             if s.articles
         ]
         return {
-            **self._common_context(),
+            **common_context(self.settings),
             "subject": subject,
             "preheader": preheader,
             "frequency": content.frequency,
@@ -338,28 +227,20 @@ class Renderer:
             "category_summary": category_summary(names),
             "article_count": content.article_count,
             "trimmed": content.trimmed,
-            "more_url": self._base + "/",
+            "more_url": self.site_links.home(),
             "archive_url": (
-                f"{self._base}/archive/{content.edition_id}"
+                self.site_links.archive(content.edition_id)
                 if content.edition_id is not None
                 else ""
             ),
         }
 
-    def _common_context(self) -> dict[str, Any]:
-        return {"site": self.settings.site, "accent": self.settings.site.accent_color}
-
     # -- per recipient ----------------------------------------------------------------------
 
     def links(self, subscriber_id: int) -> tuple[str, str]:
         """(unsubscribe URL, preferences URL) for one subscriber."""
-        if self._signers is None:
-            secret = require_secret(self.settings)
-            self._signers = (IdSigner(secret, UNSUBSCRIBE_SALT), IdSigner(secret, PREFERENCES_SALT))
-        unsub, prefs = self._signers
-        return (
-            f"{self._base}/u/{unsub.sign(subscriber_id)}",
-            f"{self._base}/p/{prefs.sign(subscriber_id)}",
+        return self.site_links.unsubscribe(subscriber_id), self.site_links.preferences(
+            subscriber_id
         )
 
     def personalise(
@@ -389,7 +270,7 @@ class Renderer:
             "prefs_text": qp_line(prefs),
         }
         data = variant.template.fill(values)
-        return self._outgoing(recipient, data, mid)
+        return self.envelope.outgoing(recipient, data, mid, variant.subject)
 
     def render_html(self, variant: RenderedVariant, recipient: Recipient | None = None) -> str:
         """The HTML one recipient gets (subscriber 0's links without one), for previews."""
@@ -406,7 +287,7 @@ class Renderer:
             tokens["prefs_text"], prefs
         )
 
-    # -- sign-up mail -----------------------------------------------------------------------
+    # -- sign-up mail: both through SystemMails.render ----------------------------------
 
     def render_confirm(
         self,
@@ -417,11 +298,14 @@ class Renderer:
         date: datetime,
     ) -> OutgoingMessage:
         """The double opt-in message with its confirm link."""
-        url = confirm_url(self.settings, recipient.subscriber_id, recipient.email)
-        context = {"confirm_url": url}
-        subject = f"Please confirm your subscription to {self.settings.site.name}"
-        return self._single(
-            "confirm", subject, context, recipient, categories, message_id=message_id, date=date
+        url = self.site_links.confirm(recipient.subscriber_id, recipient.email)
+        return self.system.render(
+            "confirm",
+            recipient,
+            {"confirm_url": url},
+            categories=categories,
+            message_id=message_id,
+            date=date,
         )
 
     def render_welcome_back(
@@ -434,76 +318,14 @@ class Renderer:
     ) -> OutgoingMessage:
         """For an active reader who signs up again: no change, here is your preferences link."""
         unsub, prefs = self.links(recipient.subscriber_id)
-        context = {"preferences_url": prefs, "unsubscribe_url": unsub}
-        subject = f"You are already subscribed to {self.settings.site.name}"
-        return self._single(
+        return self.system.render(
             "welcome_back",
-            subject,
-            context,
             recipient,
-            categories,
+            {"preferences_url": prefs, "unsubscribe_url": unsub},
+            categories=categories,
             message_id=message_id,
             date=date,
         )
 
-    def _single(
-        self,
-        name: str,
-        subject: str,
-        extra: Mapping[str, str],
-        recipient: Recipient,
-        categories: Sequence[str],
-        *,
-        message_id: str,
-        date: datetime,
-    ) -> OutgoingMessage:
-        if date.tzinfo is None:
-            raise ValueError("date must be timezone-aware")
-        context = {
-            **self._common_context(),
-            **extra,
-            "subject": subject,
-            "name": clean_text(recipient.name),
-            "categories": [clean_text(c) for c in categories],
-        }
-        page = html_to_7bit(
-            self._compile(self._render(f"{name}.mjml.j2", context), f"{name}.mjml.j2")
-        )
-        text = strip_controls(self._render(f"{name}.txt.j2", context))
-        mid = normalise_message_id(message_id)
-        headers = [
-            f"From: {self._from}\r\n".encode("ascii"),
-            f"To: {format_address(recipient.name, recipient.email)}\r\n".encode("ascii"),
-            header_line("Subject", subject),
-            f"Date: {format_datetime(date)}\r\n".encode("ascii"),
-            f"Message-ID: {mid}\r\n".encode("ascii"),
-            *self._reply_to(),
-            # Sent because someone asked, just now: auto-responders should not answer.
-            b"Auto-Submitted: auto-generated\r\n",
-        ]
-        data = b"".join(headers) + build_body(text, page)
-        return self._outgoing(recipient, data, mid)
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    def _reply_to(self) -> list[bytes]:
-        if not self.settings.sender.reply_to:
-            return []
-        name, address = parse_sender(self.settings.sender.reply_to)
-        return [f"Reply-To: {format_address(name, address, header='Reply-To')}\r\n".encode("ascii")]
-
     def _render(self, name: str, context: Mapping[str, Any]) -> str:
         return self.templates.render(name, context)
-
-    def _compile(self, source: str, name: str) -> str:
-        self.compile_count += 1
-        return self.templates.compile(self._compiler, source, name)
-
-
-def _isolate(text: str, tokens: Sequence[str]) -> str:
-    """Put each placeholder on a line of its own: the text part is quoted-printable, and a
-    token that shares a line could be split by a soft line break or push the line past 76."""
-    for token in tokens:
-        text = re.sub(rf"[ \t]*{token}[ \t]*", f"\n{token}\n", text)
-        text = text.replace(f"\n\n{token}", f"\n{token}").replace(f"{token}\n\n", f"{token}\n")
-    return text
