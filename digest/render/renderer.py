@@ -168,19 +168,7 @@ class Renderer:
         page = html_to_7bit(self.templates.compile(mjml_source, "digest.mjml.j2"))
         text = isolate(strip_controls(text), (tokens["unsub_text"], tokens["prefs_text"]))
         check_links(tokens, page, text)
-        headers = [
-            f"From: {self.envelope.from_header}\r\n".encode("ascii"),
-            f"To: {tokens['to']}\r\n".encode("ascii"),
-            header_line("Subject", subject),
-            f"Date: {tokens['date']}\r\n".encode("ascii"),
-            f"Message-ID: {tokens['msgid']}\r\n".encode("ascii"),
-            *self.envelope.reply_to(),
-            header_line("List-Id", list_id(self.settings, content.frequency)),
-            f"List-Unsubscribe: {tokens['list_unsub']}\r\n".encode("ascii"),
-            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
-            b"Precedence: bulk\r\n",
-        ]
-        data = b"".join(headers) + build_body(text, page)
+        data = self._headers(subject, content.frequency) + build_body(text, page)
         template = MessageTemplate.split(data, {k: v.encode("ascii") for k, v in tokens.items()})
         check_slots(template, tokens, page, text)
         return RenderedVariant(
@@ -193,6 +181,23 @@ class Renderer:
             html_size=html_part_size(tokens, page, self.site_links.longest_subscriber_link()),
             placeholders=self.placeholders,
         )
+
+    def _headers(self, subject: str, frequency: str) -> bytes:
+        """The digest's header block, with placeholders for the per-recipient values."""
+        tokens = self.placeholders.tokens
+        headers = [
+            f"From: {self.envelope.from_header}\r\n".encode("ascii"),
+            f"To: {tokens['to']}\r\n".encode("ascii"),
+            header_line("Subject", subject),
+            f"Date: {tokens['date']}\r\n".encode("ascii"),
+            f"Message-ID: {tokens['msgid']}\r\n".encode("ascii"),
+            *self.envelope.reply_to(),
+            header_line("List-Id", list_id(self.settings, frequency)),
+            f"List-Unsubscribe: {tokens['list_unsub']}\r\n".encode("ascii"),
+            b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
+            b"Precedence: bulk\r\n",
+        ]
+        return b"".join(headers)
 
     def _article_view(self, article: Article) -> ArticleView:
         """Views are cached: the same articles recur in many variants of an edition. Keyed
