@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
@@ -173,7 +173,7 @@ class OutgoingMessage:
     data: bytes  # the whole message, CRLF line endings
     message_id: str = ""
     subscriber_id: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    subject: str = ""  # as the reader sees it, decoded: for manifests and reports
 
 
 @dataclass(frozen=True)

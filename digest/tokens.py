@@ -1,10 +1,12 @@
 """Signed, opaque tokens for the links in our mail: unsubscribe, preferences and confirm.
 
+The URLs around them are built in :mod:`digest.links`; this module only signs and reads.
+
 One salt per purpose, so a token made for one link never works for another. Unsubscribe and
 preferences tokens never expire (a reader may click a year-old digest) and carry only the
 subscriber id, in base 36, with a truncated HMAC-SHA256 signature: the whole URL stays near
 55 characters, so the List-Unsubscribe header never folds. Confirm tokens expire, and carry
-the id plus a hash prefix of the address, so a token stops working if the address changes.
+the id plus a tag of the address (a hash prefix), so a token stops working if the address changes.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ PREFERENCES_SALT = "preferences"
 CONFIRM_SALT = "confirm"
 # 22 base64url characters = 132 bits of the 256-bit HMAC: unguessable, and short enough.
 SIGNATURE_CHARS = 22
-EMAIL_HASH_CHARS = 12
+ADDRESS_TAG_CHARS = 12
 _ID_RE = re.compile(r"[0-9a-z]{1,13}")
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -42,14 +44,14 @@ class ExpiredTokenError(TokenError):
 
 @dataclass(frozen=True)
 class ConfirmClaim:
-    """What a valid confirm token says: who, and a hash prefix of the address it was sent to."""
+    """What a valid confirm token says: who, and the tag of the address it was sent to."""
 
     subscriber_id: int
-    email_hash: str
+    address_tag: str
 
     def matches(self, email: str) -> bool:
         """True when ``email`` is the address the token was made for."""
-        return hmac.compare_digest(self.email_hash, email_hash(email))
+        return hmac.compare_digest(self.address_tag, address_tag(email))
 
 
 def require_secret(settings: Settings) -> str:
@@ -65,8 +67,10 @@ def _check_secret(secret: str) -> None:
         )
 
 
-def email_hash(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:EMAIL_HASH_CHARS]
+def address_tag(email: str) -> str:
+    """A short hash prefix of the normalised address, for confirm tokens: not the store's
+    full-length ``email_hash``, and not meant to find anyone by."""
+    return hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:ADDRESS_TAG_CHARS]
 
 
 class IdSigner:
@@ -131,21 +135,36 @@ def read_preferences_token(secret: str, token: str) -> int:
     return IdSigner(secret, PREFERENCES_SALT).read(token)
 
 
-def _confirm_serializer(secret: str) -> URLSafeTimedSerializer:
-    _check_secret(secret)
-    return URLSafeTimedSerializer(secret, salt=CONFIRM_SALT)
+class ConfirmSigner:
+    """Makes and reads confirm tokens: the subscriber id and the address tag, timestamped."""
+
+    def __init__(self, secret: str) -> None:
+        _check_secret(secret)
+        self._serializer = URLSafeTimedSerializer(secret, salt=CONFIRM_SALT)
+
+    def sign(self, subscriber_id: int, email: str) -> str:
+        token: str = self._serializer.dumps([subscriber_id, address_tag(email)])
+        return token
+
+    def read(self, token: str, *, max_age: int) -> ConfirmClaim:
+        """Check signature and age (seconds). ExpiredTokenError when genuine but too old, so
+        the page can offer to send a new link; TokenError otherwise. Check
+        ``claim.matches(email)`` against the subscriber's current address."""
+        return _confirm_claim(self._serializer, token, max_age)
 
 
 def make_confirm_token(secret: str, subscriber_id: int, email: str) -> str:
-    return _confirm_serializer(secret).dumps([subscriber_id, email_hash(email)])
+    return ConfirmSigner(secret).sign(subscriber_id, email)
 
 
 def read_confirm_token(secret: str, token: str, *, max_age: int) -> ConfirmClaim:
-    """Check signature and age (seconds). ExpiredTokenError when genuine but too old, so the
-    page can offer to send a new link; TokenError otherwise. Check ``claim.matches(email)``
-    against the subscriber's current address."""
+    """See :meth:`ConfirmSigner.read`."""
+    return ConfirmSigner(secret).read(token, max_age=max_age)
+
+
+def _confirm_claim(serializer: URLSafeTimedSerializer, token: str, max_age: int) -> ConfirmClaim:
     try:
-        payload: Any = _confirm_serializer(secret).loads(token, max_age=max_age)
+        payload: Any = serializer.loads(token, max_age=max_age)
     except SignatureExpired as e:
         raise ExpiredTokenError("confirmation link has expired") from e
     except BadSignature as e:
@@ -158,28 +177,7 @@ def read_confirm_token(secret: str, token: str, *, max_age: int) -> ConfirmClaim
         or not isinstance(payload[1], str)
     ):
         raise TokenError("confirmation link is not valid")
-    return ConfirmClaim(subscriber_id=payload[0], email_hash=payload[1])
-
-
-def unsubscribe_url(settings: Settings, subscriber_id: int) -> str:
-    return f"{_base(settings)}/u/{make_unsubscribe_token(require_secret(settings), subscriber_id)}"
-
-
-def preferences_url(settings: Settings, subscriber_id: int) -> str:
-    return f"{_base(settings)}/p/{make_preferences_token(require_secret(settings), subscriber_id)}"
-
-
-def confirm_url(settings: Settings, subscriber_id: int, email: str) -> str:
-    token = make_confirm_token(require_secret(settings), subscriber_id, email)
-    return f"{_base(settings)}/c/{token}"
-
-
-def archive_url(settings: Settings, edition_id: int) -> str:
-    return f"{_base(settings)}/archive/{edition_id}"
-
-
-def _base(settings: Settings) -> str:
-    return settings.site.url.rstrip("/")
+    return ConfirmClaim(subscriber_id=payload[0], address_tag=payload[1])
 
 
 # -- VERP: the envelope sender names the reader, so a bounce can be matched to them ----------

@@ -84,6 +84,7 @@ def test_dry_run_json_and_output_folder(tmp_path: Path, db_path: Path) -> None:
     assert len(manifest) == 1
     assert manifest[0]["recipient"] == "ana@example.com"
     assert manifest[0]["articles"] == ["a-o1"]
+    assert manifest[0]["subject"] == "Legal Reader weekly: 1 new article in Opioid Drugs"
     eml = (out / manifest[0]["file"]).read_bytes()
     assert manifest[0]["size"] == len(eml)
     assert b"To: Ana <ana@example.com>" in eml
@@ -146,8 +147,11 @@ def test_test_copy_records_nothing(tmp_path: Path, db_path: Path, relay: Relay) 
         relay=relay,
     )
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("Sent a test copy to editor@example.com")
     (received,) = relay.received
+    assert result.output == (
+        f"Sent a test copy to editor@example.com ({len(received.data):,} bytes): "
+        "[TEST] Legal Reader weekly: 2 new articles in Opioid Drugs and Courts\n"
+    )
     assert received.recipients == ["editor@example.com"]
     assert received.message["Subject"].startswith("[TEST] ")
     assert "Article c1" in received.message.get_body(("plain",)).get_content()  # type: ignore[union-attr]

@@ -16,6 +16,7 @@ import sqlite_utils
 from digest.clock import Clock, system_clock
 from digest.config import Settings
 from digest.deliver.smtp import SmtpTransport, Transport
+from digest.links import Links
 from digest.mime import make_message_id, sending_domain
 from digest.render import Renderer
 from digest.store import Store
@@ -45,6 +46,7 @@ class AppBase:
         self.store = store
         self.transports = transports or smtp_transports(settings)
         self.clock = clock
+        self.links = Links.from_settings(settings)
         self._renderer: Renderer | None = None
 
     @property
@@ -56,7 +58,7 @@ class AppBase:
 
     def new_renderer(self) -> Renderer:
         """A renderer of its own, for one run: its compile count is that run's."""
-        return Renderer(self.settings)
+        return Renderer(self.settings, links=self.links)
 
     @property
     def renderer(self) -> Renderer:

@@ -11,7 +11,7 @@ from digest.app.base import AppBase
 from digest.config import FeedSettings
 from digest.errors import InputError
 from digest.ingest import articles_from_records, load_source
-from digest.models import UpsertCounts, Article, Category
+from digest.models import Article, Category, UpsertCounts
 from digest.store import articles as article_store
 from digest.store import categories as category_store
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from digest.app.feedback import Feedback
-from digest.checks import CheckReport, check_templates
 from digest.curate import Curator, EditionWindow, edition_window
 from digest.deliver.compose import Variants, personalised, window_of
 from digest.deliver.outbox import Outbox
@@ -32,6 +31,7 @@ from digest.models import (
     RecipientRow,
 )
 from digest.render import RenderedVariant
+from digest.render.checks import CheckReport, check_templates
 from digest.store import bounces as bounce_store
 from digest.store import editions as store
 from digest.store.categories import resolve_categories
@@ -243,7 +243,7 @@ class Editions(Feedback):
         )
         for job in jobs:
             if outbox is not None:
-                outbox.write(job.message, job.article_ids, job.message.headers.get("Subject", ""))
+                outbox.write(job.message, job.article_ids)
         if outbox is not None:
             outbox.close()
         finish_report(report, renderer.compile_count, started)

@@ -16,7 +16,7 @@ from digest.config import FeedSettings
 from digest.curate import lookback
 from digest.deliver.report import SendReport
 from digest.errors import DigestError
-from digest.models import UpsertCounts, DeliveryStatus, Edition, EditionStatus, RecipientRow
+from digest.models import DeliveryStatus, Edition, EditionStatus, RecipientRow, UpsertCounts
 from digest.store import editions as store
 from digest.store import transaction
 from digest.timing import (
@@ -105,9 +105,7 @@ class Scheduled(Editions, Content):
         names = {row.timezone for row in store.iter_planned_recipients(self.db, frequency)}
         site_zone = self.settings.schedule.timezone
         zones = {
-            (name if zone_or_none(name) else site_zone): reader_zone(
-                self.settings, name
-            )
+            (name if zone_or_none(name) else site_zone): reader_zone(self.settings, name)
             for name in names
         }
         if not zones:

@@ -121,8 +121,7 @@ def _send_test_copy(
     sent = app.core.test_send(to, as_of=moment, as_subscriber=as_subscriber, categories=categories)
     message = sent.message
     click.echo(
-        f"Sent a test copy to {sent.address} ({len(message.data):,} bytes): "
-        f"{message.headers.get('Subject', '')}"
+        f"Sent a test copy to {sent.address} ({len(message.data):,} bytes): {message.subject}"
     )
 
 

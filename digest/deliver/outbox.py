@@ -27,7 +27,7 @@ class Outbox:
     def full(self) -> bool:
         return self.limit is not None and len(self.manifest) >= self.limit
 
-    def write(self, message: OutgoingMessage, articles: tuple[str, ...], subject: str) -> None:
+    def write(self, message: OutgoingMessage, articles: tuple[str, ...]) -> None:
         if self.full:
             return
         safe = re.sub(r"[^A-Za-z0-9@._+-]", "_", message.recipient)[:80]
@@ -37,7 +37,7 @@ class Outbox:
             {
                 "file": name,
                 "recipient": message.recipient,
-                "subject": subject,
+                "subject": message.subject,
                 "articles": list(articles),
                 "size": len(message.data),
             }

@@ -15,7 +15,6 @@ import sqlite_utils
 from digest.clock import to_db
 from digest.models import BounceRecord
 
-
 # A reply whose RFC 3463 code is X.7.Y: policy or authentication, the sender's problem.
 # An SMTP-time give-up (4xx after the last attempt) whose delivery a later send got through.
 _SENT_AFTER_ALL = (

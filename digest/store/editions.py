@@ -68,7 +68,9 @@ def find_edition(db: sqlite_utils.Database, frequency: str, period: str) -> Edit
 
 
 def get_edition(db: sqlite_utils.Database, edition_id: int) -> Edition:
-    row = named(db, f"SELECT {_EDITION_COLUMNS} FROM editions WHERE id = ?", [edition_id]).fetchone()
+    row = named(
+        db, f"SELECT {_EDITION_COLUMNS} FROM editions WHERE id = ?", [edition_id]
+    ).fetchone()
     if not row:
         raise NotFoundError(f"no edition with id {edition_id} (see `digest editions list`)")
     return _edition(row)
@@ -77,7 +79,9 @@ def get_edition(db: sqlite_utils.Database, edition_id: int) -> Edition:
 def list_editions(db: sqlite_utils.Database, *, status: str | None = None) -> list[Edition]:
     where, params = ("WHERE status = ?", [status]) if status else ("", [])
     rows = named(
-        db, f"SELECT {_EDITION_COLUMNS} FROM editions {where} ORDER BY ends_at DESC, id DESC", params
+        db,
+        f"SELECT {_EDITION_COLUMNS} FROM editions {where} ORDER BY ends_at DESC, id DESC",
+        params,
     ).fetchall()
     return [_edition(r) for r in rows]
 

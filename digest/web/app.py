@@ -16,7 +16,8 @@ from digest.app import App, TransportFactory
 from digest.clock import Clock, system_clock
 from digest.config import Settings, SiteSettings, templates_dirs
 from digest.errors import StoreError
-from digest.tokens import PREFERENCES_SALT, UNSUBSCRIBE_SALT, IdSigner, require_secret
+from digest.links import Links
+from digest.tokens import require_secret
 from digest.web.mailer import Mailer
 from digest.web.security import CSRF_FIELD, CsrfTokens, security_headers
 
@@ -38,12 +39,7 @@ class WebState:
     core: App
     csrf: CsrfTokens
     mailer: Mailer
-    unsubscribe_links: IdSigner
-    preferences_links: IdSigner
-
-    @property
-    def secret(self) -> str:
-        return self.settings.secret_key
+    links: Links
 
 
 def state() -> WebState:
@@ -98,8 +94,7 @@ def create_app(
         core=app_core,
         csrf=csrf,
         mailer=Mailer(app_core),
-        unsubscribe_links=IdSigner(secret, UNSUBSCRIBE_SALT),
-        preferences_links=IdSigner(secret, PREFERENCES_SALT),
+        links=app_core.links,
     )
     if settings.web.trust_proxy:
         # Only behind a proxy we run: otherwise anyone could pick their IP for rate limits

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, abort, redirect, render_template, request, url_for
@@ -11,15 +12,9 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from digest.app import ConfirmOutcome, Refusal
 from digest.app.signup import SOURCE
 from digest.models import Category, Subscriber, SubscriberStatus
-from digest.present import clean_text, date_label, period_label, safe_url, summary_text
+from digest.render.present import clean_text, date_label, period_label, safe_url, summary_text
 from digest.store.web import ArchivedEdition
-from digest.tokens import (
-    ConfirmClaim,
-    ExpiredTokenError,
-    IdSigner,
-    TokenError,
-    read_confirm_token,
-)
+from digest.tokens import ConfirmClaim, ExpiredTokenError, TokenError
 from digest.web.app import core, error_page, state
 from digest.web.forms import (
     HONEYPOT_FIELD,
@@ -190,7 +185,7 @@ def confirm(token: str) -> Page:
 
 def _confirm_claim(token: str) -> ConfirmClaim | tuple[str, int]:
     try:
-        return read_confirm_token(state().secret, token, max_age=CONFIRM_MAX_AGE)
+        return state().links.read_confirm(token, CONFIRM_MAX_AGE)
     except ExpiredTokenError:
         return _link_problem("expired", 410)
     except TokenError:
@@ -232,9 +227,9 @@ def resend() -> Page:
 # -- preferences -------------------------------------------------------------------------------
 
 
-def _subscriber(signer: IdSigner, token: str) -> Subscriber:
+def _subscriber(read: Callable[[str], int], token: str) -> Subscriber:
     try:
-        subscriber_id = signer.read(token)
+        subscriber_id = read(token)
     except TokenError:
         abort(_invalid_link())
     subscriber = core().reader(subscriber_id)
@@ -275,14 +270,14 @@ def _preferences(
 
 @bp.get("/p/<token>")
 def preferences_page(token: str) -> Page:
-    subscriber = _subscriber(state().preferences_links, token)
+    subscriber = _subscriber(state().links.read_preferences, token)
     return _preferences(subscriber, saved=request.args.get("saved") == "1")
 
 
 @bp.post("/p/<token>")
 def preferences(token: str) -> Page:
     _check_csrf(request.path)
-    subscriber = _subscriber(state().preferences_links, token)
+    subscriber = _subscriber(state().links.read_preferences, token)
     action = request.form.get("action", "save")
     if action == "unsubscribe":
         core().unsubscribe_reader(subscriber.id, SOURCE)
@@ -308,7 +303,7 @@ def preferences(token: str) -> Page:
 
 def _unsubscribed(subscriber_id: int) -> tuple[str, int]:
     # The way back: their preferences page offers to subscribe again.
-    preferences = f"/p/{state().preferences_links.sign(subscriber_id)}"
+    preferences = state().links.preferences_path(subscriber_id)
     return render_template("web/unsubscribed.html", preferences=preferences), 200
 
 
@@ -318,8 +313,8 @@ def _unsubscribed(subscriber_id: int) -> tuple[str, int]:
 @bp.get("/u/<token>")
 def unsubscribe_page(token: str) -> Page:
     """Asks; never unsubscribes by itself (link scanners follow GETs)."""
-    subscriber = _subscriber(state().unsubscribe_links, token)
-    preferences = f"/p/{state().preferences_links.sign(subscriber.id)}"
+    subscriber = _subscriber(state().links.read_unsubscribe, token)
+    preferences = state().links.preferences_path(subscriber.id)
     return render_template(
         "web/unsubscribe.html",
         subscriber=subscriber,
@@ -336,7 +331,7 @@ def unsubscribe(token: str) -> Page:
     one_click = request.form.get("List-Unsubscribe") == "One-Click"
     if not one_click:
         _check_csrf(request.path)
-    subscriber = _subscriber(state().unsubscribe_links, token)
+    subscriber = _subscriber(state().links.read_unsubscribe, token)
     core().unsubscribe_reader(subscriber.id, "one-click" if one_click else SOURCE)
     return _unsubscribed(subscriber.id)
 

@@ -16,7 +16,8 @@ from digest.config import Settings
 from digest.errors import DigestError
 from digest.mime import make_message_id, sending_domain
 from digest.models import Article, DigestContent, Frequency, Recipient, Section
-from digest.render import HTML_SIZE_LIMIT, Renderer
+from digest.render.renderer import Renderer
+from digest.render.variant import HTML_SIZE_LIMIT
 
 CSS_LIMIT = 16 * 1024
 _C1 = re.compile("[\u0080-\u009f]")

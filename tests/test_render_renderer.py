@@ -2,100 +2,42 @@
 
 from __future__ import annotations
 
-import base64
+import ast
 import dataclasses
 import email
 import email.header
 import email.policy
 import html
 import re
-from datetime import UTC, datetime, timedelta
-from email.message import EmailMessage
 from pathlib import Path
 
-import dkim
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from mjml import mjml2html
 
-from digest.config import Settings
-from digest.errors import InputError, TemplateError
-from digest.mime import DkimSigner, make_message_id
-from digest.models import Article, DigestContent, Recipient, Section
-from digest.present import category_summary
+from digest.errors import InputError
+from digest.mime import make_message_id
+from digest.models import Recipient
 from digest.render import HTML_SIZE_LIMIT, Renderer
 from digest.tokens import read_preferences_token, read_unsubscribe_token
-
-SECRET = "render-test-secret"
-SETTINGS = Settings(secret_key=SECRET)
-NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-FIXTURES = Path(__file__).parent / "fixtures" / "templates"
-HOSTILE = "</mj-text><mj-raw><script>alert(1)</script></mj-raw> {{ 7*7 }} & \"dq\" 'sq'"
-
-
-def article(i: int, category: str = "Opioid Drugs", **kw: object) -> Article:
-    fields: dict[str, object] = {
-        "id": f"a{i}",
-        "url": f"https://news.example.com/articles/{i}?a=1&b=2",
-        "title": f"Headline number {i}",
-        "published_at": NOW - timedelta(hours=i),
-        "categories": (category,),
-        "summary": f"Summary of article {i}.",
-        "author": "Ana Ruiz" if i % 2 else "",
-    }
-    fields.update(kw)
-    return Article(**fields)  # type: ignore[arg-type]
+from tests.render_samples import (
+    HOSTILE,
+    NOW,
+    SECRET,
+    SETTINGS,
+    article,
+    content,
+    parse,
+    parts,
+    send,
+    seven_articles,
+)
 
 
-def content(*sections: tuple[str, list[Article]], edition_id: int | None = 7) -> DigestContent:
-    return DigestContent(
-        site_name="Legal Reader",
-        frequency="weekly",
-        starts_at=NOW - timedelta(days=7),
-        ends_at=NOW,
-        sections=tuple(
-            Section(category=name, slug=name.lower().replace(" ", "-"), articles=tuple(arts))
-            for name, arts in sections
-        ),
-        edition_id=edition_id,
-    )
-
-
-def seven_articles() -> DigestContent:
-    return content(
-        ("Opioid Drugs", [article(i) for i in range(3)]),
-        ("Consumer Safety", [article(i, "Consumer Safety") for i in range(3, 5)]),
-        ("Recalls", [article(i, "Recalls") for i in range(5, 7)]),
-    )
-
-
-def parse(data: bytes) -> EmailMessage:
-    msg = email.message_from_bytes(data, policy=email.policy.default)
-    assert isinstance(msg, EmailMessage)
-    return msg
-
-
-def parts(msg: EmailMessage) -> tuple[str, str]:
-    plain, html_part = msg.get_body(("plain",)), msg.get_body(("html",))
-    assert plain is not None and html_part is not None
-    return plain.get_content().replace("\r\n", "\n"), html_part.get_content()
-
-
-def send(renderer: Renderer, c: DigestContent, recipient: Recipient) -> bytes:
-    variant = renderer.render_variant(c)
-    return renderer.personalise(
-        variant, recipient, message_id=make_message_id("news.example.com"), date=NOW
-    ).data
-
-
-def test_default_subject_and_summary() -> None:
+def test_default_subject() -> None:
     renderer = Renderer(SETTINGS)
     assert renderer.subject_for(seven_articles()) == (
         "Legal Reader weekly: 7 new articles in Opioid Drugs, Consumer Safety and 1 more"
     )
-    assert category_summary(["A"]) == "A"
-    assert category_summary(["A", "B"]) == "A and B"
 
 
 def test_headers_and_mime_structure_per_email_md() -> None:
@@ -381,151 +323,25 @@ def test_empty_digest_is_refused() -> None:
         Renderer(SETTINGS).render_variant(content(("Opioid Drugs", [])))
 
 
-def test_editor_override_with_fallback_and_inline_tokens() -> None:
-    settings = dataclasses.replace(
-        SETTINGS, templates=dataclasses.replace(SETTINGS.templates, dir=str(FIXTURES / "text_only"))
-    )
-    renderer = Renderer(settings)
-    text, page = parts(parse(send(renderer, seven_articles(), Recipient(9, "a@example.org"))))
-    assert text.startswith("EDITORS' TEXT VERSION")
-    assert "Manage your categories" in page  # the shipped HTML template
-    token = re.search(r"/u/([\w.-]+)", text)
-    assert token and read_unsubscribe_token(SECRET, token.group(1)) == 9
-
-
-@pytest.mark.parametrize(
-    ("folder", "expected"),
-    [
-        ("broken", r"tests/fixtures/templates/broken/digest\.mjml\.j2:56: .*"),
-        (
-            "missing_var",
-            r"tests/fixtures/templates/missing_var/digest\.mjml\.j2:53: 'articel' is undefined",
-        ),
-        (
-            "bad_mjml",
-            r"tests/fixtures/templates/bad_mjml/digest\.mjml\.j2: MJML: .*rendered MJML line",
-        ),
-    ],
-)
-def test_template_errors_name_template_and_line(
-    folder: str, expected: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.chdir(Path(__file__).parent.parent)
-    settings = dataclasses.replace(
-        SETTINGS, templates=dataclasses.replace(SETTINGS.templates, dir=str(FIXTURES / folder))
-    )
-    with pytest.raises(TemplateError) as info:
-        Renderer(settings).render_variant(seven_articles())
-    assert re.match(expected, str(info.value)), str(info.value)
-
-
-def test_bad_subject_template_is_a_template_error() -> None:
-    settings = dataclasses.replace(
-        SETTINGS, digest=dataclasses.replace(SETTINGS.digest, subject="{{ site.name")
-    )
-    with pytest.raises(TemplateError, match=r"digest\.subject"):
-        Renderer(settings)
-    settings = dataclasses.replace(
-        SETTINGS, digest=dataclasses.replace(SETTINGS.digest, subject="{{ nope }}")
-    )
-    with pytest.raises(TemplateError, match="'nope' is undefined"):
-        Renderer(settings).subject_for(seven_articles())
-
-
-def test_confirm_and_welcome_back_messages() -> None:
+def test_personalised_message_carries_its_subject() -> None:
     renderer = Renderer(SETTINGS)
-    recipient = Recipient(3, "zoe@example.org", "Zoë")
-    confirm = renderer.render_confirm(
-        recipient, categories=["Opioid Drugs", HOSTILE], message_id="<c@news.example.com>", date=NOW
-    )
-    msg = parse(confirm.data)
-    assert msg["Subject"] == "Please confirm your subscription to Legal Reader"
-    assert msg["List-Unsubscribe"] is None and msg["Auto-Submitted"] == "auto-generated"
-    text, page = parts(msg)
-    link = re.search(r"https://news\.example\.com/c/\S+", text)
-    assert link and f'href="{link.group(0)}"' in page
-    assert "Hello Zoë" in text and "Hello Zo&#235;" in page
-    assert "<script" not in page and "&lt;script&gt;" in page
-    welcome = renderer.render_welcome_back(
-        recipient, categories=["Opioid Drugs"], message_id="<w@news.example.com>", date=NOW
-    )
-    text, page = parts(parse(welcome.data))
-    prefs = re.search(r"/p/([\w.-]+)", text)
-    assert prefs and read_preferences_token(SECRET, prefs.group(1)) == 3
-    assert "already" in text and ">Manage your categories</a>" in page
-
-
-def test_dkim_signature_verifies_offline() -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.TraditionalOpenSSL,
-        serialization.NoEncryption(),
-    )
-    public = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(public)
-
-    def dns(name: bytes, timeout: int = 5) -> bytes:
-        assert name == b"sel._domainkey.news.example.com."
-        return record
-
-    renderer = Renderer(SETTINGS, dkim=DkimSigner("news.example.com", "sel", pem))
-    variant = renderer.render_variant(seven_articles())
-    data = renderer.personalise(
-        variant, Recipient(1, "a@example.org", "Zoë"), message_id="<d@news.example.com>", date=NOW
-    ).data
-    assert data.startswith(b"DKIM-Signature: ")
-    assert dkim.verify(data, dnsfunc=dns)
-    sig = parse(data)["DKIM-Signature"]
-    tags = dict(t.strip().split("=", 1) for t in str(sig).replace(" ", "").split(";") if t.strip())
-    assert tags["a"] == "rsa-sha256" and tags["c"] == "relaxed/simple" and "l" not in tags
-    signed = tags["h"].split(":")
-    for h in (
-        "from",
-        "to",
-        "subject",
-        "date",
-        "message-id",
-        "mime-version",
-        "content-type",
-        "list-id",
-        "list-unsubscribe",
-        "list-unsubscribe-post",
-    ):
-        assert h in signed
-    tampered = data.replace(b"Headline number 1", b"Headline number X")
-    assert not dkim.verify(tampered, dnsfunc=dns)
-
-
-def test_verp_return_path_names_the_reader() -> None:
-    """With `return_path = "bounces+{token}@…"` each reader's MAIL FROM carries a signed
-    token that the bounce import reads back; a test copy (no reader) returns to From."""
-    from digest.config import SenderSettings
-    from digest.tokens import read_verp
-
-    settings = dataclasses.replace(
-        SETTINGS,
-        sender=SenderSettings(
-            from_="Legal Reader <digest@news.example.com>",
-            return_path="bounces+{token}@news.example.com",
-        ),
-    )
-    renderer = Renderer(settings)
-    variant = renderer.render_variant(seven_articles())
+    variant = renderer.render_variant(content(("Médicaments", [article(1)])), subject_prefix="[T] ")
     message = renderer.personalise(
-        variant,
-        Recipient(subscriber_id=42, email="r@example.com"),
-        message_id="<x@news.example.com>",
-        date=NOW,
+        variant, Recipient(1, "a@example.org"), message_id="<m@news.example.com>", date=NOW
     )
-    assert message.sender.startswith("bounces+") and "{" not in message.sender
-    assert read_verp(settings, [message.sender]) == 42
-    test_copy = renderer.personalise(
-        variant,
-        Recipient(subscriber_id=0, email="editor@example.com"),
-        message_id="<y@news.example.com>",
-        date=NOW,
-    )
-    assert test_copy.sender == "digest@news.example.com"
+    assert message.subject == variant.subject == parse(message.data)["Subject"]
+    assert message.subject == "[T] Legal Reader weekly: 1 new article in Médicaments"
+
+
+def test_render_and_mime_never_import_the_store() -> None:
+    """Values in, bytes out: the store stays out of rendering and message building."""
+    root = Path(__file__).parent.parent / "digest"
+    for path in [*(root / "render").glob("*.py"), *(root / "mime").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            else:
+                continue
+            assert not any(n.startswith("digest.store") for n in names), path

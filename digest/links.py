@@ -1,0 +1,101 @@
+"""Every link a reader can get, in mail and on the site: the URL scheme lives here only.
+
+A :class:`Links` is built once per run (or per web app) from the settings: the signers derive
+their keys once, because the send loop signs two links per recipient. Absolute URLs (``site.url``
+plus a path) go into mail; the path-only forms are for the web pages, which put
+``request.script_root`` in front. The ``read_*`` methods turn a token from a path back into
+what it names, raising :class:`digest.tokens.TokenError` when it is not genuine.
+"""
+
+from __future__ import annotations
+
+from digest.config import Settings
+from digest.tokens import (
+    PREFERENCES_SALT,
+    SIGNATURE_CHARS,
+    UNSUBSCRIBE_SALT,
+    ConfirmClaim,
+    ConfirmSigner,
+    IdSigner,
+)
+
+UNSUBSCRIBE_PREFIX = "/u/"
+PREFERENCES_PREFIX = "/p/"
+CONFIRM_PREFIX = "/c/"
+ARCHIVE_PREFIX = "/archive/"
+# The longest subscriber id token: 13 base-36 digits, a dot and the signature.
+_ID_TOKEN_CHARS = 13 + 1 + SIGNATURE_CHARS
+
+
+class Links:
+    """Links under ``base_url`` signed with ``secret``. The secret is checked when the first
+    link is signed or read, so code that never signs (a web page without links, a renderer
+    that is only compiling) needs none."""
+
+    def __init__(self, base_url: str, secret: str) -> None:
+        self.base = base_url.rstrip("/")
+        self._secret = secret
+        self._signers: tuple[IdSigner, IdSigner, ConfirmSigner] | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Links:
+        return cls(settings.site.url, settings.secret_key)
+
+    def _built(self) -> tuple[IdSigner, IdSigner, ConfirmSigner]:
+        if self._signers is None:
+            secret = self._secret  # IdSigner refuses an empty one with a ConfigError
+            self._signers = (
+                IdSigner(secret, UNSUBSCRIBE_SALT),
+                IdSigner(secret, PREFERENCES_SALT),
+                ConfirmSigner(secret),
+            )
+        return self._signers
+
+    # -- absolute URLs, for mail -------------------------------------------------------------
+
+    def home(self) -> str:
+        return self.base + "/"
+
+    def unsubscribe(self, subscriber_id: int) -> str:
+        return self.base + self.unsubscribe_path(subscriber_id)
+
+    def preferences(self, subscriber_id: int) -> str:
+        return self.base + self.preferences_path(subscriber_id)
+
+    def confirm(self, subscriber_id: int, email: str) -> str:
+        return self.base + self.confirm_path(subscriber_id, email)
+
+    def archive(self, edition_id: int) -> str:
+        return self.base + self.archive_path(edition_id)
+
+    def longest_subscriber_link(self) -> int:
+        """Characters in the longest unsubscribe or preferences URL any subscriber can get."""
+        return len(self.base) + len(UNSUBSCRIBE_PREFIX) + _ID_TOKEN_CHARS
+
+    # -- paths, for the web pages ------------------------------------------------------------
+
+    def unsubscribe_path(self, subscriber_id: int) -> str:
+        return UNSUBSCRIBE_PREFIX + self._built()[0].sign(subscriber_id)
+
+    def preferences_path(self, subscriber_id: int) -> str:
+        return PREFERENCES_PREFIX + self._built()[1].sign(subscriber_id)
+
+    def confirm_path(self, subscriber_id: int, email: str) -> str:
+        return CONFIRM_PREFIX + self._built()[2].sign(subscriber_id, email)
+
+    def archive_path(self, edition_id: int) -> str:
+        return f"{ARCHIVE_PREFIX}{edition_id}"
+
+    # -- readers -----------------------------------------------------------------------------
+
+    def read_unsubscribe(self, token: str) -> int:
+        """The subscriber id in an unsubscribe token."""
+        return self._built()[0].read(token)
+
+    def read_preferences(self, token: str) -> int:
+        """The subscriber id in a preferences token."""
+        return self._built()[1].read(token)
+
+    def read_confirm(self, token: str, max_age: int) -> ConfirmClaim:
+        """The claim in a confirm token no older than ``max_age`` seconds."""
+        return self._built()[2].read(token, max_age=max_age)
