@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import sqlite3
+import tomllib
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from digest import __version__
 from digest.cli import cli
-from digest.config import load_settings
+from digest.config import Settings, config_text, load_settings, settings_from_dict
 
 
 def test_init_writes_config_and_database_and_is_safe_to_repeat(tmp_path: Path) -> None:
@@ -28,6 +29,21 @@ def test_init_writes_config_and_database_and_is_safe_to_repeat(tmp_path: Path) -
     assert second.output.splitlines()[0] == "Config: digest.toml (exists, left as it is)"
     assert "Sample data: 0 articles added, 0 subscribers added (44 articles" in second.output
     assert Path("digest.toml").read_text() == config_before
+
+
+def test_init_writes_the_generated_config_with_a_new_secret_key(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["init"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    written = Path("digest.toml").read_text(encoding="utf-8")
+    secret = load_settings().secret_key
+    assert written == config_text(secret)
+    assert settings_from_dict(tomllib.loads(written)) == Settings(secret_key=secret)
+    # Another init in another folder draws another key.
+    other = tmp_path / "other"
+    other.mkdir()
+    result = CliRunner().invoke(cli, ["--config", str(other / "digest.toml"), "init"])
+    assert result.exit_code == 0, result.output
+    assert load_settings(str(other / "digest.toml")).secret_key != secret
 
 
 def test_version_and_help() -> None:
@@ -83,6 +99,15 @@ def test_locked_database_is_one_line(tmp_path: Path, monkeypatch: object) -> Non
     assert result.exit_code == 1
     assert result.output.startswith(f"Error: {path}: database is locked")
     assert len(result.output.splitlines()) == 1
+
+
+def test_a_number_out_of_range_is_one_line(tmp_path: Path) -> None:
+    Path("digest.toml").write_text("[smtp]\ntimeout = 0\n")
+    result = CliRunner().invoke(cli, ["categories", "list"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: digest.toml: smtp.timeout: expected a number greater than 0, got 0\n"
+    )
 
 
 def test_bad_config_is_one_line(tmp_path: Path) -> None:

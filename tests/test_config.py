@@ -69,7 +69,18 @@ def test_password_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPat
             "[smtp]\nurl = 'http://relay'\n",
             "smtp.url: expected smtp://, smtp+starttls:// or smtps://",
         ),
-        ("[sending]\nconcurrency = 0\n", "sending.concurrency: expected at least 1"),
+        ("[sending]\nconcurrency = 0\n", "sending.concurrency: expected at least 1, got 0"),
+        ("[smtp]\ntimeout = 0\n", "smtp.timeout: expected a number greater than 0, got 0"),
+        ("[web]\nport = 70000\n", "web.port: expected 1 to 65535, got 70000"),
+        ("[smtp]\ntimeout = true\n", "smtp.timeout: expected a number, got True"),
+        ("[sending]\nrate = '1'\n", "sending.rate: expected a number, got '1'"),
+        ("[database]\npath = 5\n", "database.path: expected a string, got 5"),
+        ("[database]\nfile = 'x.db'\n", "database.file: unknown key (known: path)"),
+        ("secret_key = 5\n", "secret_key: expected a string, got 5"),
+        ("[sender]\nfrom_ = 'x'\n", "sender.from_: unknown key (known: from, list_id"),
+        ("[[feeds]]\ncategory = 'Courts'\n", "feeds[0].url: missing; this key is required"),
+        ("feeds = 'x'\n", "[[feeds]] must be an array of tables"),
+        ("site = 'x'\n", "[site] must be a table"),
         ("[schedule]\nlocal_time = 'yes'\n", "schedule.local_time: expected true or false"),
     ],
 )
@@ -87,21 +98,24 @@ def test_missing_explicit_config_file(tmp_path: Path) -> None:
         load_settings(str(tmp_path / "nope.toml"))
 
 
-def test_the_config_init_writes_is_valid_and_documents_every_section() -> None:
-    import tomllib
-
-    from digest.config import _SECTIONS, CONFIG_TEMPLATE, settings_from_dict
-
-    text = CONFIG_TEMPLATE.format(secret_key="k")
-    assert settings_from_dict(tomllib.loads(text)).secret_key == "k"
-    # Every section is in the file, commented out or not, so an operator can find it.
-    uncommented = text.replace("# [", "[")
-    for section in _SECTIONS:
-        assert f"[{section}]" in uncommented, section
-    assert "[[feeds]]" in uncommented
-
-
 def test_feed_refresh_must_be_positive(tmp_path: Path) -> None:
     path = write(tmp_path, '[[feeds]]\nurl = "https://x.example/feed"\nrefresh_minutes = 0\n')
     with pytest.raises(ConfigError, match=r"feeds\[0\]\.refresh_minutes: expected at least 1"):
         load_settings(path)
+
+
+def test_database_path_from_the_file_then_environment_then_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path, '[database]\npath = "from-file.db"\n')
+    assert load_settings(path).db_path == "from-file.db"
+    monkeypatch.setenv("DIGEST_DB", "from-env.db")
+    assert load_settings(path).db_path == "from-env.db"
+    assert load_settings(path, db="from-option.db").db_path == "from-option.db"
+
+
+def test_numbers_are_read_as_their_declared_type(tmp_path: Path) -> None:
+    path = write(tmp_path, "[smtp]\ntimeout = 5\n[sending]\nrate = 2\n")
+    settings = load_settings(path)
+    assert settings.smtp.timeout == 5.0 and isinstance(settings.smtp.timeout, float)
+    assert isinstance(settings.sending.rate, float)

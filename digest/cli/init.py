@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from digest.cli.context import AppContext, pass_app
-from digest.config import CONFIG_TEMPLATE, DEFAULT_CONFIG_NAME, find_config
+from digest.config import DEFAULT_CONFIG_NAME, config_text, find_config
 
 
 @click.command()
@@ -28,7 +28,7 @@ def init(app: AppContext, sample: bool) -> None:
     if config.exists():
         click.echo(f"Config: {config} (exists, left as it is)")
     else:
-        config.write_text(CONFIG_TEMPLATE.format(secret_key=secrets.token_urlsafe(32)))
+        config.write_text(config_text(secrets.token_urlsafe(32)), encoding="utf-8")
         click.echo(f"Config: {config} (written, with a new secret key)")
     app.core.db  # noqa: B018 (creates and migrates the database)
     click.echo(f"Database: {app.db_path}")

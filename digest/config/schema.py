@@ -1,0 +1,327 @@
+"""Every setting, declared once: its type, default, limits and one line of help.
+
+The loader, the commented digest.toml that ``digest init`` writes and the README's table are
+all derived from these dataclasses, so a setting cannot exist in one and be missing from
+another. A section's docstring is its description in the file and the table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
+
+from digest.config.values import SmtpUrl, parse_smtp_url
+
+T = TypeVar("T")
+
+DEFAULT_DB_NAME = "subscribers.db"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The numbers a setting accepts: ``low`` <= value (or < with ``exclusive``) <= ``high``."""
+
+    low: float
+    high: float | None = None
+    exclusive: bool = False
+
+    def allows(self, value: float) -> bool:
+        above = value > self.low if self.exclusive else value >= self.low
+        return above and (self.high is None or value <= self.high)
+
+    def describe(self) -> str:
+        if self.exclusive:
+            return f"a number greater than {self.low:g}"
+        if self.high is not None:
+            return f"{self.low:g} to {self.high:g}"
+        return f"at least {self.low:g}"
+
+
+@dataclass(frozen=True)
+class About:
+    """What the declaration says about one setting besides its type and default."""
+
+    help: str
+    limit: Limit | None = None
+    # Written uncommented by `digest init`: the keys an operator must look at.
+    shown: bool = False
+    # The TOML key when it differs from the attribute (``from`` is a Python keyword).
+    key: str = ""
+    # For a top-level attribute that the file keeps in a table of its own ([database] path).
+    table: str = ""
+    # Shown in the file instead of the default, for a key that has none.
+    example: Any = None
+
+
+def setting(
+    default: T,
+    help: str,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+    shown: bool = False,
+    key: str = "",
+    table: str = "",
+) -> T:
+    """A dataclass field with its default, help text and limits."""
+    limit = None
+    if above is not None:
+        limit = Limit(above, exclusive=True)
+    elif minimum is not None:
+        limit = Limit(minimum, maximum)
+    info = About(help, limit=limit, shown=shown, key=key, table=table)
+    return field(default=default, metadata={"about": info})
+
+
+def about(field_: dataclasses.Field[Any]) -> About | None:
+    """The declaration's help and limits for a field; None for one set by the program."""
+    value = field_.metadata.get("about")
+    return value if isinstance(value, About) else None
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    """The publication: its name, public address and postal address, used in mail and pages."""
+
+    name: str = setting(
+        "Legal Reader", "Publication name in the From line, subjects and pages.", shown=True
+    )
+    url: str = setting(
+        "https://news.example.com",
+        "Public address of `digest serve`; every link in the mail is built from it.",
+        shown=True,
+    )
+    postal_address: str = setting(
+        "Legal Reader, 100 Main Street, Springfield, IL 62701, USA",
+        "Postal address in every email's footer (required by CAN-SPAM and similar laws).",
+        shown=True,
+    )
+    lang: str = setting("en", "Language tag of the emails and pages (BCP 47, e.g. en, de-CH).")
+    # Shared by the email and the web pages; the default passes WCAG AA on white.
+    accent_color: str = setting("#1a4d8f", "Accent colour of the emails and pages, as #rrggbb.")
+
+
+@dataclass(frozen=True)
+class SenderSettings:
+    """Who the mail comes from and where replies, bounces and unsubscribes go."""
+
+    from_: str = setting(
+        "Legal Reader <digest@news.example.com>",
+        "From address, with a display name.",
+        shown=True,
+        key="from",
+    )
+    reply_to: str = setting(
+        "", "Reply-To address (e.g. editors@news.example.com); empty: replies go to From."
+    )
+    return_path: str = setting(
+        "",
+        "Envelope sender (MAIL FROM), where bounces go; empty: the From address. With {token} "
+        'in it ("bounces+{token}@news.example.com") each reader gets a signed one (VERP).',
+    )
+    list_id: str = setting(
+        "",
+        "List-Id label (RFC 2919), e.g. weekly.news.example.com; empty: frequency.From-domain.",
+    )
+    unsubscribe_mailto: str = setting(
+        "",
+        "A mailto: address for List-Unsubscribe next to the https link, e.g. "
+        "unsubscribe@news.example.com; empty: none.",
+    )
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """The relay every message goes through."""
+
+    url: str = setting(
+        "smtp://127.0.0.1:25",
+        "Relay URL: smtp://host:25, smtp+starttls://user@host:587 (certificate checked) or "
+        "smtps://host:465. DIGEST_SMTP_URL overrides it.",
+        shown=True,
+    )
+    password_env: str = setting(
+        "",
+        "Environment variable holding the relay password, so it stays out of this file "
+        "(e.g. DIGEST_SMTP_PASSWORD).",
+    )
+    timeout: float = setting(
+        30.0,
+        "Seconds to wait for the relay on each step; a timeout is retried like a 4xx.",
+        above=0,
+    )
+
+    @property
+    def parsed(self) -> SmtpUrl:
+        return parse_smtp_url(self.url, self.password_env)
+
+
+@dataclass(frozen=True)
+class DigestSettings:
+    """What goes into each reader's email."""
+
+    max_articles_per_category: int = setting(
+        5, "Most articles listed per category, newest first.", minimum=1, shown=True
+    )
+    lookback_days_weekly: int = setting(
+        7, "Days of articles a new weekly reader's first email covers.", minimum=1, shown=True
+    )
+    lookback_days_daily: int = setting(
+        1, "Days of articles a new daily reader's first email covers.", minimum=1, shown=True
+    )
+    subject: str = setting(
+        "{{ site.name }} {{ frequency }}: {{ article_count }} new "
+        "article{{ 's' if article_count != 1 else '' }} in {{ category_summary }}",
+        "Subject line, a Jinja template.",
+        shown=True,
+    )
+
+
+@dataclass(frozen=True)
+class TemplateSettings:
+    """Your own copies of the email and page templates."""
+
+    dir: str = setting(
+        "",
+        "Folder of your templates (e.g. my-templates); any not there come from the defaults.",
+    )
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """When `digest schedule run` sends."""
+
+    timezone: str = setting(
+        "UTC",
+        "IANA timezone of the send times and daily editions (e.g. Europe/London).",
+        shown=True,
+    )
+    weekly_day: str = setting(
+        "mon", "Day of the weekly send: mon, tue, wed, thu, fri, sat or sun.", shown=True
+    )
+    weekly_time: str = setting("08:00", "Time of the weekly send, HH:MM.", shown=True)
+    daily_time: str = setting("07:00", "Time of the daily send, HH:MM.", shown=True)
+    local_time: bool = setting(
+        False, "Send at that time in each reader's own timezone instead of the one above."
+    )
+    max_delay_hours: float = setting(
+        6.0, "A send missed by more than this many hours is skipped, not sent late.", minimum=0
+    )
+
+
+@dataclass(frozen=True)
+class SendingSettings:
+    """How fast and how hard `digest send` pushes mail at the relay."""
+
+    concurrency: int = setting(4, "SMTP connections used at once.", minimum=1, shown=True)
+    rate: float = setting(0.0, "Most messages per second; 0: unlimited.", minimum=0, shown=True)
+    hourly_limit: int = setting(0, "Most messages in any hour; 0: unlimited.", minimum=0)
+    max_attempts: int = setting(
+        4, "Tries per message on temporary failures (4xx, timeouts) before giving up.", minimum=1
+    )
+    max_consecutive_failures: int = setting(
+        20, "Stop the send after this many failures in a row: the relay refuses all.", minimum=1
+    )
+    page_size: int = setting(1000, "Recipients read from the database at a time.", minimum=1)
+
+
+@dataclass(frozen=True)
+class DkimSettings:
+    """DKIM signing, for a relay that does not sign; on when all three keys are set."""
+
+    domain: str = setting("", "Signing domain (d=), e.g. news.example.com.")
+    selector: str = setting(
+        "", "Selector (s=), e.g. digest: the public key is in DNS at <selector>._domainkey."
+    )
+    key_file: str = setting("", "PEM file holding the private key, e.g. dkim.pem.")
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.domain and self.selector and self.key_file)
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """`digest serve`: the readers' sign-up, preference and archive pages."""
+
+    host: str = setting("127.0.0.1", "Address to listen on.")
+    port: int = setting(8080, "Port to listen on.", minimum=1, maximum=65535)
+    trust_proxy: bool = setting(
+        False, "Take the client address from X-Forwarded-For; only behind your own proxy."
+    )
+    signup_limit_per_ip_per_hour: int = setting(
+        10, "Sign-ups accepted from one client address in an hour.", minimum=1
+    )
+    signup_limit_per_address_per_day: int = setting(
+        3, "Sign-ups accepted for one email address in a day.", minimum=1
+    )
+
+
+@dataclass(frozen=True)
+class BounceSettings:
+    """When soft bounces stop mail to a reader (`digest bounces import` and `digest send`)."""
+
+    soft_limit: int = setting(
+        3, "Soft bounces within soft_window_days that mark a reader bounced.", minimum=1
+    )
+    soft_window_days: int = setting(30, "Days over which soft bounces are counted.", minimum=1)
+
+
+@dataclass(frozen=True)
+class FeedSettings:
+    """A feed that `digest schedule run` refreshes; one [[feeds]] table each."""
+
+    # field(), not setting(): with no default, mypy and the loader both know it is required.
+    url: str = field(
+        metadata={
+            "about": About(
+                "Address of the RSS or Atom feed.",
+                shown=True,
+                example="https://news.example.com/feed.xml",
+            )
+        }
+    )
+    category: str = setting("", "Category of every article, for a feed that is all one category.")
+    refresh_minutes: int = setting(60, "Minutes between refreshes.", minimum=1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `digest` reads from digest.toml and the environment."""
+
+    site: SiteSettings = field(default_factory=SiteSettings)
+    sender: SenderSettings = field(default_factory=SenderSettings)
+    smtp: SmtpSettings = field(default_factory=SmtpSettings)
+    digest: DigestSettings = field(default_factory=DigestSettings)
+    templates: TemplateSettings = field(default_factory=TemplateSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
+    sending: SendingSettings = field(default_factory=SendingSettings)
+    dkim: DkimSettings = field(default_factory=DkimSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    bounces: BounceSettings = field(default_factory=BounceSettings)
+    feeds: tuple[FeedSettings, ...] = ()
+    secret_key: str = setting(
+        "",
+        "Signs unsubscribe, preference and confirmation links; `digest init` makes one. Keep "
+        "it secret: changing it breaks the links in mail already sent. DIGEST_SECRET_KEY "
+        "overrides it.",
+        shown=True,
+    )
+    db_path: str = setting(
+        DEFAULT_DB_NAME,
+        "The SQLite database file. DIGEST_DB and --db override it.",
+        key="path",
+        table="database",
+    )
+    config_path: str = ""  # the file these came from, "" when none
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.schedule.timezone)
+
+
+# Tables of the file whose keys Settings holds itself (``table=`` above), with their help.
+LOOSE_TABLES = {"database": "Where subscribers, articles and deliveries are kept."}
