@@ -269,3 +269,15 @@ class UpsertCounts(NamedTuple):
     added: int
     updated: int
     unchanged: int
+
+
+@dataclass(frozen=True)
+class ArchivedEdition:
+    """An edition as the public archive shows it: no reader in it."""
+
+    id: int
+    frequency: str
+    period: str
+    starts_at: datetime
+    ends_at: datetime
+    sent_at: datetime  # when its last message went out

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from digest.app.archive import Archive, ArchivePage
 from digest.app.audience import AddResult, ImportResult, ReaderHistory
-from digest.app.base import TransportFactory, smtp_transports
+from digest.app.base import DatabaseFailure, TransportFactory, smtp_transports
 from digest.app.editions import EditionDetail, EditionSummary, Preview, TestSend
 from digest.app.sample import Sample, SampleResult
 from digest.app.scheduled import NextEdition, Scheduled, SendRun
@@ -47,6 +47,7 @@ __all__ = [
     "ArchivePage",
     "Choices",
     "ConfirmOutcome",
+    "DatabaseFailure",
     "EditionDetail",
     "EditionRun",
     "EditionSummary",

@@ -8,10 +8,9 @@ from dataclasses import dataclass
 
 from digest.app.base import AppBase
 from digest.curate import build_sections
-from digest.models import Section
+from digest.models import ArchivedEdition, Section
 from digest.store import editions as edition_store
 from digest.store import web as store
-from digest.store.web import ArchivedEdition
 
 # The most articles the archive shows under one category of one edition.
 ARCHIVE_MAX_PER_CATEGORY = 1000

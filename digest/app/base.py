@@ -8,6 +8,7 @@ so tests pass a frozen clock and a real SQLite file, and nothing is global.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 
@@ -22,6 +23,10 @@ from digest.render import Renderer
 from digest.store import Store
 
 TransportFactory = Callable[[], Transport]
+# What a use case raises when SQLite itself fails in a way the store did not translate into a
+# StoreError (usually a lock held past the busy timeout). Adapters catch this name, so that
+# only the core and the store know the database is SQLite.
+DatabaseFailure = sqlite3.OperationalError
 
 
 def smtp_transports(settings: Settings) -> TransportFactory:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from digest.app.feedback import Feedback
+from digest.app.sending import EditionRun
 from digest.curate import Curator, EditionWindow, edition_window
 from digest.deliver.compose import Variants, personalised, window_of
 from digest.deliver.outbox import Outbox
@@ -269,8 +270,6 @@ class Editions(Feedback):
         """Send (or resume) the edition of ``frequency`` for the period containing
         ``as_of``, or ``edition``. ``due`` picks the recipients whose turn it is (local-time
         delivery); the others stay pending and the edition stays open."""
-        from digest.app.sending import EditionRun
-
         if edition is None:
             edition = self.open_edition(frequency, as_of)
         if edition.status != EditionStatus.OPEN:
@@ -278,6 +277,7 @@ class Editions(Feedback):
         run = EditionRun(
             self,
             edition,
+            self.curator(window_of(edition), edition.id),
             stop=stop or threading.Event(),
             progress=progress,
             due=due,

@@ -17,9 +17,10 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
-from digest.deliver.compose import Job, Variants, personalised, window_of
+from digest.app.feedback import Feedback
+from digest.curate import Curator
+from digest.deliver.compose import Job, Variants, personalised
 from digest.deliver.rate import RateLimiter
 from digest.deliver.report import ProgressCallback, SendReport, finish_report
 from digest.deliver.smtp import SendResult, Transport
@@ -29,9 +30,6 @@ from digest.models import DeliveryStatus, Edition, EditionStatus, RecipientRow, 
 from digest.store import bounces as bounce_store
 from digest.store import editions as store
 
-if TYPE_CHECKING:
-    from digest.app.editions import Editions
-
 HEARTBEAT_SECONDS = 10.0
 
 
@@ -40,8 +38,9 @@ class EditionRun:
 
     def __init__(
         self,
-        app: Editions,
+        app: Feedback,
         edition: Edition,
+        curator: Curator,
         *,
         stop: threading.Event,
         progress: ProgressCallback | None = None,
@@ -51,6 +50,7 @@ class EditionRun:
     ) -> None:
         self.app = app
         self.edition = edition
+        self.curator = curator
         self.stop = stop
         self.progress = progress
         self.due = due
@@ -145,7 +145,7 @@ class EditionRun:
             rows = (row for row in rows if due(row))
         return personalised(
             rows,
-            app.curator(window_of(edition), edition.id),
+            self.curator,
             Variants(self.renderer, self.report),
             self.report,
             app.clock,

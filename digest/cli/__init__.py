@@ -1,15 +1,15 @@
-"""The `digest` command: a thin click shell over the library. Each command parses its
-options, calls one library function and prints the result. Library errors (DigestError) are
-turned into one-line messages and a non-zero exit here, in one place."""
+"""The `digest` command: a thin click shell over the application core (digest.app). Each
+command parses its options, calls one use case and prints the result. Library errors
+(DigestError) are turned into one-line messages and a non-zero exit here, in one place."""
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Any
 
 import click
 
 from digest import __version__
+from digest.app import DatabaseFailure
 from digest.cli.context import AppContext, pass_app
 from digest.errors import DigestError
 
@@ -22,7 +22,7 @@ class DigestGroup(click.Group):
             error = click.ClickException(str(e))
             error.exit_code = e.exit_code
             raise error from e
-        except sqlite3.OperationalError as e:
+        except DatabaseFailure as e:
             # Anything the store did not already translate: usually a lock held too long.
             app = ctx.find_object(AppContext)
             where = app.db_path if app else "database"

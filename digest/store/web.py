@@ -6,13 +6,12 @@ of an edition's sent deliveries. Nothing here returns a subscriber's address or 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 import sqlite_utils
 
 from digest.clock import from_db, to_db
-from digest.models import ArticleRow
+from digest.models import ArchivedEdition, ArticleRow
 
 # -- rate limits -----------------------------------------------------------------------------
 
@@ -47,16 +46,6 @@ def consent_ip(db: sqlite_utils.Database, subscriber_id: int) -> str:
 
 
 # -- archive ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ArchivedEdition:
-    id: int
-    frequency: str
-    period: str
-    starts_at: datetime
-    ends_at: datetime
-    sent_at: datetime  # when its last message went out
 
 
 def sent_editions(db: sqlite_utils.Database, *, limit: int = 200) -> list[ArchivedEdition]:

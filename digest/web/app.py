@@ -1,14 +1,16 @@
-"""The Flask application: settings, per-request database, templates, headers, errors."""
+"""The Flask application factory: settings, the core, templates, headers, error pages.
+
+The views and this factory share what they both need through digest.web.context (as
+flaskr keeps get_db in db.py), so neither imports the other at module level."""
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-from flask import Flask, Response, current_app, render_template, request
+from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -16,8 +18,8 @@ from digest.app import App, TransportFactory
 from digest.clock import Clock, system_clock
 from digest.config import Settings, SiteSettings, templates_dirs
 from digest.errors import StoreError
-from digest.links import Links
 from digest.tokens import require_secret
+from digest.web.context import WebState, error_page
 from digest.web.mailer import Mailer
 from digest.web.security import CSRF_FIELD, CsrfTokens, security_headers
 
@@ -29,32 +31,6 @@ MAX_FORM_MEMORY_SIZE = 16 * 1024
 MAX_FORM_PARTS = 200
 _HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
 DEFAULT_ACCENT = SiteSettings().accent_color
-
-
-@dataclass(frozen=True)
-class WebState:
-    """Everything the views need, built once per app."""
-
-    settings: Settings
-    core: App
-    csrf: CsrfTokens
-    mailer: Mailer
-    links: Links
-
-
-def state() -> WebState:
-    value: WebState = current_app.extensions["digest"]
-    return value
-
-
-def mailer_of(app: Flask) -> Mailer:
-    value: WebState = app.extensions["digest"]
-    return value.mailer
-
-
-def core() -> App:
-    """The application core; every view calls one of its use cases."""
-    return state().core
 
 
 def create_app(
@@ -142,31 +118,3 @@ def create_app(
         return error_page(500), 500
 
     return app
-
-
-_ERRORS = {
-    400: ("Something is wrong with that request", "Please go back, check the form and try again."),
-    404: ("Page not found", "There is no page at this address."),
-    405: ("Not allowed", "This page cannot be used that way."),
-    413: (
-        "That was too much",
-        "The form you sent was far larger than any sign-up or preferences form. Please go back "
-        "and shorten what you typed.",
-    ),
-    429: ("Please slow down", "Too many requests. Please try again in a little while."),
-    500: ("Something went wrong", "It is not your fault. Please try again in a few minutes."),
-    503: ("Busy", "The site is busy. Please try again in a minute."),
-}
-
-
-def error_page(
-    code: int, title: str | None = None, message: str | None = None, **extra: Any
-) -> str:
-    default_title, default_message = _ERRORS.get(code, _ERRORS[500 if code >= 500 else 400])
-    return render_template(
-        "web/error.html",
-        code=code,
-        title=title or default_title,
-        message=message or default_message,
-        **extra,
-    )

@@ -11,11 +11,10 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from digest.app import ConfirmOutcome, Refusal
 from digest.app.signup import SOURCE
-from digest.models import Category, Subscriber, SubscriberStatus
+from digest.models import ArchivedEdition, Category, Subscriber, SubscriberStatus
 from digest.render.present import clean_text, date_label, period_label, safe_url, summary_text
-from digest.store.web import ArchivedEdition
 from digest.tokens import ConfirmClaim, ExpiredTokenError, TokenError
-from digest.web.app import core, error_page, state
+from digest.web.context import core, error_page, state
 from digest.web.forms import (
     HONEYPOT_FIELD,
     FormState,
