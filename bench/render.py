@@ -1,8 +1,8 @@
 """Rendering: personalised messages per second for one content variant and for 50, the cost
 of one variant (Jinja2 + MJML + 7-bit + MIME) and of the MJML compile inside it.
 
-In-process, through the library the send loop uses (Curator.select, Renderer.render_variant,
-Renderer.personalise), on the benchmark articles (bench/data.py).
+In-process, through the pieces the send loop uses (App.curator's Curator.select,
+Renderer.render_variant, Renderer.personalise), on the benchmark articles (bench/data.py).
 
 python -m bench.render --messages 20000 --runs 3
 """
@@ -17,11 +17,12 @@ from mjml import mjml2html
 
 from bench import data
 from bench.common import SECRET, BenchError, Figure, median
+from digest.app import App
 from digest.config import Settings
-from digest.curate import Curator, edition_window
+from digest.curate import edition_window
 from digest.models import DigestContent, Recipient
 from digest.render import RenderedVariant, Renderer
-from digest.store import open_db
+from digest.store import Store
 
 SECTION = "3. Rendering"
 PERSONALISE_TARGET = 10_000.0
@@ -31,9 +32,9 @@ NAMES = ("Zoë Reader", "Jane Smith", "", "José Álvarez")
 
 def _contents(settings: Settings, count: int) -> list[DigestContent]:
     """``count`` distinct digests: readers of 3 categories each, 15 articles apiece."""
-    db = open_db(data.database(0))
+    app = App(settings, Store(data.database(0)))
     try:
-        curator = Curator(db, settings, edition_window(settings, "weekly", data.AS_OF))
+        curator = app.curator(edition_window(settings, "weekly", data.AS_OF))
         contents = []
         for combo in itertools.combinations(range(1, len(data.CATEGORIES) + 1), 3):
             content = curator.select(combo, None)
@@ -42,7 +43,7 @@ def _contents(settings: Settings, count: int) -> list[DigestContent]:
             if len(contents) == count:
                 return contents
     finally:
-        db.close()
+        app.close()
     raise BenchError(f"only {len(contents)} distinct digests in the benchmark articles")
 
 

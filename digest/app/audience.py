@@ -22,6 +22,7 @@ from digest.models import (
     Subscriber,
     SubscriberStatus,
 )
+from digest.store import subscriber_import as bulk
 from digest.store import subscribers as store
 from digest.store.categories import find_category, list_categories, resolve_categories
 from digest.validate import (
@@ -159,9 +160,9 @@ class Audience(AppBase):
             lambda name: _category_id(self, name),
             lambda: [c.name for c in list_categories(db)],
         )
-        store.begin_import(db)
+        bulk.begin_import(db)
         try:
-            batch: list[store.StagedRow] = []
+            batch: list[bulk.StagedRow] = []
             for item in parse_csv(Path(path), lookup):
                 if isinstance(item, Rejected):
                     rejected.append((item.line, item.reason))
@@ -170,11 +171,11 @@ class Audience(AppBase):
                 else:
                     batch.append(item)
                     if len(batch) >= IMPORT_BATCH_SIZE:
-                        store.stage_rows(db, batch)
+                        bulk.stage_rows(db, batch)
                         batch.clear()
-            store.stage_rows(db, batch)
+            bulk.stage_rows(db, batch)
             with self.store.transaction():
-                plan = store.plan_import(db)
+                plan = bulk.plan_import(db)
                 rejected.extend(
                     (line, "categories: a new subscriber needs at least one category")
                     for line, _ in plan.missing_categories
@@ -188,9 +189,9 @@ class Audience(AppBase):
                         duplicates=plan.duplicates,
                         written=False,
                     )
-                counts = store.apply_import(db, self.now(), source)
+                counts = bulk.apply_import(db, self.now(), source)
         finally:
-            store.end_import(db)
+            bulk.end_import(db)
         return ImportResult(
             added=counts.added,
             updated=counts.updated,

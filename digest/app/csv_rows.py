@@ -24,7 +24,7 @@ from typing import IO
 
 from digest.errors import InputError
 from digest.models import SUBSCRIBER_STATUSES, SUPPRESSED_STATUSES
-from digest.store.subscribers import StagedRow
+from digest.store.subscriber_import import StagedRow
 from digest.validate import (
     checked,
     normalise_email,

@@ -18,7 +18,7 @@ from digest.deliver.report import SendReport
 from digest.errors import DigestError
 from digest.models import DeliveryStatus, Edition, EditionStatus, RecipientRow, UpsertCounts
 from digest.store import editions as store
-from digest.store import transaction
+from digest.store import leases, transaction
 from digest.timing import (
     SendSpec,
     candidate_days,
@@ -316,7 +316,7 @@ class Scheduled(Editions, Content):
     def _skip_missed(self, edition: Edition, missed: list[tuple[int, str]], now: datetime) -> None:
         db = self.db
         # Under the edition's lease, so a `digest send` running meanwhile cannot race us.
-        store.acquire_send_lock(db, edition.id, now)
+        leases.acquire_send_lock(db, edition.id, now)
         try:
             with transaction(db):
                 for subscriber_id, why in missed:
@@ -324,7 +324,7 @@ class Scheduled(Editions, Content):
                         db, edition.id, subscriber_id, DeliveryStatus.SKIPPED, now, reply=why
                     )
         finally:
-            store.release_send_lock(db, edition.id)
+            leases.release_send_lock(db, edition.id)
         log.warning(
             "%s %s: %d deliveries skipped, more than %g h past their send time",
             edition.frequency,

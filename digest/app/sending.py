@@ -29,6 +29,7 @@ from digest.mime import sending_domain
 from digest.models import DeliveryStatus, Edition, EditionStatus, RecipientRow, ResultKind
 from digest.store import bounces as bounce_store
 from digest.store import editions as store
+from digest.store import leases
 
 HEARTBEAT_SECONDS = 10.0
 
@@ -85,11 +86,11 @@ class EditionRun:
     def run(self) -> SendReport:
         started = time.monotonic()
         app, edition = self.app, self.edition
-        store.acquire_send_lock(app.db, edition.id, app.now())
+        leases.acquire_send_lock(app.db, edition.id, app.now())
         try:
             self._run()
         finally:
-            store.release_send_lock(app.db, edition.id)
+            leases.release_send_lock(app.db, edition.id)
         finish_report(self.report, self.renderer.compile_count, started)
         return self.report
 
@@ -191,7 +192,7 @@ class EditionRun:
         """Keep the edition's lease fresh, so no one takes it over while we are alive."""
         if time.monotonic() - self._last_beat > HEARTBEAT_SECONDS:
             with self.writing:
-                store.heartbeat_send_lock(self.app.db, self.edition.id, self.app.now())
+                leases.heartbeat_send_lock(self.app.db, self.edition.id, self.app.now())
             self._last_beat = time.monotonic()
 
     def _drain(self, threads: list[threading.Thread]) -> None:

@@ -8,7 +8,7 @@ Three ways in, one policy (``App.apply_bounce`` in :mod:`digest.app.feedback`):
   ARF complaint reports (RFC 5965), Amazon SES notifications (JSON, as SNS mails them), and
   the non-standard bounce formats flufl.bounce knows.
 
-The policy (EMAIL.md points 22-24, ``[bounces]`` in digest.toml):
+The policy (docs/email.md rules 22-24, ``[bounces]`` in digest.toml):
 
 - hard bounce (5.1.x: the mailbox does not exist): status 'bounced' at once;
 - soft bounce (any other failure, and 4xx give-ups): an event; 'bounced' once

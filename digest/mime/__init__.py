@@ -7,7 +7,7 @@ split by a quoted-printable soft line break. The text part is quoted-printable; 
 placeholders sit on lines of their own, and the values put there are QP-encoded themselves.
 The header block is written here, by hand, because the values in it are per-recipient and
 because some Python versions glue RFC 2047 encoded-words together (``?==?``), which Yahoo
-rejects. See /work/shared/EMAIL.md and PERF-NOTES.md.
+rejects. See docs/email.md and docs/performance.md (MIME).
 
 Headers live in :mod:`digest.mime.headers`, the body in :mod:`digest.mime.body`, the
 placeholder template in :mod:`digest.mime.template` and signing in :mod:`digest.mime.dkim`.

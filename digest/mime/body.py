@@ -18,7 +18,7 @@ from digest.errors import InputError
 # (URLs about 60 characters longer than their placeholders) substituted into a line.
 HTML_LINE_LIMIT = 800
 
-# C0 controls except tab/newline, DEL, and C1 controls (EMAIL.md point 12: U+0080-U+009F make
+# C0 controls except tab/newline, DEL, and C1 controls (docs/email.md rule 12: U+0080-U+009F make
 # Gmail clip even small mail). Removed from everything we render.
 _CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 

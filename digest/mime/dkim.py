@@ -1,4 +1,4 @@
-"""DKIM signing of the final message bytes (EMAIL.md point 25)."""
+"""DKIM signing of the final message bytes (docs/email.md rule 25)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import dkim
 from digest.config import Settings
 from digest.errors import ConfigError
 
-# Headers the DKIM signature covers (EMAIL.md point 25). dkimpy's default leaves out
+# Headers the DKIM signature covers (docs/email.md rule 25). dkimpy's default leaves out
 # List-Unsubscribe-Post, so they are named. Absent ones are signed as absent, which stops a
 # relay or attacker from adding them later.
 DKIM_HEADERS = (
@@ -29,7 +29,7 @@ DKIM_HEADERS = (
 
 
 class DkimSigner:
-    """Signs final message bytes (EMAIL.md point 25). The key file is read once."""
+    """Signs final message bytes (docs/email.md rule 25). The key file is read once."""
 
     def __init__(self, domain: str, selector: str, private_key: bytes) -> None:
         self.domain = domain.encode("ascii")

@@ -162,7 +162,7 @@ def normalise_message_id(message_id: str) -> str:
 
 def list_unsubscribe_value(url: str, mailto: str = "") -> str:
     """``<https://...>`` (plus ``, <mailto:...>``), folded before the mailto when the line
-    would pass 78 characters, never inside a URL (EMAIL.md point 4)."""
+    would pass 78 characters, never inside a URL (docs/email.md rule 4)."""
     value = f"<{url}>"
     if mailto:
         target = mailto if mailto.startswith("mailto:") else f"mailto:{mailto}?subject=unsubscribe"

@@ -1,5 +1,5 @@
 """`digest templates check`: compile every template against built-in hostile sample content
-and audit what comes out against EMAIL.md (size, CSS, accessibility, C1 characters)."""
+and audit what comes out against docs/email.md (size, CSS, accessibility, C1 characters)."""
 
 from __future__ import annotations
 
@@ -120,7 +120,7 @@ class _Audit(HTMLParser):
 
 
 def audit_html(page: str, name: str, report: CheckReport) -> None:
-    """EMAIL.md points 12-14, 17-18 and 21 on one compiled page."""
+    """docs/email.md rules 12-14, 17-18 and 21 on one compiled page."""
     audit = _Audit()
     audit.feed(page)
     if not audit.html_attrs.get("lang") or audit.html_attrs.get("lang") == "und":

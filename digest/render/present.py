@@ -98,7 +98,7 @@ def safe_url(url: str) -> str:
 
 
 def safe_image_url(url: str) -> str:
-    """Images must be absolute https PNG/JPG/GIF (EMAIL.md point 14); a URL with no file
+    """Images must be absolute https PNG/JPG/GIF (docs/email.md rule 14); a URL with no file
     extension (a CDN) is allowed, SVG, WebP and data: are not."""
     url = safe_url(url)
     if not url.lower().startswith("https://"):

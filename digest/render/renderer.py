@@ -1,9 +1,9 @@
 """Jinja2 -> MJML -> HTML, the text part, and per-recipient personalisation.
 
 A :class:`Renderer` is built once per run. ``render_variant`` renders and compiles one
-content variant once (EMAIL.md point 19) and builds its message bytes with placeholder tokens;
+content variant once (docs/email.md rule 19) and builds its message bytes with placeholder tokens;
 ``personalise`` fills in one recipient's values with a single join, cheap enough for
-thousands of messages a second (PERF-NOTES.md).
+thousands of messages a second (docs/performance.md, Rendering).
 """
 
 from __future__ import annotations

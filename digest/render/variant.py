@@ -11,7 +11,7 @@ from digest.errors import TemplateError
 from digest.mime import MessageTemplate
 from digest.models import DigestContent
 
-# Gmail clips HTML over about 102 KB (EMAIL.md point 11).
+# Gmail clips HTML over about 102 KB (docs/email.md rule 11).
 HTML_SIZE_LIMIT = 100_000
 
 
@@ -73,7 +73,7 @@ def check_links(tokens: dict[str, str], page: str, text: str) -> None:
         if tokens[name] not in value:
             what = "unsubscribe_url" if name.startswith("unsub") else "preferences_url"
             raise TemplateError(
-                f"{template_name}: must link to {{{{ {what} }}}} (EMAIL.md point 10: every "
+                f"{template_name}: must link to {{{{ {what} }}}} (docs/email.md rule 10: every "
                 "digest shows unsubscribe and preferences links)"
             )
 

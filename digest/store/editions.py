@@ -8,8 +8,6 @@ where it stopped: rows still 'sending' are the messages that were in flight.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import sqlite3
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -17,7 +15,7 @@ from datetime import datetime, timedelta
 import sqlite_utils
 
 from digest.clock import from_db, to_db
-from digest.errors import NotFoundError, SendLockedError
+from digest.errors import NotFoundError
 from digest.models import (
     ArticleRow,
     DeliveryStatus,
@@ -363,60 +361,6 @@ def deliveries_of(db: sqlite_utils.Database, edition_id: int) -> list[dict[str, 
         }
         for r in rows
     ]
-
-
-# --- the send lock -----------------------------------------------------------------------
-
-
-def _owner() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def _alive(owner: str, pid: int) -> bool:
-    host = owner.rsplit(":", 1)[0]
-    if host != socket.gethostname():
-        return True  # another machine: trust the heartbeat alone
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def acquire_send_lock(db: sqlite_utils.Database, edition_id: int, now: datetime) -> None:
-    """Take the edition's lease, or raise SendLockedError if a live process holds it. A lease
-    left by a killed process (dead pid, or no heartbeat for 90 s) is taken over."""
-    with transaction(db):
-        row = db.execute(
-            "SELECT owner, pid, heartbeat_at FROM send_locks WHERE edition_id = ?", [edition_id]
-        ).fetchone()
-        if row and row[0] != _owner():
-            heartbeat = from_db(row[2])
-            fresh = heartbeat is not None and now - heartbeat < LOCK_STALE_AFTER
-            if fresh and _alive(row[0], row[1]):
-                raise SendLockedError(
-                    f"edition {edition_id} is being sent by another process ({row[0]}, "
-                    f"last seen {row[2]}); wait for it to finish, or stop it and run "
-                    "`digest send` again to resume"
-                )
-        db.execute(
-            "INSERT OR REPLACE INTO send_locks (edition_id, owner, pid, heartbeat_at)"
-            " VALUES (?, ?, ?, ?)",
-            [edition_id, _owner(), os.getpid(), to_db(now)],
-        )
-
-
-def heartbeat_send_lock(db: sqlite_utils.Database, edition_id: int, now: datetime) -> None:
-    db.execute(
-        "UPDATE send_locks SET heartbeat_at = ? WHERE edition_id = ? AND owner = ?",
-        [to_db(now), edition_id, _owner()],
-    )
-
-
-def release_send_lock(db: sqlite_utils.Database, edition_id: int) -> None:
-    db.execute("DELETE FROM send_locks WHERE edition_id = ? AND owner = ?", [edition_id, _owner()])
 
 
 def planned_recipient(db: sqlite_utils.Database, email: str) -> RecipientRow | None:
