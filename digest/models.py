@@ -69,7 +69,8 @@ class BounceKind(StrEnum):
     COMPLAINT = "complaint"
 
 
-SUBSCRIBER_STATUSES = tuple(SubscriberStatus)
+# Plain strings (click.Choice matches enum members by name, not by value).
+SUBSCRIBER_STATUSES = tuple(s.value for s in SubscriberStatus)
 SUPPRESSED_STATUSES = frozenset(
     {
         SubscriberStatus.UNSUBSCRIBED,
@@ -81,7 +82,7 @@ SUPPRESSED_STATUSES = frozenset(
 OPERATOR_ONLY_STATUSES = frozenset(
     {SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED, SubscriberStatus.FORGOTTEN}
 )
-FREQUENCIES = tuple(Frequency)
+FREQUENCIES = tuple(f.value for f in Frequency)
 # Deliveries still to be worked on by a (resumed) send.
 OPEN_DELIVERY_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED)
 

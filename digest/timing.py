@@ -12,7 +12,6 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from digest.config import WEEKDAYS, Settings, parse_hhmm
 from digest.curate import period_of
 
-FREQUENCIES = ("weekly", "daily")
 # The first and last places on Earth to reach a given wall-clock time (Kiritimati, Baker
 # Island). Used only to bound which send days can be in progress; readers' real zones decide.
 EARLIEST_ZONE = timezone(timedelta(hours=14))

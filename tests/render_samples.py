@@ -11,7 +11,7 @@ from pathlib import Path
 
 from digest.config import Settings
 from digest.mime import make_message_id
-from digest.models import Article, DigestContent, Recipient, Section
+from digest.models import Article, DigestContent, Frequency, Recipient, Section
 from digest.render import Renderer
 
 SECRET = "render-test-secret"
@@ -46,7 +46,7 @@ def article(i: int, category: str = "Opioid Drugs", **kw: object) -> Article:
 def content(*sections: tuple[str, list[Article]], edition_id: int | None = 7) -> DigestContent:
     return DigestContent(
         site_name="Legal Reader",
-        frequency="weekly",
+        frequency=Frequency.WEEKLY,
         starts_at=NOW - timedelta(days=7),
         ends_at=NOW,
         sections=tuple(

@@ -13,26 +13,27 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
-from digest.bounces import (
-    failure_kind,
-    import_bounces,
-    parse_report,
-    reactivate,
-    read_verp,
-    record_smtp_failure,
-    verp_address,
-)
+from digest.app import App, Choices
+from digest.bounces import failure_kind, parse_report
 from digest.config import BounceSettings, SenderSettings, Settings
 from digest.deliver.smtp import classify
 from digest.errors import InputError
+from digest.models import Frequency
 from digest.store import editions as edition_store
 from digest.store import open_db
 from digest.store.bounces import bounce_counts
 from digest.store.subscribers import events_for, get_subscriber_by_email, set_status
-from digest.subscribers import import_subscribers_csv
-from digest.web.actions import sign_up
-from digest.web.forms import Choices
-from tests.builders import NOW, add_articles, article, make_db, send_at, settings_for, subscribe
+from digest.tokens import read_verp, verp_address
+from tests.builders import (
+    NOW,
+    add_articles,
+    app_for,
+    article,
+    make_db,
+    send_at,
+    settings_for,
+    subscribe,
+)
 from tests.relay import Relay, running_relay
 
 FIXTURES = Path(__file__).parent / "fixtures" / "bounces"
@@ -72,6 +73,11 @@ def world(tmp_path: Path) -> Iterator[World]:
     edition_id = _edition(db, "2026-W48", NOW, {e: _mid(e) for e in READERS})
     yield World(db, settings_for(path), edition_id, path)
     db.close()
+
+
+def _app(world: World, now: datetime) -> App:
+    """The application core over the world's database and settings, its clock at ``now``."""
+    return app_for(world.db, world.settings, clock=lambda: now)
 
 
 def _mid(email: str, week: str = "w48") -> str:
@@ -198,7 +204,7 @@ def _snapshot(db: sqlite_utils.Database) -> list[tuple[object, ...]]:
 def test_each_report_format_moves_exactly_its_reader(
     world: World, fixture: str, email: str, status: str, kind: str, evidence: str
 ) -> None:
-    report = import_bounces(world.db, world.settings, [FIXTURES / fixture], LATER)
+    report = _app(world, LATER).import_bounces([FIXTURES / fixture])
     assert report.unrecognised == []
     assert _status(world.db, email) == status
     events = _events(world.db, email)
@@ -210,7 +216,7 @@ def test_each_report_format_moves_exactly_its_reader(
 
 
 def test_policy_rejection_is_reported_not_held_against_the_reader(world: World) -> None:
-    report = import_bounces(world.db, world.settings, [FIXTURES / "microsoft-policy.eml"], LATER)
+    report = _app(world, LATER).import_bounces([FIXTURES / "microsoft-policy.eml"])
     assert (report.policy, report.changes) == (1, [])
     assert report.policy_details == [
         (
@@ -233,20 +239,12 @@ def test_policy_rejection_is_reported_not_held_against_the_reader(world: World) 
     olga = get_subscriber_by_email(world.db, "olga@hotmail.com")
     assert olga is not None
     for day in range(1, 6):
-        kind = record_smtp_failure(
-            world.db,
-            olga.id,
-            None,
-            554,
-            "5.7.1 Service unavailable; client host blocked",
-            LATER + timedelta(days=day),
-            world.settings,
+        kind = _app(world, LATER + timedelta(days=day)).record_smtp_failure(
+            olga.id, None, 554, "5.7.1 Service unavailable; client host blocked"
         )
         assert kind == "policy"
     assert (
-        record_smtp_failure(
-            world.db, olga.id, None, 421, "4.7.28 rate limited", LATER, world.settings
-        )
+        _app(world, LATER).record_smtp_failure(olga.id, None, 421, "4.7.28 rate limited")
         == "policy"
     )
     assert _status(world.db, "olga@hotmail.com") == "active"
@@ -262,7 +260,7 @@ def test_unrelated_and_malformed_messages_change_nothing(world: World) -> None:
         "garbage.eml",
         "postfix-delayed.eml",
     )
-    report = import_bounces(world.db, world.settings, [FIXTURES / n for n in names], LATER)
+    report = _app(world, LATER).import_bounces([FIXTURES / n for n in names])
     assert _snapshot(world.db) == before
     assert report.messages == 6
     assert (report.hard, report.soft, report.complaints, report.policy) == (0, 0, 0, 0)
@@ -283,12 +281,12 @@ def test_unrelated_and_malformed_messages_change_nothing(world: World) -> None:
 
 
 def test_importing_the_same_messages_twice_changes_nothing(world: World) -> None:
-    first = import_bounces(world.db, world.settings, [FIXTURES], LATER)
+    first = _app(world, LATER).import_bounces([FIXTURES])
     assert first.messages == 17
     assert (first.hard, first.soft, first.complaints, first.policy) == (6, 1, 3, 1)
     assert len(first.changes) == 9
     after_first = _snapshot(world.db)
-    second = import_bounces(world.db, world.settings, [FIXTURES], LATER + timedelta(hours=1))
+    second = _app(world, LATER + timedelta(hours=1)).import_bounces([FIXTURES])
     assert _snapshot(world.db) == after_first
     # Recognised messages are remembered; unrecognised ones are listed again.
     assert second.already_imported == 12
@@ -306,7 +304,7 @@ def test_mbox_and_maildir(world: World, tmp_path: Path) -> None:
     maildir = mailbox.Maildir(maildir_path)
     for name in ("gmail.eml", "arf-yahoo.eml", "out-of-office.eml", "postfix.eml"):
         maildir.add((FIXTURES / name).read_bytes())
-    report = import_bounces(world.db, world.settings, [mbox_path, maildir_path], LATER)
+    report = _app(world, LATER).import_bounces([mbox_path, maildir_path])
     assert report.messages == 7
     # postfix.eml is in both: the Maildir copy is recognised by its Message-ID.
     assert report.already_imported == 1
@@ -327,10 +325,10 @@ def test_mbox_and_maildir(world: World, tmp_path: Path) -> None:
 
 def test_a_path_that_is_not_there_is_an_input_error(world: World, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no such file or folder"):
-        import_bounces(world.db, world.settings, [tmp_path / "nope.mbox"], LATER)
+        _app(world, LATER).import_bounces([tmp_path / "nope.mbox"])
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="not a Maildir"):
-        import_bounces(world.db, world.settings, [tmp_path / "empty"], LATER)
+        _app(world, LATER).import_bounces([tmp_path / "empty"])
 
 
 # -- soft bounces ---------------------------------------------------------------------------
@@ -356,7 +354,7 @@ def _soft_dsn(email: str, message_id: str, date: datetime, status: str = "4.2.2"
 def _import_bytes(world: World, tmp_path: Path, raw: bytes, now: datetime) -> None:
     path = tmp_path / f"dsn-{now:%Y%m%d%H%M%S}.eml"
     path.write_bytes(raw)
-    import_bounces(world.db, world.settings, [path], now)
+    _app(world, now).import_bounces([path])
 
 
 def test_soft_bounces_count_per_edition_and_age_out(world: World, tmp_path: Path) -> None:
@@ -418,32 +416,18 @@ def test_smtp_time_failures_feed_the_same_policy(world: World) -> None:
     ]
     # A 4xx give-up per edition ('deferred'), retried in two sends of the first: counted once.
     for i, edition_id in enumerate([editions[0], editions[0], editions[1]]):
-        kind = record_smtp_failure(
-            world.db,
-            bo.id,
-            edition_id,
-            452,
-            "4.2.2 Mailbox full",
-            NOW + timedelta(days=i),
-            world.settings,
+        kind = _app(world, NOW + timedelta(days=i)).record_smtp_failure(
+            bo.id, edition_id, 452, "4.2.2 Mailbox full"
         )
         assert kind == "soft"
     assert _status(world.db, "bo@example.com") == "active"
     assert (
-        record_smtp_failure(
-            world.db, bo.id, editions[2], 0, "cannot connect to the relay", NOW, world.settings
-        )
-        == "ignored"
+        _app(world, NOW).record_smtp_failure(bo.id, editions[2], 0, "cannot connect to the relay")
+        is None
     )
     assert _status(world.db, "bo@example.com") == "active"
-    record_smtp_failure(
-        world.db,
-        bo.id,
-        editions[2],
-        550,
-        "5.4.1 Recipient address rejected: Access denied",
-        NOW + timedelta(days=14),
-        world.settings,
+    _app(world, NOW + timedelta(days=14)).record_smtp_failure(
+        bo.id, editions[2], 550, "5.4.1 Recipient address rejected: Access denied"
     )
     assert _status(world.db, "bo@example.com") == "bounced"
     assert [k for k, s, _ in _events(world.db, "bo@example.com")] == ["soft_bounce"] * 4 + [
@@ -452,9 +436,7 @@ def test_smtp_time_failures_feed_the_same_policy(world: World) -> None:
     ana = get_subscriber_by_email(world.db, "ana@example.com")
     assert ana is not None
     assert (
-        record_smtp_failure(
-            world.db, ana.id, world.edition_id, 550, "5.1.1 no such user", NOW, world.settings
-        )
+        _app(world, NOW).record_smtp_failure(ana.id, world.edition_id, 550, "5.1.1 no such user")
         == "hard"
     )
     assert _events(world.db, "ana@example.com") == [
@@ -464,14 +446,8 @@ def test_smtp_time_failures_feed_the_same_policy(world: World) -> None:
     dan = get_subscriber_by_email(world.db, "dan@aol.com")
     assert dan is not None
     for day in range(3):
-        record_smtp_failure(
-            world.db,
-            dan.id,
-            world.edition_id,
-            451,
-            "4.3.0 try later",
-            NOW + timedelta(days=day),
-            world.settings,
+        _app(world, NOW + timedelta(days=day)).record_smtp_failure(
+            dan.id, world.edition_id, 451, "4.3.0 try later"
         )
     assert _status(world.db, "dan@aol.com") == "active"
     counts = bounce_counts(world.db, world.edition_id)
@@ -521,8 +497,8 @@ def test_reactivate_with_a_reason_and_soft_bounces_start_over(world: World, tmp_
         NOW + timedelta(days=8),
     )
     assert _status(world.db, email) == "bounced"
-    reader = reactivate(
-        world.db, email, "  mailbox cleaned up,\n ticket 4411 ", NOW + timedelta(days=9)
+    reader = _app(world, NOW + timedelta(days=9)).reactivate(
+        email, "  mailbox cleaned up,\n ticket 4411 "
     )
     assert reader.status == "active"
     assert _events(world.db, email)[-1] == ("reactivated", "cli", "mailbox cleaned up, ticket 4411")
@@ -539,15 +515,15 @@ def test_reactivate_with_a_reason_and_soft_bounces_start_over(world: World, tmp_
 
 def test_reactivate_refuses_what_it_should_not_undo(world: World) -> None:
     with pytest.raises(InputError, match=r"ana@example.com is active, not bounced or complained"):
-        reactivate(world.db, "ana@example.com", "why not", LATER)
+        _app(world, LATER).reactivate("ana@example.com", "why not")
     ana = get_subscriber_by_email(world.db, "ana@example.com")
     assert ana is not None
     set_status(world.db, ana.id, "unsubscribed", NOW, "web")
     with pytest.raises(InputError, match="subscribers add --reactivate"):
-        reactivate(world.db, "ana@example.com", "they asked", LATER)
+        _app(world, LATER).reactivate("ana@example.com", "they asked")
     set_status(world.db, ana.id, "bounced", NOW, "smtp")
     with pytest.raises(InputError, match="a reason is required"):
-        reactivate(world.db, "ana@example.com", "   ", LATER)
+        _app(world, LATER).reactivate("ana@example.com", "   ")
     assert _status(world.db, "ana@example.com") == "bounced"
 
 
@@ -633,7 +609,9 @@ def test_bounced_and_complained_readers_are_never_mailed_again(
     (tmp_path / "cat.eml").write_text(
         head + "Content-Disposition: inline\n\n" + cat_message + "\n" + boundary
     )
-    report = import_bounces(db, settings, [tmp_path / "pat.eml", tmp_path / "cat.eml"], LATER)
+    report = app_for(db, settings, clock=lambda: LATER).import_bounces(
+        [tmp_path / "pat.eml", tmp_path / "cat.eml"]
+    )
     assert [(c.email, c.new) for c in report.changes] == [
         ("pat@example.com", "bounced"),
         ("cat@yahoo.com", "complained"),
@@ -646,12 +624,14 @@ def test_bounced_and_complained_readers_are_never_mailed_again(
     # A CSV import does not bring them back either.
     csv_path = tmp_path / "readers.csv"
     csv_path.write_text("email,categories\npat@example.com,Courts\nCAT@yahoo.com,Courts\n")
-    result = import_subscribers_csv(db, str(csv_path), now=LATER)
+    result = app_for(db, settings, clock=lambda: LATER).import_subscribers(str(csv_path))
     assert result.suppressed == ((2, "pat@example.com"), (3, "CAT@yahoo.com"))
     # Nor does signing up again on the web: nothing is written, no confirmation is sent.
-    choices = Choices(name="", category_ids=(1,), category_names=("Courts",), frequency="weekly")
+    choices = Choices(
+        name="", category_ids=(1,), category_names=("Courts",), frequency=Frequency.WEEKLY
+    )
     for email in ("pat@example.com", "cat@yahoo.com"):
-        assert sign_up(db, email, choices, LATER) is None
+        assert app_for(db, settings, clock=lambda: LATER).sign_up(email, choices) is None
     assert (_status(db, "pat@example.com"), _status(db, "cat@yahoo.com")) == (
         "bounced",
         "complained",
@@ -663,9 +643,9 @@ def test_reports_about_nobody_we_know_are_not_remembered(tmp_path: Path) -> None
     """With no readers, every report is unrecognised: listed, and read again next time."""
     shutil.copytree(FIXTURES, tmp_path / "inbox")
     db = open_db(tmp_path / "x.db")
-    report = import_bounces(db, Settings(), [tmp_path / "inbox"], LATER)
+    report = app_for(db, Settings(), clock=lambda: LATER).import_bounces([tmp_path / "inbox"])
     assert (report.messages, report.changes, report.already_imported) == (17, [], 0)
     assert len(report.unrecognised) == 16  # and the delay notice, which needs nothing
-    again = import_bounces(db, Settings(), [tmp_path / "inbox"], LATER)
+    again = app_for(db, Settings(), clock=lambda: LATER).import_bounces([tmp_path / "inbox"])
     assert (again.already_imported, len(again.unrecognised)) == (1, 16)
     db.close()

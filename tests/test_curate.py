@@ -4,10 +4,25 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import sqlite_utils
+
 from digest.clock import to_db
-from digest.curate import Curator, build_sections, edition_window, period_of
-from digest.store.editions import ArticleRow, RecipientRow, category_names
+from digest.config import Settings
+from digest.curate import Curator, EditionWindow, build_sections, edition_window, period_of
+from digest.models import ArticleRow, RecipientRow
+from digest.store.editions import available_articles, category_names
 from tests.builders import NOW, add_articles, article, make_db, settings_for, subscribe
+
+
+def _curator(db: sqlite_utils.Database, settings: Settings, window: EditionWindow) -> Curator:
+    return Curator(
+        settings,
+        window,
+        names=category_names(db),
+        articles=lambda after, until: available_articles(
+            db, published_after=after, available_until=until
+        ),
+    )
 
 
 def test_weekly_period_is_the_iso_week_in_the_site_timezone() -> None:
@@ -74,7 +89,7 @@ def test_windows_never_repeat_and_never_skip(tmp_path: Path) -> None:
         ],
         imported=NOW - timedelta(days=1),
     )
-    curator = Curator(db, settings, edition_window(settings, "weekly", NOW))
+    curator = _curator(db, settings, edition_window(settings, "weekly", NOW))
     first = curator.select((3,), None)
     assert first is not None
     # The look-back (7 days) keeps the 9-day-old article out of a first digest.
@@ -88,7 +103,7 @@ def test_windows_never_repeat_and_never_skip(tmp_path: Path) -> None:
         imported=NOW + timedelta(hours=2),
     )
     later = NOW + timedelta(days=7)
-    curator = Curator(db, settings, edition_window(settings, "weekly", later))
+    curator = _curator(db, settings, edition_window(settings, "weekly", later))
     second = curator.select((3,), to_db(NOW))
     assert second is not None
     assert second.article_ids == ("a-late",)
@@ -100,7 +115,7 @@ def test_curator_selects_once_per_group(tmp_path: Path) -> None:
     add_articles(
         db, [article("x", ("Courts",), NOW - timedelta(days=1))], imported=NOW - timedelta(days=1)
     )
-    curator = Curator(db, settings, edition_window(settings, "weekly", NOW))
+    curator = _curator(db, settings, edition_window(settings, "weekly", NOW))
     rows = [RecipientRow(i, f"r{i}@example.com", "", "UTC", (3,), None) for i in range(50)]
     contents = {curator.content_for(r) for r in rows}
     assert len(contents) == 1

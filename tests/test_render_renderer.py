@@ -1,4 +1,4 @@
-"""The digest message end to end: render once, personalise, parse back, check EMAIL.md."""
+"""The digest message end to end: render once, personalise, parse back, check docs/email.md."""
 
 from __future__ import annotations
 

@@ -5,24 +5,25 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from digest.sample import load_sample, sample_records
+from digest.sample import sample_records
 from digest.store import open_db
 from digest.store.articles import list_articles
 from digest.store.categories import list_categories
+from tests.builders import app_for
 
 NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
 
 
 def test_sample_loads_once(tmp_path: Path) -> None:
     db = open_db(tmp_path / "digest.db")
-    first = load_sample(db, NOW)
+    first = app_for(db, clock=lambda: NOW).load_sample()
     assert first.articles_added >= 40
     assert first.articles_total == first.articles_added
     assert first.categories_total >= 6
     # Every shipped row imports: the sample is loaded strictly.
     assert first.subscribers_added == 25
     assert first.subscribers_total >= first.subscribers_added
-    again = load_sample(db, NOW + timedelta(hours=5))
+    again = app_for(db, clock=lambda: NOW + timedelta(hours=5)).load_sample()
     assert again.articles_added == 0
     assert again.subscribers_added == 0
     assert again.articles_total == first.articles_total
@@ -33,7 +34,7 @@ def test_sample_loads_once(tmp_path: Path) -> None:
 
 def test_sample_articles_are_spread_over_days(tmp_path: Path) -> None:
     db = open_db(tmp_path / "digest.db")
-    load_sample(db, NOW)
+    app_for(db, clock=lambda: NOW).load_sample()
     articles = list_articles(db)
     last_day = [a for a in articles if a.published_at >= NOW - timedelta(days=1)]
     older_than_a_week = [a for a in articles if a.published_at < NOW - timedelta(days=7)]
@@ -51,7 +52,7 @@ def test_sample_articles_are_spread_over_days(tmp_path: Path) -> None:
 
 def test_every_category_has_a_description_and_articles(tmp_path: Path) -> None:
     db = open_db(tmp_path / "digest.db")
-    load_sample(db, NOW)
+    app_for(db, clock=lambda: NOW).load_sample()
     categories = list_categories(db)
     assert len(categories) >= 6
     assert all(c.description for c in categories)

@@ -20,7 +20,6 @@ from click.testing import CliRunner
 
 from digest.cli import cli
 from digest.config import FeedSettings, ScheduleSettings, Settings
-from digest.deliver.send import open_edition
 from digest.deliver.smtp import SendResult, SmtpTransport
 from digest.errors import SchedulerLockedError
 from digest.models import OutgoingMessage
@@ -31,10 +30,10 @@ from digest.schedule import (
     SendSpec,
     candidate_days,
     delivery_state,
+    edition_period,
     job_specs,
     latest_send_day,
     next_send_time,
-    period_label,
     run_feed_job,
     run_send_job,
     send_time,
@@ -43,7 +42,7 @@ from digest.schedule import (
 )
 from digest.store import editions as store
 from digest.store import open_db
-from tests.builders import add_articles, article, make_db, settings_for, subscribe
+from tests.builders import add_articles, app_for, article, make_db, settings_for, subscribe
 from tests.relay import Relay, running_relay
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -204,12 +203,12 @@ def test_period_is_the_send_days_period_for_every_reader(site: str) -> None:
     weekly = SendSpec("weekly", 8, 0, weekday=0)
     assert send_time(weekly, MONDAY, EARLIEST_ZONE) == at("2026-11-29T18:00:00+00:00")
     assert send_time(weekly, MONDAY, LATEST_ZONE) == at("2026-11-30T20:00:00+00:00")
-    assert period_label(settings, weekly, MONDAY) == "2026-W49"
+    assert edition_period(settings, weekly, MONDAY) == "2026-W49"
     # A Sunday send day belongs to the week it ends.
-    assert period_label(settings, SendSpec("weekly", 8, 0, weekday=6), date(2026, 11, 29)) == (
+    assert edition_period(settings, SendSpec("weekly", 8, 0, weekday=6), date(2026, 11, 29)) == (
         "2026-W48"
     )
-    assert period_label(settings, SendSpec("daily", 7, 0), MONDAY) == "2026-11-30"
+    assert edition_period(settings, SendSpec("daily", 7, 0), MONDAY) == "2026-11-30"
 
 
 def test_candidate_days_bound_the_editions_in_progress() -> None:
@@ -482,7 +481,9 @@ def test_local_time_after_downtime_skips_only_the_late_readers(
     settings = configure(path, relay, local_time=True)
     db = open_db(path)  # last week's edition went out
     monday = at("2026-11-23T00:00Z")
-    last_week = open_edition(db, settings, "weekly", monday, monday, period="2026-W48")
+    last_week = app_for(db, settings, clock=lambda: monday).open_edition(
+        "weekly", monday, period="2026-W48"
+    )
     store.mark_edition(db, last_week.id, "complete", at("2026-11-24T00:00Z"))
     db.close()
 
@@ -564,7 +565,9 @@ def test_an_edition_locked_by_another_process_is_logged_and_retried(
     settings = configure(path, relay)
     now = at("2026-11-30T08:00:00+00:00")
     db = open_db(path)
-    edition = open_edition(db, settings, "weekly", now, now, period="2026-W49")
+    edition = app_for(db, settings, clock=lambda: now).open_edition(
+        "weekly", now, period="2026-W49"
+    )
     # An editor's `digest send` on another host holds the lease.
     db.execute(
         "INSERT INTO send_locks (edition_id, owner, pid, heartbeat_at) VALUES (?, ?, ?, ?)",

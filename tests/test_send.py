@@ -9,15 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlite_utils
 
-from digest.deliver.compose import dry_run
+from digest.app import App
+from digest.config import Settings
 from digest.deliver.report import SendReport
-from digest.deliver.send import open_edition, send_edition
 from digest.deliver.smtp import SmtpTransport
 from digest.errors import SendLockedError
-from digest.render import Renderer
+from digest.store import Store, open_db
 from digest.store import editions as store
-from digest.store import open_db
 from digest.store.subscribers import get_subscriber_by_email, set_status
 from tests.builders import NOW, add_articles, article, make_db, send_at, settings_for, subscribe
 from tests.relay import Relay, running_relay
@@ -62,6 +62,17 @@ def _send(path: Path, relay: Relay, at: datetime, **sending: Any) -> SendReport:
     report = send_at(db, settings, at)
     db.close()
     return report
+
+
+def _app(db: sqlite_utils.Database, settings: Settings) -> App:
+    """The application core over ``db``, its clock stopped at NOW, sending to the relay in
+    ``settings``."""
+    return App(
+        settings,
+        Store.adopt(db),
+        clock=lambda: NOW,
+        transports=lambda: SmtpTransport(settings.smtp.parsed),
+    )
 
 
 def _titles(relay: Relay) -> dict[str, list[str]]:
@@ -122,8 +133,7 @@ def test_dry_run_changes_nothing(tmp_path: Path, relay: Relay) -> None:
     before = path.read_bytes()
     db = open_db(path)
     settings = settings_for(path, relay.url)
-    renderer = Renderer(settings)
-    report = dry_run(db, settings, renderer, frequency="weekly", as_of=NOW, clock=lambda: NOW)
+    report = _app(db, settings).dry_run("weekly", NOW)
     db.close()
     assert (report.recipients, report.messages, report.skipped) == (4, 4, 0)
     assert report.articles_per_category == {"Consumer Safety": 1, "Courts": 1, "Opioid Drugs": 2}
@@ -212,7 +222,7 @@ def test_a_second_sender_on_the_same_edition_is_refused(tmp_path: Path, relay: R
     db = open_db(path)
     settings = settings_for(path, relay.url)
 
-    edition = open_edition(db, settings, "weekly", NOW, NOW)
+    edition = _app(db, settings).open_edition("weekly", NOW)
     # A live process (pid 1 on this host) holds the lease.
     import socket
 
@@ -221,15 +231,7 @@ def test_a_second_sender_on_the_same_edition_is_refused(tmp_path: Path, relay: R
         [edition.id, f"{socket.gethostname()}:1", "2026-11-28T09:00:00Z"],
     )
     with pytest.raises(SendLockedError, match="being sent by another process"):
-        send_edition(
-            db,
-            settings,
-            Renderer(settings),
-            frequency="weekly",
-            as_of=NOW,
-            clock=lambda: NOW,
-            transport_factory=lambda: SmtpTransport(settings.smtp.parsed),
-        )
+        _app(db, settings).send("weekly", NOW)
     assert relay.received == []
 
 
@@ -243,16 +245,7 @@ def test_stop_event_leaves_the_rest_pending(tmp_path: Path, relay: Relay) -> Non
     relay.on_data = stop_after_first
     settings = settings_for(path, relay.url, concurrency=1)
     db = open_db(path)
-    report = send_edition(
-        db,
-        settings,
-        Renderer(settings),
-        frequency="weekly",
-        as_of=NOW,
-        clock=lambda: NOW,
-        stop=stop,
-        transport_factory=lambda: SmtpTransport(settings.smtp.parsed),
-    )
+    report = _app(db, settings).send("weekly", NOW, stop=stop)
     assert report.status == "stopped"
     assert 1 <= report.sent < 4
     # Someone who joins after the edition started is not added to it.

@@ -1,4 +1,5 @@
-"""digest.subscribers: validation, add, CSV import/export, unsubscribe, forget."""
+"""digest.validate and the audience use cases of digest.app.App: validation, add, CSV
+import/export, unsubscribe, forget."""
 
 from __future__ import annotations
 
@@ -12,24 +13,13 @@ import pytest
 import sqlite_utils
 from email_validator import EmailNotValidError, validate_email
 
+from digest.app import App, ImportResult
 from digest.errors import InputError, NotFoundError
 from digest.store import open_db
 from digest.store import subscribers as store
 from digest.store.categories import ensure_category
-from digest.subscribers import (
-    ImportResult,
-    add_subscriber,
-    export_subscribers,
-    forget,
-    get_subscriber,
-    import_subscribers_csv,
-    list_subscribers,
-    normalise_email,
-    unsubscribe,
-    validate_frequency,
-    validate_name,
-    validate_timezone,
-)
+from digest.validate import normalise_email, validate_frequency, validate_name, validate_timezone
+from tests.builders import app_for
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 FIXTURES = Path(__file__).parent / "fixtures" / "subscribers"
@@ -43,6 +33,10 @@ def db(tmp_path: Path) -> sqlite_utils.Database:
     for name in CATEGORIES:
         ensure_category(database, name)
     return database
+
+
+def app(db: sqlite_utils.Database) -> App:
+    return app_for(db, clock=lambda: NOW)
 
 
 def write(tmp_path: Path, text: str, name: str = "in.csv") -> Path:
@@ -147,14 +141,12 @@ def test_validators_accept_good_values() -> None:
 
 
 def test_add_new_subscriber_with_case_insensitive_categories(db: sqlite_utils.Database) -> None:
-    result = add_subscriber(
-        db,
+    result = app(db).add_subscriber(
         "Ana@Example.com",
         ["courts", "OPIOID drugs"],
         name="Ana",
         frequency="daily",
         timezone="America/St_Johns",
-        now=NOW,
     )
     assert result.created
     s = result.subscriber
@@ -171,27 +163,27 @@ def test_add_new_subscriber_with_case_insensitive_categories(db: sqlite_utils.Da
 
 def test_add_unknown_category_lists_the_known_ones(db: sqlite_utils.Database) -> None:
     with pytest.raises(NotFoundError) as info:
-        add_subscriber(db, "ana@example.com", ["Astrology"], now=NOW)
+        app(db).add_subscriber("ana@example.com", ["Astrology"])
     assert str(info.value) == f"unknown category 'Astrology' ({KNOWN})"
-    assert list(list_subscribers(db)) == []
+    assert list(app(db).list_subscribers()) == []
 
 
 def test_add_rejects_bad_input_naming_the_field(db: sqlite_utils.Database) -> None:
     with pytest.raises(InputError, match=r"^email: 'bob@' is not a valid address \(There"):
-        add_subscriber(db, "bob@", ["Courts"], now=NOW)
+        app(db).add_subscriber("bob@", ["Courts"])
     with pytest.raises(InputError, match=r"^timezone: 'Europe/Londn' is not an IANA"):
-        add_subscriber(db, "bob@example.com", ["Courts"], timezone="Europe/Londn", now=NOW)
+        app(db).add_subscriber("bob@example.com", ["Courts"], timezone="Europe/Londn")
     with pytest.raises(InputError, match=r"^at least one category is needed$"):
-        add_subscriber(db, "bob@example.com", [], now=NOW)
+        app(db).add_subscriber("bob@example.com", [])
 
 
 def test_add_existing_updates_only_what_is_given(db: sqlite_utils.Database) -> None:
-    add_subscriber(db, "ana@example.com", ["Courts"], name="Ana", timezone="Asia/Tokyo", now=NOW)
-    again = add_subscriber(db, "ANA@example.com", ["Courts"], now=NOW)
+    app(db).add_subscriber("ana@example.com", ["Courts"], name="Ana", timezone="Asia/Tokyo")
+    again = app(db).add_subscriber("ANA@example.com", ["Courts"])
     assert (again.created, again.changed) == (False, True)  # the address's case changed
-    same = add_subscriber(db, "ANA@example.com", ["courts"], now=NOW)
+    same = app(db).add_subscriber("ANA@example.com", ["courts"])
     assert (same.created, same.changed) == (False, False)
-    result = add_subscriber(db, "ana@example.com", ["Consumer Safety", "Courts"], now=NOW)
+    result = app(db).add_subscriber("ana@example.com", ["Consumer Safety", "Courts"])
     s = result.subscriber
     assert (s.email, s.name, s.timezone, s.categories) == (
         "ana@example.com",
@@ -203,39 +195,39 @@ def test_add_existing_updates_only_what_is_given(db: sqlite_utils.Database) -> N
 
 
 def test_suppressed_address_is_not_silently_reactivated(db: sqlite_utils.Database) -> None:
-    add_subscriber(db, "ana@example.com", ["Courts"], now=NOW)
-    assert unsubscribe(db, "Ana@example.com", NOW)
-    assert not unsubscribe(db, "ana@example.com", NOW)  # already unsubscribed
+    app(db).add_subscriber("ana@example.com", ["Courts"])
+    assert app(db).unsubscribe("Ana@example.com")
+    assert not app(db).unsubscribe("ana@example.com")  # already unsubscribed
     with pytest.raises(InputError) as info:
-        add_subscriber(db, "ana@example.com", ["Courts"], now=NOW)
+        app(db).add_subscriber("ana@example.com", ["Courts"])
     assert str(info.value) == (
         "ana@example.com is unsubscribed: not re-subscribed "
         "(pass reactivate to subscribe it again, with their consent)"
     )
-    result = add_subscriber(db, "ana@example.com", ["Courts"], now=NOW, reactivate=True)
+    result = app(db).add_subscriber("ana@example.com", ["Courts"], reactivate=True)
     assert (result.reactivated, result.subscriber.status) == (True, "active")
     kinds = [(e.kind, e.detail) for e in store.events_for(db, result.subscriber.id)]
     assert kinds == [("subscribed", ""), ("unsubscribed", ""), ("subscribed", "reactivated")]
 
 
 def test_forget_then_re_add_is_refused(db: sqlite_utils.Database) -> None:
-    add_subscriber(db, "ana@example.com", ["Courts"], name="Ana", now=NOW)
-    forget(db, "ana@example.com", NOW)
+    app(db).add_subscriber("ana@example.com", ["Courts"], name="Ana")
+    app(db).forget("ana@example.com")
     assert db.execute("SELECT email, name, status FROM subscribers").fetchall() == [
         (None, "", "forgotten")
     ]
     with pytest.raises(InputError, match=r"^Ana@example\.com is forgotten: not re-subscribed"):
-        add_subscriber(db, "Ana@Example.com", ["Courts"], now=NOW)
-    forget(db, "ana@example.com", NOW)  # twice is harmless
+        app(db).add_subscriber("Ana@Example.com", ["Courts"])
+    app(db).forget("ana@example.com")  # twice is harmless
     with pytest.raises(NotFoundError, match=r"^no subscriber nobody@example\.com$"):
-        get_subscriber(db, "nobody@example.com")
+        app(db).find_subscriber("nobody@example.com")
 
 
 # import_subscribers_csv
 
 
 def test_import_bad_rows_reports_physical_line_numbers(db: sqlite_utils.Database) -> None:
-    result = import_subscribers_csv(db, FIXTURES / "bad_rows.csv", now=NOW)
+    result = app(db).import_subscribers(FIXTURES / "bad_rows.csv")
     assert result == ImportResult(
         added=2,
         rejected=(
@@ -246,23 +238,25 @@ def test_import_bad_rows_reports_physical_line_numbers(db: sqlite_utils.Database
             (9, "timezone: 'Mars/Olympus' is not an IANA timezone name (such as 'Europe/London')"),
         ),
     )
-    assert [(s.email, s.categories) for s in list_subscribers(db)] == [
+    assert [(s.email, s.categories) for s in app(db).list_subscribers()] == [
         ("ana@example.com", ("Courts", "Consumer Safety")),
         ("gus@example.com", ("Courts",)),
     ]
 
 
 def test_import_strict_writes_nothing(db: sqlite_utils.Database) -> None:
-    result = import_subscribers_csv(db, FIXTURES / "bad_rows.csv", now=NOW, strict=True)
+    result = app(db).import_subscribers(FIXTURES / "bad_rows.csv", strict=True)
     assert (result.written, result.added, len(result.rejected)) == (False, 0, 5)
     assert db.execute("SELECT COUNT(*) FROM subscribers").fetchone() == (0,)
     assert db.execute("SELECT COUNT(*) FROM events").fetchone() == (0,)
 
 
 def test_import_keeps_unicode_commas_quotes_and_header_case(db: sqlite_utils.Database) -> None:
-    result = import_subscribers_csv(db, FIXTURES / "good.csv", now=NOW)
+    result = app(db).import_subscribers(FIXTURES / "good.csv")
     assert result == ImportResult(added=4)
-    rows = [(s.email, s.name, s.categories, s.frequency, s.timezone) for s in list_subscribers(db)]
+    rows = [
+        (s.email, s.name, s.categories, s.frequency, s.timezone) for s in app(db).list_subscribers()
+    ]
     assert rows == [
         ("jose@example.org", "José Álvarez", ("Courts", "Opioid Drugs"), "weekly", "Europe/Madrid"),
         (
@@ -282,8 +276,8 @@ def test_import_keeps_unicode_commas_quotes_and_header_case(db: sqlite_utils.Dat
 def test_import_duplicates_last_row_wins_and_db_rows_update(
     db: sqlite_utils.Database, tmp_path: Path
 ) -> None:
-    add_subscriber(db, "old@example.com", ["Courts"], name="Old", timezone="Asia/Tokyo", now=NOW)
-    add_subscriber(db, "same@example.com", ["Courts"], name="Same", now=NOW)
+    app(db).add_subscriber("old@example.com", ["Courts"], name="Old", timezone="Asia/Tokyo")
+    app(db).add_subscriber("same@example.com", ["Courts"], name="Same")
     path = write(
         tmp_path,
         "email,name,categories\n"
@@ -293,16 +287,16 @@ def test_import_duplicates_last_row_wins_and_db_rows_update(
         "Dup@Example.com,Second,Opioid Drugs\n"
         "dup@example.com,Third,Consumer Safety\n",
     )
-    result = import_subscribers_csv(db, path, now=NOW)
+    result = app(db).import_subscribers(path)
     assert result == ImportResult(added=1, updated=1, unchanged=1, duplicates=((2, 6), (5, 6)))
-    old = get_subscriber(db, "old@example.com")
+    old = app(db).find_subscriber("old@example.com")
     assert (old.email, old.name, old.timezone, old.categories) == (
         "OLD@example.com",
         "Old",
         "Asia/Tokyo",
         ("Opioid Drugs", "Courts"),
     )
-    dup = get_subscriber(db, "dup@example.com")
+    dup = app(db).find_subscriber("dup@example.com")
     assert (dup.name, dup.categories) == ("Third", ("Consumer Safety",))
     assert [e.kind for e in store.events_for(db, old.id)] == ["subscribed", "updated"]
 
@@ -310,10 +304,10 @@ def test_import_duplicates_last_row_wins_and_db_rows_update(
 def test_import_reports_suppressed_and_never_reactivates(
     db: sqlite_utils.Database, tmp_path: Path
 ) -> None:
-    add_subscriber(db, "gone@example.com", ["Courts"], now=NOW)
-    unsubscribe(db, "gone@example.com", NOW)
-    add_subscriber(db, "erased@example.com", ["Courts"], now=NOW)
-    forget(db, "erased@example.com", NOW)
+    app(db).add_subscriber("gone@example.com", ["Courts"])
+    app(db).unsubscribe("gone@example.com")
+    app(db).add_subscriber("erased@example.com", ["Courts"])
+    app(db).forget("erased@example.com")
     path = write(
         tmp_path,
         "email,categories,status\n"
@@ -324,7 +318,7 @@ def test_import_reports_suppressed_and_never_reactivates(
         "wait@example.com,Courts,pending\n"
         "odd@example.com,Courts,sleeping\n",
     )
-    result = import_subscribers_csv(db, path, now=NOW)
+    result = app(db).import_subscribers(path)
     assert result == ImportResult(
         added=1,
         suppressed=((2, "gone@example.com"), (3, "Erased@example.com"), (4, "bounced@example.com")),
@@ -349,11 +343,9 @@ def test_import_active_row_confirms_a_pending_subscriber(
     db: sqlite_utils.Database, tmp_path: Path
 ) -> None:
     store.insert_subscriber(db, store.NewSubscriber(email="p@example.com", status="pending"), NOW)
-    result = import_subscribers_csv(
-        db, write(tmp_path, "email,categories\np@example.com,Courts\n"), now=NOW
-    )
+    result = app(db).import_subscribers(write(tmp_path, "email,categories\np@example.com,Courts\n"))
     assert result == ImportResult(updated=1)
-    p = get_subscriber(db, "p@example.com")
+    p = app(db).find_subscriber("p@example.com")
     assert (p.status, p.confirmed_at, p.categories) == ("active", NOW, ("Courts",))
     assert [e.kind for e in store.events_for(db, p.id)] == ["pending", "confirmed", "updated"]
 
@@ -375,10 +367,10 @@ def test_import_file_errors_are_one_line(
     path = tmp_path / "in.csv"
     path.write_bytes(content)
     with pytest.raises(InputError) as info:
-        import_subscribers_csv(db, path, now=NOW)
+        app(db).import_subscribers(path)
     assert str(info.value) == f"{path}: {message}"
     with pytest.raises(InputError, match=r"missing\.csv: file not found$"):
-        import_subscribers_csv(db, tmp_path / "missing.csv", now=NOW)
+        app(db).import_subscribers(tmp_path / "missing.csv")
 
 
 def test_import_accepts_a_byte_order_mark_and_blank_lines(
@@ -386,15 +378,15 @@ def test_import_accepts_a_byte_order_mark_and_blank_lines(
 ) -> None:
     path = tmp_path / "in.csv"
     path.write_bytes("\ufeffEMAIL,categories\n\na@example.com,Courts\n".encode())
-    assert import_subscribers_csv(db, path, now=NOW) == ImportResult(added=1)
+    assert app(db).import_subscribers(path) == ImportResult(added=1)
 
 
 def test_export_import_round_trip_is_unchanged(db: sqlite_utils.Database, tmp_path: Path) -> None:
-    import_subscribers_csv(db, FIXTURES / "good.csv", now=NOW)
-    add_subscriber(db, "left@example.com", ["Courts"], now=NOW)
-    unsubscribe(db, "left@example.com", NOW)
+    app(db).import_subscribers(FIXTURES / "good.csv")
+    app(db).add_subscriber("left@example.com", ["Courts"])
+    app(db).unsubscribe("left@example.com")
     out = io.StringIO()
-    assert export_subscribers(db, out) == 5
+    assert app(db).export_subscribers(out) == 5
     exported = out.getvalue()
     assert exported.splitlines()[:3] == [
         "email,name,categories,frequency,timezone,status",
@@ -403,25 +395,25 @@ def test_export_import_round_trip_is_unchanged(db: sqlite_utils.Database, tmp_pa
         "active",
     ]
     path = write(tmp_path, exported, "export.csv")
-    assert import_subscribers_csv(db, path, now=NOW) == ImportResult(
+    assert app(db).import_subscribers(path) == ImportResult(
         unchanged=4, suppressed=((6, "left@example.com"),)
     )
     # Into an empty database: the same subscribers, and the unsubscribed one stays out.
     fresh = open_db(tmp_path / "fresh.db")
     for name in CATEGORIES:
         ensure_category(fresh, name)
-    assert import_subscribers_csv(fresh, path, now=NOW).added == 4
+    assert app(fresh).import_subscribers(path).added == 4
     again = io.StringIO()
-    export_subscribers(fresh, again)
+    app(fresh).export_subscribers(again)
     assert again.getvalue() == "".join(
         line for line in exported.splitlines(keepends=True) if "left@" not in line
     )
 
 
 def test_export_json(db: sqlite_utils.Database) -> None:
-    add_subscriber(db, "zoe@example.org", ["Courts", "Opioid Drugs"], name="Zoë", now=NOW)
+    app(db).add_subscriber("zoe@example.org", ["Courts", "Opioid Drugs"], name="Zoë")
     out = io.StringIO()
-    export_subscribers(db, out, "json")
+    app(db).export_subscribers(out, "json")
     assert json.loads(out.getvalue()) == [
         {
             "email": "zoe@example.org",
@@ -433,7 +425,7 @@ def test_export_json(db: sqlite_utils.Database) -> None:
         }
     ]
     empty = io.StringIO()
-    export_subscribers(open_db(":memory:"), empty, "json")
+    app(open_db(":memory:")).export_subscribers(empty, "json")
     assert json.loads(empty.getvalue()) == []
 
 
@@ -452,6 +444,6 @@ def test_sample_file_imports_cleanly(tmp_path: Path) -> None:
     sample = Path(__file__).parent.parent / "digest" / "sample" / "subscribers.csv"
     copy = tmp_path / "subscribers.csv"
     shutil.copy(sample, copy)
-    result = import_subscribers_csv(db, copy, now=NOW, source="sample")
+    result = app(db).import_subscribers(copy, source="sample")
     assert (result.added, result.rejected, result.duplicates) == (25, (), ())
-    assert {s.frequency for s in list_subscribers(db)} == {"weekly", "daily"}
+    assert {s.frequency for s in app(db).list_subscribers()} == {"weekly", "daily"}

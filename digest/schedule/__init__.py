@@ -29,6 +29,7 @@ send time arrives; later timezones receive the same edition when theirs does.
 
 from __future__ import annotations
 
+from digest.models import FREQUENCIES
 from digest.schedule.daemon import (
     FEED_ANCHOR,
     RETRY_AFTER,
@@ -43,7 +44,6 @@ from digest.schedule.daemon import (
 from digest.schedule.runner import Runner, SendRun
 from digest.timing import (
     EARLIEST_ZONE,
-    FREQUENCIES,
     LATEST_ZONE,
     SendSpec,
     candidate_days,

@@ -21,8 +21,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from digest.config import WEEKDAYS, FeedSettings, Settings
 from digest.errors import DigestError, SchedulerLockedError, SendLockedError
+from digest.models import FREQUENCIES
 from digest.schedule.runner import Runner, SendRun
-from digest.timing import FREQUENCIES, SendSpec, fmt, tick_minutes
+from digest.timing import SendSpec, fmt, tick_minutes
 
 # One logger for the whole package, as before the split: operators filter on it and the
 # daemon tests match its lines.
