@@ -282,3 +282,16 @@ class ArchivedEdition:
     starts_at: datetime
     ends_at: datetime
     sent_at: datetime  # when its last message went out
+
+
+@dataclass(frozen=True)
+class DeliveryRow:
+    """One delivery of an edition as `digest editions show --deliveries` lists it; email is
+    '' for a forgotten reader."""
+
+    email: str
+    status: DeliveryStatus
+    articles: tuple[str, ...]
+    attempts: int
+    reply: str
+    message_id: str

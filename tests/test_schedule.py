@@ -499,10 +499,10 @@ def test_local_time_after_downtime_skips_only_the_late_readers(
     db = open_db(path)
     edition = store.find_edition(db, "weekly", "2026-W49")
     assert edition is not None
-    by_email = {d["email"]: d for d in store.deliveries_of(db, edition.id)}
+    by_email = {d.email: d for d in store.deliveries_of(db, edition.id)}
     db.close()
-    assert by_email["kathmandu@example.com"]["status"] == "skipped"
-    assert by_email["kathmandu@example.com"]["reply"] == (
+    assert by_email["kathmandu@example.com"].status == "skipped"
+    assert by_email["kathmandu@example.com"].reply == (
         "missed: due at 2026-11-30 08:00 +0545, more than 6 h ago"
     )
     assert set(counts(relay)) == {

@@ -24,6 +24,7 @@ from digest.deliver.smtp import SendResult, check_relay
 from digest.errors import DeliveryError, NotFoundError
 from digest.mime import sending_domain
 from digest.models import (
+    DeliveryRow,
     DigestContent,
     Edition,
     EditionStatus,
@@ -51,7 +52,7 @@ class EditionSummary:
 @dataclass(frozen=True)
 class EditionDetail(EditionSummary):
     bounces: dict[str, int] = field(default_factory=dict)  # hard, soft, complaints, policy
-    deliveries: tuple[dict[str, object], ...] = ()
+    deliveries: tuple[DeliveryRow, ...] = ()
 
 
 @dataclass(frozen=True)

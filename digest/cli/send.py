@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import signal
 import sys
 import threading
@@ -281,7 +282,9 @@ def editions_show(app: AppContext, edition_id: int, deliveries: bool, as_json: b
         policy=bounces["policy"],
     )
     if deliveries:
-        data["deliveries"] = list(detail.deliveries)
+        data["deliveries"] = [
+            {**dataclasses.asdict(d), "articles": list(d.articles)} for d in detail.deliveries
+        ]
     if as_json:
         echo_json(data)
         return

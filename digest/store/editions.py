@@ -18,6 +18,7 @@ from digest.clock import from_db, to_db
 from digest.errors import NotFoundError
 from digest.models import (
     ArticleRow,
+    DeliveryRow,
     DeliveryStatus,
     Edition,
     EditionStatus,
@@ -343,22 +344,23 @@ def delivery_counts(db: sqlite_utils.Database, edition_id: int) -> dict[str, int
     return counts
 
 
-def deliveries_of(db: sqlite_utils.Database, edition_id: int) -> list[dict[str, object]]:
-    rows = db.execute(
+def deliveries_of(db: sqlite_utils.Database, edition_id: int) -> list[DeliveryRow]:
+    rows = named(
+        db,
         "SELECT s.email, d.status, d.article_ids, d.attempts, d.reply, d.message_id"
         " FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id"
         " WHERE d.edition_id = ? ORDER BY d.subscriber_id",
         [edition_id],
     ).fetchall()
     return [
-        {
-            "email": r[0],
-            "status": r[1],
-            "articles": json.loads(r[2]),
-            "attempts": r[3],
-            "reply": r[4],
-            "message_id": r[5],
-        }
+        DeliveryRow(
+            email=r["email"] or "",
+            status=DeliveryStatus(r["status"]),
+            articles=tuple(json.loads(r["article_ids"])),
+            attempts=int(r["attempts"]),
+            reply=r["reply"],
+            message_id=r["message_id"],
+        )
         for r in rows
     ]
 

@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from digest.app import ConfirmOutcome, Refusal
 from digest.app.signup import SOURCE
+from digest.links import ARCHIVE_PREFIX, CONFIRM_PREFIX, PREFERENCES_PREFIX, UNSUBSCRIBE_PREFIX
 from digest.models import ArchivedEdition, Category, Subscriber, SubscriberStatus
 from digest.render.present import clean_text, date_label, period_label, safe_url, summary_text
 from digest.tokens import ConfirmClaim, ExpiredTokenError, TokenError
@@ -159,7 +160,7 @@ def _rate_limited(refused: Refusal) -> Response:
 # -- confirm -----------------------------------------------------------------------------------
 
 
-@bp.get("/c/<token>")
+@bp.get(f"{CONFIRM_PREFIX}<token>")
 def confirm_page(token: str) -> Page:
     claim = _confirm_claim(token)
     if isinstance(claim, tuple):
@@ -172,7 +173,7 @@ def confirm_page(token: str) -> Page:
     return _confirm_outcome(outcome)
 
 
-@bp.post("/c/<token>")
+@bp.post(f"{CONFIRM_PREFIX}<token>")
 def confirm(token: str) -> Page:
     _check_csrf(request.path)
     claim = _confirm_claim(token)
@@ -201,11 +202,14 @@ def _confirm_outcome(outcome: ConfirmOutcome) -> tuple[str, int]:
 
 def _link_problem(kind: str, status: int, form: FormState | None = None) -> tuple[str, int]:
     return render_template(
-        "web/link_problem.html", kind=kind, form=form or FormState(), action="/c/resend"
+        "web/link_problem.html",
+        kind=kind,
+        form=form or FormState(),
+        action=f"{CONFIRM_PREFIX}resend",
     ), status
 
 
-@bp.post("/c/resend")
+@bp.post(f"{CONFIRM_PREFIX}resend")
 def resend() -> Page:
     _check_csrf(request.path)
     if request.form.get(HONEYPOT_FIELD, "").strip():
@@ -267,13 +271,13 @@ def _preferences(
     ), status
 
 
-@bp.get("/p/<token>")
+@bp.get(f"{PREFERENCES_PREFIX}<token>")
 def preferences_page(token: str) -> Page:
     subscriber = _subscriber(state().links.read_preferences, token)
     return _preferences(subscriber, saved=request.args.get("saved") == "1")
 
 
-@bp.post("/p/<token>")
+@bp.post(f"{PREFERENCES_PREFIX}<token>")
 def preferences(token: str) -> Page:
     _check_csrf(request.path)
     subscriber = _subscriber(state().links.read_preferences, token)
@@ -309,7 +313,7 @@ def _unsubscribed(subscriber_id: int) -> tuple[str, int]:
 # -- unsubscribe -------------------------------------------------------------------------------
 
 
-@bp.get("/u/<token>")
+@bp.get(f"{UNSUBSCRIBE_PREFIX}<token>")
 def unsubscribe_page(token: str) -> Page:
     """Asks; never unsubscribes by itself (link scanners follow GETs)."""
     subscriber = _subscriber(state().links.read_unsubscribe, token)
@@ -322,7 +326,7 @@ def unsubscribe_page(token: str) -> Page:
     ), 200
 
 
-@bp.post("/u/<token>")
+@bp.post(f"{UNSUBSCRIBE_PREFIX}<token>")
 def unsubscribe(token: str) -> Page:
     """RFC 8058 one-click (the mail provider posts ``List-Unsubscribe=One-Click`` with no
     cookie and no CSRF token: the signed link token is the authority), or the button on the
@@ -354,7 +358,7 @@ def _edition_view(edition: ArchivedEdition) -> dict[str, Any]:
     }
 
 
-@bp.get("/archive/<int:edition_id>")
+@bp.get(f"{ARCHIVE_PREFIX}<int:edition_id>")
 def archive_edition(edition_id: int) -> Page:
     page = core().archived_edition(edition_id)
     if page is None:
