@@ -1,9 +1,14 @@
 """A real SMTP server on loopback for tests: aiosmtpd, started by the test, recording every
 message it accepts. Behaviours (reject some addresses, answer 4xx first, drop the connection,
-reject everything) are set per test."""
+reject everything) are set per test.
+
+Tests never poll it: ``wait_for_count`` sleeps on a condition the relay notifies with each
+message, and ``hold_from`` keeps the sender mid-message (its DATA accepted, the reply held
+back) until the test calls ``release``, so a signal can land at a known point of a send."""
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -43,6 +48,16 @@ class Relay:
     drop_on_data: Callable[[str], bool] = lambda address: False
     lock: threading.Lock = field(default_factory=threading.Lock)
     attempts: dict[str, int] = field(default_factory=dict)
+    # Hold the reply to the n-th accepted message (1-based) and to every one after it.
+    hold_from: int | None = None
+    held: int = 0  # replies being held back right now
+    changed: threading.Condition = field(init=False)
+    _accepted: int = field(default=0, init=False)
+    _release: asyncio.Event = field(default_factory=asyncio.Event, init=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self.changed = threading.Condition(self.lock)
 
     @property
     def url(self) -> str:
@@ -55,6 +70,34 @@ class Relay:
                 for rcpt in item.recipients:
                     out.setdefault(rcpt.lower(), []).append(item)
         return out
+
+    def wait_for_count(self, count: int, timeout: float = 30.0) -> list[Received]:
+        """Block until the relay has accepted ``count`` messages; return them. The timeout
+        is only a safety net: reaching it fails the test."""
+        with self.changed:
+            if not self.changed.wait_for(lambda: len(self.received) >= count, timeout):
+                raise AssertionError(
+                    f"relay: expected {count} message(s), got {len(self.received)} "
+                    f"after {timeout:g} s"
+                )
+            return list(self.received)
+
+    def wait_for_held(self, count: int, timeout: float = 30.0) -> None:
+        """Block until ``count`` senders are waiting for the reply to their message (see
+        ``hold_from``): each is provably mid-message. Timeout: as for ``wait_for_count``."""
+        with self.changed:
+            if not self.changed.wait_for(lambda: self.held >= count, timeout):
+                raise AssertionError(
+                    f"relay: expected {count} held message(s), got {self.held} "
+                    f"after {timeout:g} s ({len(self.received)} accepted)"
+                )
+
+    def release(self) -> None:
+        """Answer every held message (250) and stop holding."""
+        with self.lock:
+            self.hold_from = None
+        if self._loop is not None and not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self._release.set)
 
 
 class _Handler:
@@ -80,14 +123,29 @@ class _Handler:
         refusal = self.relay.on_data(rcpt)
         if refusal:
             return refusal
-        with self.relay.lock:
-            self.relay.received.append(
+        relay = self.relay
+        with relay.changed:
+            relay.received.append(
                 Received(
                     envelope.mail_from,
                     list(envelope.rcpt_tos),
                     envelope.original_content or envelope.content,
                 )
             )
+            relay._accepted += 1
+            hold = relay.hold_from is not None and relay._accepted >= relay.hold_from
+            if hold:
+                relay.held += 1
+            relay.changed.notify_all()
+        if hold:
+            # Accepted (recorded above) but not yet answered: the worst moment for the
+            # sender to die, since it cannot know the relay has the message.
+            try:
+                await relay._release.wait()
+            finally:
+                with relay.changed:
+                    relay.held -= 1
+                    relay.changed.notify_all()
         return "250 2.0.0 OK queued"
 
 
@@ -124,7 +182,9 @@ def running_relay(
         **options,
     )
     controller.start()
+    relay._loop = controller.loop
     try:
         yield relay
     finally:
+        relay.release()
         controller.stop()

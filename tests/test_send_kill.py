@@ -1,5 +1,9 @@
 """kill -9 a real `digest send` mid-edition, run it again: nobody skipped, duplicates within
-the in-flight bound (the concurrency)."""
+the in-flight bound (the concurrency). Ctrl-C: a clean stop at a message boundary.
+
+Where the signal lands is fixed by the relay, not by timing: it accepts a number of messages,
+then takes in every later one but holds back its reply, so when the signal is sent each
+sender thread is provably mid-message (and no rate limit is needed to keep the send going)."""
 
 from __future__ import annotations
 
@@ -7,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -18,6 +21,8 @@ from tests.relay import Relay, running_relay
 
 REPO = Path(__file__).resolve().parent.parent
 CONCURRENCY = 2
+# A safety net for every wait: reaching it fails the test, it never makes one pass.
+TIMEOUT = 30.0
 
 
 def _run(config: Path, db: Path, cwd: Path) -> subprocess.Popen[str]:
@@ -57,62 +62,73 @@ def _readers(tmp_path: Path, count: int) -> tuple[Path, list[str]]:
     return path, emails
 
 
-def _config(tmp_path: Path, relay: Relay, rate: int) -> Path:
+def _config(tmp_path: Path, relay: Relay) -> Path:
+    """No rate limit: the relay, not the pace of the send, decides where the signal lands."""
     config = tmp_path / "digest.toml"
     config.write_text(
         f'secret_key = "k"\n[smtp]\nurl = "{relay.url}"\n'
-        f"[sending]\nconcurrency = {CONCURRENCY}\nrate = {rate}\n"
+        f"[sending]\nconcurrency = {CONCURRENCY}\nrate = 0\n"
     )
     return config
 
 
-def _wait_for(relay: Relay, messages: int) -> None:
-    deadline = time.monotonic() + 30
-    while len(relay.received) < messages and time.monotonic() < deadline:
-        time.sleep(0.05)
-
-
 def test_killed_send_resumes_without_skipping(tmp_path: Path) -> None:
     path, emails = _readers(tmp_path, 120)
+    accepted = 30
     with running_relay() as relay:
-        config = _config(tmp_path, relay, rate=40)
+        config = _config(tmp_path, relay)
+        relay.hold_from = accepted + 1
         first = _run(config, path, tmp_path)
-        _wait_for(relay, 30)
-        first.send_signal(signal.SIGKILL)
-        first.wait(timeout=10)
-        killed_at = len(relay.received)
-        assert 30 <= killed_at < len(emails), "the kill did not land mid-edition"
+        try:
+            # Every sender has handed the relay a message and waits for the reply: the worst
+            # moment to die, since the relay has the message but the sender cannot know it.
+            relay.wait_for_held(CONCURRENCY, TIMEOUT)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.communicate(timeout=TIMEOUT)
+        assert len(relay.received) == accepted + CONCURRENCY
 
+        relay.release()
         second = _run(config, path, tmp_path)
-        out, err = second.communicate(timeout=60)
+        out, err = second.communicate(timeout=TIMEOUT)
         assert second.returncode == 0, err
         assert "complete" in out
+        # The held messages were 'sending' when the process died: sent again, and reported.
+        assert "in flight" in out
 
         got = relay.by_recipient()
         assert sorted(got) == emails  # nobody skipped
         duplicates = sum(len(v) - 1 for v in got.values())
-        assert duplicates <= CONCURRENCY
+        assert duplicates == CONCURRENCY  # the bound, reached: one per connection
         db = open_db(path)
         edition = store.find_edition(db, "weekly", "2026-W48")
         assert edition is not None and edition.status == "complete"
         assert store.delivery_counts(db, edition.id)["sent"] == len(emails)
-        if duplicates:
-            assert "in flight" in out
 
 
 def test_ctrl_c_stops_at_a_message_boundary_and_resumes(tmp_path: Path) -> None:
     path, emails = _readers(tmp_path, 60)
+    accepted = 10
     with running_relay() as relay:
-        config = _config(tmp_path, relay, rate=20)
+        config = _config(tmp_path, relay)
+        relay.hold_from = accepted + 1
         first = _run(config, path, tmp_path)
-        _wait_for(relay, 10)
-        first.send_signal(signal.SIGINT)
-        _, err = first.communicate(timeout=30)
+        try:
+            relay.wait_for_held(CONCURRENCY, TIMEOUT)
+        finally:
+            first.send_signal(signal.SIGINT)
+        # Each sender gets its reply after the interrupt and finishes its message. (If a sender
+        # outruns the main thread's KeyboardInterrupt it may take one more message; every
+        # assertion below holds either way.)
+        relay.release()
+        _, err = first.communicate(timeout=TIMEOUT)
         assert first.returncode == 1
-        assert "Stopped: interrupted. Run the same `digest send` again to resume." in err
+        assert (
+            "Stopped: interrupted. Run the same `digest send` again to resume." in err.splitlines()
+        )
         assert "Traceback" not in err
         stopped_at = len(relay.received)
-        assert stopped_at < len(emails)
+        assert accepted + CONCURRENCY <= stopped_at < len(emails)
         db = open_db(path)
         edition = store.find_edition(db, "weekly", "2026-W48")
         assert edition is not None
@@ -122,7 +138,7 @@ def test_ctrl_c_stops_at_a_message_boundary_and_resumes(tmp_path: Path) -> None:
         db.close()
 
         second = _run(config, path, tmp_path)
-        _, err = second.communicate(timeout=60)
+        _, err = second.communicate(timeout=TIMEOUT)
         assert second.returncode == 0, err
         got = relay.by_recipient()
         assert sorted(got) == emails

@@ -7,11 +7,11 @@ desktop widths go to test-artifacts/ (gitignored)."""
 from __future__ import annotations
 
 import os
+import queue
 import re
 import subprocess
 import sys
-import time
-import urllib.request
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,8 @@ from tests.relay import Received, Relay, free_port, running_relay
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 REPO = Path(__file__).resolve().parent.parent
+# A safety net for every wait: reaching it fails the test, it never makes one pass.
+TIMEOUT = 30.0
 
 
 @pytest.fixture
@@ -69,34 +71,43 @@ def server(tmp_path: Path, relay: Relay) -> Iterator[tuple[str, Path]]:
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        text=True,
     )
+    # The server's output, read as it comes. Its "Serving ... on http://..." line is printed
+    # once the socket listens: from then on a request is queued, never refused.
+    lines: queue.Queue[str | None] = queue.Queue()
+    output: list[str] = []
+
+    def read() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            output.append(line)
+            lines.put(line)
+        lines.put(None)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
     try:
-        _wait_until_up(f"{base}/healthz", process)
+        while True:
+            line = lines.get(timeout=TIMEOUT)  # a safety net, never the way in
+            if line is None:
+                process.wait(TIMEOUT)
+                raise AssertionError(
+                    f"digest serve exited with {process.returncode}:\n{''.join(output)}"
+                )
+            if line.startswith(f"Serving Legal Reader on {base}/"):
+                break
         yield base, db_path
     finally:
         process.terminate()
         try:
-            output, _ = process.communicate(timeout=10)
+            process.wait(TIMEOUT)
         except subprocess.TimeoutExpired:
             process.kill()
-            output, _ = process.communicate()
+            process.wait()
+        reader.join(TIMEOUT)
         # Shown by pytest when the test fails: the server's own log.
-        print(output.decode("utf-8", "replace"))
-
-
-def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = process.stdout.read().decode() if process.stdout else ""
-            raise AssertionError(f"digest serve exited with {process.returncode}:\n{output}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("digest serve did not start within 15 s")
+        print("".join(output))
 
 
 @pytest.fixture
@@ -121,13 +132,7 @@ def browser() -> Iterator[Browser]:
 
 def _mail(relay: Relay, count: int) -> Received:
     """The count-th message the relay accepted (1-based), waiting for the mail thread."""
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        with relay.lock:
-            if len(relay.received) >= count:
-                return relay.received[count - 1]
-        time.sleep(0.05)
-    raise AssertionError(f"message {count} never reached the relay")
+    return relay.wait_for_count(count, TIMEOUT)[count - 1]
 
 
 def _link(received: Received, base: str, prefix: str) -> str:

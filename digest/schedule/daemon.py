@@ -8,12 +8,13 @@ import logging
 import os
 import threading
 import time as monotime
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from apscheduler.events import EVENT_JOB_EXECUTED
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -21,7 +22,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from digest.config import WEEKDAYS, FeedSettings, Settings
 from digest.errors import DigestError, SchedulerLockedError, SendLockedError
-from digest.models import FREQUENCIES
+from digest.models import FREQUENCIES, UpsertCounts
 from digest.schedule.runner import Runner, SendRun
 from digest.timing import SendSpec, fmt, tick_minutes
 
@@ -33,6 +34,13 @@ log = logging.getLogger("digest.schedule")
 RETRY_AFTER = timedelta(minutes=5)
 # Feed refreshes are aligned to this moment so `digest schedule list` can tell when they run.
 FEED_ANCHOR = datetime(2024, 1, 1)
+
+# Called after every job run with the job's id ("send-daily", "retry-daily", "feed-1") and
+# what the run did: the SendRun of a send job, the counts of a feed refresh, None when the job
+# did nothing (the scheduler is stopping, or a refresh failed). Called once APScheduler counts
+# the run as finished, so the job can fire again. For tests, logging and metrics; it runs on
+# a scheduler thread and must not block.
+JobDone = Callable[[str, SendRun | UpsertCounts | None], None]
 
 
 @dataclass(frozen=True)
@@ -121,19 +129,19 @@ def run_send_job(runner: Runner, frequency: str) -> SendRun | None:
     return run
 
 
-def run_feed_job(runner: Runner, job: str, feed: FeedSettings) -> None:
+def run_feed_job(runner: Runner, job: str, feed: FeedSettings) -> UpsertCounts | None:
     """One feed refresh, logged as one start and one end line. Never raises."""
     if runner.stop.is_set():
-        return
+        return None
     log.info("job %s start: %s", job, feed.url)
     try:
         counts = runner.refresh_feed(feed)
     except DigestError as e:
         log.warning("job %s end: %s", job, e)
-        return
+        return None
     except Exception as e:
         log.exception("job %s end: unexpected error: %s", job, e)
-        return
+        return None
     log.info(
         "job %s end: added=%d updated=%d unchanged=%d",
         job,
@@ -141,11 +149,17 @@ def run_feed_job(runner: Runner, job: str, feed: FeedSettings) -> None:
         counts.updated,
         counts.unchanged,
     )
+    return counts
 
 
-def run_daemon(settings: Settings, runner: Runner, stop: threading.Event) -> None:
+def run_daemon(
+    settings: Settings,
+    runner: Runner,
+    stop: threading.Event,
+    on_job_done: JobDone | None = None,
+) -> None:
     """Run every job until ``stop`` is set, then wait for running jobs to reach a safe point
-    (a send stops at the next message boundary) and return.
+    (a send stops at the next message boundary) and return. ``on_job_done``: see JobDone.
 
     misfire_grace_time=None: APScheduler always runs a late job (after a suspend, or while
     another job held the worker), and ``send_due`` itself decides from max_delay_hours whether
@@ -155,7 +169,7 @@ def run_daemon(settings: Settings, runner: Runner, stop: threading.Event) -> Non
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
     )
 
-    def send_job(frequency: str) -> None:
+    def send_job(frequency: str) -> SendRun | None:
         run = run_send_job(runner, frequency)
         if run is not None and run.retry and not stop.is_set():
             scheduler.add_job(
@@ -166,6 +180,11 @@ def run_daemon(settings: Settings, runner: Runner, stop: threading.Event) -> Non
                 run_date=datetime.now(UTC) + RETRY_AFTER,
                 replace_existing=True,
             )
+        return run
+
+    if on_job_done is not None:
+        hook = on_job_done
+        scheduler.add_listener(lambda event: hook(event.job_id, event.retval), EVENT_JOB_EXECUTED)
 
     now = datetime.now(settings.tz)
     s = settings.schedule
