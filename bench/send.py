@@ -191,7 +191,7 @@ def throughput(subscribers: int, runs: int) -> list[Figure]:
         ),
         Figure(
             s,
-            "digest send, inside send_edition (report's elapsed_seconds)",
+            "digest send, inside the send loop (report's elapsed_seconds)",
             median(digest_inner),
             "msg/s",
             send_cmd,

@@ -10,7 +10,7 @@ Three layers, each testable on its own:
 * *What* (``App.send_due`` in :mod:`digest.app.scheduled`, reached through
   :class:`~digest.schedule.runner.Runner`): given the clock, which
   editions are due, which deliveries are due, late or missed, and the one call to
-  ``send_edition`` that sends them.
+  ``App.send`` that sends them.
 * *Keeping it going* (:mod:`~digest.schedule.daemon`, ``run_daemon``): APScheduler 3 jobs, a
   retry after a failure, a lock so only one scheduler runs against a database, and a graceful
   stop.

@@ -210,7 +210,7 @@ def iter_open_deliveries(
         ).fetchall()
         if not rows:
             return
-        yield from (_recipient(r) for r in rows)
+        yield from (_resumed(r) for r in rows)
         last_key, last_id = rows[-1]["group_key"] or "", rows[-1]["subscriber_id"]
 
 
@@ -225,21 +225,34 @@ def count_open(db: sqlite_utils.Database, edition_id: int) -> tuple[int, int]:
 
 
 def _recipient(row: sqlite3.Row) -> RecipientRow:
-    keys = row.keys()
-    resumed = "attempts" in keys
+    """A recipient a new edition would take (a dry run, a preview)."""
     return RecipientRow(
-        subscriber_id=int(row["subscriber_id"]),
+        subscriber_id=row["subscriber_id"],
         email=row["email"] or "",
         name=row["name"],
         timezone=row["timezone"],
-        category_ids=tuple(int(x) for x in (row["group_key"] or "").split(",") if x),
+        category_ids=_category_ids(row["group_key"]),
         last_sent_end=row["last_sent_end"],
-        status=DeliveryStatus(row["status"]) if resumed else DeliveryStatus.PENDING,
-        attempts=int(row["attempts"]) if resumed else 0,
-        subscriber_status=SubscriberStatus(row["subscriber_status"])
-        if resumed
-        else SubscriberStatus.ACTIVE,
     )
+
+
+def _resumed(row: sqlite3.Row) -> RecipientRow:
+    """An open delivery of an edition, with its status and the subscriber's status now."""
+    return RecipientRow(
+        subscriber_id=row["subscriber_id"],
+        email=row["email"] or "",
+        name=row["name"],
+        timezone=row["timezone"],
+        category_ids=_category_ids(row["group_key"]),
+        last_sent_end=row["last_sent_end"],
+        status=DeliveryStatus(row["status"]),
+        attempts=row["attempts"],
+        subscriber_status=SubscriberStatus(row["subscriber_status"]),
+    )
+
+
+def _category_ids(group_key: str | None) -> tuple[int, ...]:
+    return tuple(int(x) for x in (group_key or "").split(",") if x)
 
 
 def available_articles(

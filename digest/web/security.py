@@ -72,10 +72,3 @@ def security_headers() -> dict[str, str]:
         "Referrer-Policy": "no-referrer",
         "Cross-Origin-Opener-Policy": "same-origin",
     }
-
-
-def keyed_hash(secret: str, purpose: str, value: str) -> str:
-    """An HMAC of ``value`` for storage where the value itself must not be kept (rate-limit
-    buckets hold no IP address or email address)."""
-    key = hashlib.sha256(f"digest.web.{purpose}:{secret}".encode()).digest()
-    return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
