@@ -49,6 +49,11 @@ class SendLockedError(DigestError):
     exit_code = 75  # EX_TEMPFAIL: try again later
 
 
+class LeaseLostError(SendLockedError):
+    """This process's lease on an edition was taken over (it was paused or stalled past the
+    lease): it must not change anything of that edition any more."""
+
+
 class SchedulerLockedError(DigestError):
     """Another `digest schedule run` is already running against this database."""
 

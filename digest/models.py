@@ -60,6 +60,11 @@ class ResultKind(StrEnum):
     TRANSIENT = "transient"  # 4xx, timeout, dropped connection: retry
     PERMANENT = "permanent"  # 5xx about this message or this reader: do not retry
     BOUNCE = "bounce"  # 5.1.x: the mailbox does not exist
+    # The relay refuses *us* (x.7.x policy, authentication, relaying denied): not a verdict
+    # on the reader, who stays pending for the next send.
+    REFUSED = "refused"
+    # This relay cannot carry this address (a non-ASCII local part without SMTPUTF8).
+    UNDELIVERABLE = "undeliverable"
 
 
 class BounceKind(StrEnum):
@@ -175,6 +180,7 @@ class OutgoingMessage:
     message_id: str = ""
     subscriber_id: int | None = None
     subject: str = ""  # as the reader sees it, decoded: for manifests and reports
+    smtputf8: bool = False  # needs a relay offering SMTPUTF8 (a non-ASCII local part)
 
 
 @dataclass(frozen=True)
@@ -214,8 +220,10 @@ class Recipient:
     """The per-recipient part of a message: cheap substitutions into a rendered variant."""
 
     subscriber_id: int
-    email: str
+    email: str  # as the envelope carries it: the domain in A-labels (IDNA)
     name: str = ""
+    # The local part is not ASCII: only a relay offering SMTPUTF8 can carry it (RFC 6531).
+    smtputf8: bool = False
 
 
 @dataclass(frozen=True)

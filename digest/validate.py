@@ -92,6 +92,22 @@ def validate_frequency(value: str) -> Frequency:
     return Frequency(frequency)
 
 
+def envelope_address(email: str) -> tuple[str, bool]:
+    """How a stored address travels: (the address with its domain in A-labels, whether its
+    local part needs SMTPUTF8). Addresses are stored as email-validator normalises them
+    (``user@bücher.de``); the envelope and headers need ``user@xn--bcher-kva.de``. ASCII
+    addresses, nearly all of them, pass straight through."""
+    if email.isascii():
+        return email, False
+    try:
+        valid = validate_email(email, check_deliverability=False)
+    except EmailNotValidError as e:
+        raise InputError(f"{email!r} cannot be sent to ({str(e).rstrip('.')})") from e
+    if valid.ascii_email:
+        return str(valid.ascii_email), False
+    return f"{valid.local_part}@{valid.ascii_domain}", True
+
+
 T = TypeVar("T")
 
 

@@ -20,7 +20,7 @@ from digest.deliver.smtp import classify
 from digest.errors import InputError
 from digest.models import Frequency
 from digest.store import editions as edition_store
-from digest.store import open_db
+from digest.store import leases, open_db
 from digest.store.bounces import bounce_counts
 from digest.store.subscribers import events_for, get_subscriber_by_email, set_status
 from digest.tokens import read_verp, verp_address
@@ -96,11 +96,15 @@ def _edition(
         ends_at=sent_at,
         now=sent_at,
     )
+    generation = leases.acquire_send_lock(db, edition.id, sent_at)
     for email, message_id in message_ids.items():
         reader = get_subscriber_by_email(db, email)
         assert reader is not None
-        edition_store.mark_sending(db, edition.id, [(reader.id, message_id)], sent_at)
+        edition_store.mark_sending(
+            db, edition.id, reader.id, message_id, sent_at, generation=generation
+        )
         edition_store.mark_delivery(db, edition.id, reader.id, "sent", sent_at)
+    leases.release_send_lock(db, edition.id, generation)
     return edition.id
 
 

@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from digest.cli import cli
 from digest.store import editions as edition_store
+from digest.store import leases
 from digest.store.subscribers import get_subscriber_by_email
 from tests.builders import NOW, make_db, subscribe
 
@@ -35,12 +36,16 @@ def db_path(tmp_path: Path) -> Path:
         ends_at=NOW,
         now=NOW,
     )
+    generation = leases.acquire_send_lock(db, edition.id, NOW)
     for email in ("pat@example.com", "olga@hotmail.com", "ana@example.com", "cat@yahoo.com"):
         reader = get_subscriber_by_email(db, email)
         assert reader is not None
         message_id = f"<w48-{email.split('@')[0]}@news.example.com>"
-        edition_store.mark_sending(db, edition.id, [(reader.id, message_id)], NOW)
+        edition_store.mark_sending(
+            db, edition.id, reader.id, message_id, NOW, generation=generation
+        )
         edition_store.mark_delivery(db, edition.id, reader.id, "sent", NOW)
+    leases.release_send_lock(db, edition.id, generation)
     db.close()
     return path
 

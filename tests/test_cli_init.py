@@ -88,11 +88,12 @@ def test_locked_database_is_one_line(tmp_path: Path, monkeypatch: object) -> Non
     )
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
-    import digest.store.connection as connection
-
-    monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 200)  # type: ignore[attr-defined]
+    config = tmp_path / "digest.toml"
+    config.write_text("[database]\nbusy_timeout = 0.2\n")
     try:
-        result = CliRunner().invoke(cli, ["--db", str(path), "categories", "add", "Opioids"])
+        result = CliRunner().invoke(
+            cli, ["--config", str(config), "--db", str(path), "categories", "add", "Opioids"]
+        )
     finally:
         holder.execute("ROLLBACK")
         holder.close()

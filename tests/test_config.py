@@ -75,7 +75,7 @@ def test_password_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         ("[smtp]\ntimeout = true\n", "smtp.timeout: expected a number, got True"),
         ("[sending]\nrate = '1'\n", "sending.rate: expected a number, got '1'"),
         ("[database]\npath = 5\n", "database.path: expected a string, got 5"),
-        ("[database]\nfile = 'x.db'\n", "database.file: unknown key (known: path)"),
+        ("[database]\nfile = 'x.db'\n", "database.file: unknown key (known: busy_timeout, path)"),
         ("secret_key = 5\n", "secret_key: expected a string, got 5"),
         ("[sender]\nfrom_ = 'x'\n", "sender.from_: unknown key (known: from, list_id"),
         ("[[feeds]]\ncategory = 'Courts'\n", "feeds[0].url: missing; this key is required"),

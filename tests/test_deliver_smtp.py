@@ -46,7 +46,11 @@ def test_dot_stuffing_matches_what_arrives() -> None:
         (451, "4.3.0 try later", "transient"),
         (550, "5.1.1 no such user", "bounce"),
         (550, "user unknown", "bounce"),
-        (554, "5.7.1 relaying denied", "permanent"),
+        # Refusals of the sender, not of the reader: the reader stays pending.
+        (554, "5.7.1 relaying denied", "refused"),
+        (554, "Relay access denied", "refused"),
+        (535, "5.7.8 Authentication credentials invalid", "refused"),
+        (550, "5.0.0 message content rejected", "permanent"),
         (552, "5.3.4 message too big", "permanent"),
     ],
 )

@@ -201,7 +201,8 @@ def test_relay_rejecting_everything_stops_the_send(tmp_path: Path, relay: Relay)
     report = _send(path, relay, NOW, max_consecutive_failures=2, concurrency=1)
     assert report.status == "stopped"
     assert "refused 2 messages in a row" in report.stop_reason
-    assert report.failed == 2
+    # A refusal of the sender is not a verdict on the readers: nobody failed.
+    assert report.failed == 0
     # 5.7.x is the sender's problem: a warning, not held against the readers.
     assert any("policy reasons (x.7.x)" in w for w in report.warnings)
     db = open_db(path)
@@ -211,10 +212,11 @@ def test_relay_rejecting_everything_stops_the_send(tmp_path: Path, relay: Relay)
     edition = store.find_edition(db, "weekly", "2026-W48")
     assert edition is not None and edition.status == "open"
     counts = store.delivery_counts(db, edition.id)
-    assert counts["pending"] == 2 and counts["failed"] == 2
+    assert counts["pending"] == 4 and counts["failed"] == 0
     relay.on_data = lambda rcpt: None
     resumed = _send(path, relay, NOW)
-    assert resumed.status == "complete" and resumed.sent == 2
+    # The relay fixed, the next send delivers everyone the refusals left out.
+    assert resumed.status == "complete" and resumed.sent == 4
 
 
 def test_a_second_sender_on_the_same_edition_is_refused(tmp_path: Path, relay: Relay) -> None:
@@ -227,7 +229,8 @@ def test_a_second_sender_on_the_same_edition_is_refused(tmp_path: Path, relay: R
     import socket
 
     db.execute(
-        "INSERT INTO send_locks VALUES (?, ?, 1, ?)",
+        "INSERT INTO send_locks (edition_id, owner, pid, heartbeat_at, generation)"
+        " VALUES (?, ?, 1, ?, 1)",
         [edition.id, f"{socket.gethostname()}:1", "2026-11-28T09:00:00Z"],
     )
     with pytest.raises(SendLockedError, match="being sent by another process"):

@@ -37,7 +37,7 @@ class App(Scheduled, Sample, Signup, Archive):
         create: bool = True,
     ) -> App:
         """An App on the database named in ``settings``."""
-        store = Store(Path(settings.db_path), create=create)
+        store = Store(Path(settings.db_path), create=create, busy_timeout=settings.db_busy_timeout)
         return cls(settings, store, transports=transports, clock=clock)
 
 

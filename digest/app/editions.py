@@ -17,12 +17,12 @@ from datetime import datetime
 from digest.app.feedback import Feedback
 from digest.app.sending import EditionRun
 from digest.curate import Curator, EditionWindow, edition_window
-from digest.deliver.compose import Variants, personalised, window_of
+from digest.deliver.compose import Composer, Variants, random_message_ids, window_of
 from digest.deliver.outbox import Outbox
 from digest.deliver.report import ProgressCallback, SendReport, finish_report
 from digest.deliver.smtp import SendResult, check_relay
 from digest.errors import DeliveryError, NotFoundError
-from digest.mime import sending_domain
+from digest.mime import DeliveryMessageIds, sending_domain
 from digest.models import (
     DeliveryRow,
     DigestContent,
@@ -234,16 +234,23 @@ class Editions(Feedback):
         else:
             rows = store.iter_planned_recipients(self.db, frequency, batch=page)
         renderer = self.new_renderer()
-        jobs = personalised(
-            rows,
-            self.curator(window, report.edition_id),
-            Variants(renderer, report),
-            report,
-            self.clock,
-            sending_domain(self.settings),
-            lambda row, why: None,
+        domain = sending_domain(self.settings)
+        compose = Composer(
+            curator=self.curator(window, report.edition_id),
+            variants=Variants(renderer, report),
+            report=report,
+            clock=self.clock,
+            message_id=(
+                DeliveryMessageIds(
+                    self.settings.secret_key, domain, edition.id, str(edition.created_at)
+                )
+                if edition is not None
+                else random_message_ids(domain)
+            ),
+            on_skip=lambda row, why: None,
+            on_undeliverable=lambda row, why: None,
         )
-        for job in jobs:
+        for job in compose(rows):
             if outbox is not None:
                 outbox.write(job.message, job.article_ids)
         if outbox is not None:

@@ -316,15 +316,21 @@ class Scheduled(Editions, Content):
     def _skip_missed(self, edition: Edition, missed: list[tuple[int, str]], now: datetime) -> None:
         db = self.db
         # Under the edition's lease, so a `digest send` running meanwhile cannot race us.
-        leases.acquire_send_lock(db, edition.id, now)
+        generation = leases.acquire_send_lock(db, edition.id, now)
         try:
             with transaction(db):
                 for subscriber_id, why in missed:
                     store.mark_delivery(
-                        db, edition.id, subscriber_id, DeliveryStatus.SKIPPED, now, reply=why
+                        db,
+                        edition.id,
+                        subscriber_id,
+                        DeliveryStatus.SKIPPED,
+                        now,
+                        generation=generation,
+                        reply=why,
                     )
         finally:
-            leases.release_send_lock(db, edition.id)
+            leases.release_send_lock(db, edition.id, generation)
         log.warning(
             "%s %s: %d deliveries skipped, more than %g h past their send time",
             edition.frequency,

@@ -5,33 +5,60 @@ Selection (curate) and rendering (render) happen once per group of alike recipie
 
 Threads: the calling thread reads recipients and personalises; ``concurrency`` sender threads
 each hold one SMTP connection and one database connection (the Store gives each thread its
-own), and commit each delivery the moment the relay answers. A row is marked 'sending' just
-before its transaction starts, so after a kill the rows still 'sending' are exactly the
-messages that were in flight.
+own). A sender marks its delivery 'sending' just before the SMTP transaction and commits the
+outcome the moment the relay answers, so after a kill the rows still 'sending' are exactly
+the messages that may have reached the relay: at most one per sender.
+
+Never twice, never skipped, whatever happens:
+- Fencing: the edition's lease carries a generation; every write is conditional on it
+  (digest/store/leases.py). A process paused past its lease and taken over finds its next
+  write refused, stops before sending more, and exits 75; the messages it had in flight are
+  the only ones that can go twice, and they keep their Message-ID.
+- One reader never stops the edition: an address no message can carry is recorded as
+  failed with the reason (``undeliverable``) and the send goes on.
+- A refusal of the sender (x.7.x, authentication, relaying denied) leaves the reader
+  pending; failures in a row that end in the relay-refuses-everything stop leave them
+  pending too, so the send after the fix delivers them. Only mailbox verdicts fail a reader.
+- A database locked by another process pauses the senders, each holding its outcome until
+  the write goes through, for up to ``database_wait_seconds``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import TypeVar
 
 from digest.app.feedback import Feedback
 from digest.curate import Curator
-from digest.deliver.compose import Job, Variants, personalised
+from digest.deliver.compose import Composer, Job, Variants
 from digest.deliver.rate import RateLimiter
 from digest.deliver.report import ProgressCallback, SendReport, finish_report
 from digest.deliver.smtp import SendResult, Transport
-from digest.errors import DeliveryError, DigestError
-from digest.mime import sending_domain
-from digest.models import DeliveryStatus, Edition, EditionStatus, RecipientRow, ResultKind
+from digest.errors import DeliveryError, DigestError, LeaseLostError
+from digest.mime import DeliveryMessageIds, sending_domain
+from digest.models import (
+    BounceKind,
+    BounceRecord,
+    DeliveryStatus,
+    Edition,
+    EditionStatus,
+    RecipientRow,
+    ResultKind,
+)
 from digest.store import bounces as bounce_store
 from digest.store import editions as store
 from digest.store import leases
 
+log = logging.getLogger("digest.send")
 HEARTBEAT_SECONDS = 10.0
+T = TypeVar("T")
 
 
 class EditionRun:
@@ -58,6 +85,7 @@ class EditionRun:
         self.sleep = sleep
         self.retry_delay = retry_delay
         sending = app.settings.sending
+        self.concurrency = sending.concurrency
         self.max_attempts = sending.max_attempts
         self.max_consecutive = sending.max_consecutive_failures
         self.renderer = app.new_renderer()
@@ -74,24 +102,35 @@ class EditionRun:
         # that finds the file locked sleeps in SQLite's busy handler (a millisecond or more);
         # waiting on this lock wakes it the moment the other commit is done.
         self.writing = threading.Lock()
+        self.generation = 0
+        self.lost = False
         self.consecutive_failures = 0
+        self.refused_everything = False
+        # Permanent failures in the current run of failures: decided when the run ends. A
+        # success makes them real failures; the relay-refuses-everything stop puts them back.
+        self.provisional: list[tuple[Job, SendResult, int]] = []
         self.stop_reason = ""
         self.done = 0
-        # Marked 'sending' but not yet taken up by a sender: put back to 'pending' if the
-        # send stops before they are, so only messages that may have reached the relay stay
-        # 'sending'.
-        self.handed: set[int] = set()
         self._last_beat = time.monotonic()
 
+    # -- the whole run -----------------------------------------------------------------------
+
     def run(self) -> SendReport:
+        """Send what is open; LeaseLostError (exit 75) when another process took over."""
         started = time.monotonic()
         app, edition = self.app, self.edition
-        leases.acquire_send_lock(app.db, edition.id, app.now())
+        stale = app.settings.sending.lease_seconds
+        self.generation = leases.acquire_send_lock(
+            app.db, edition.id, app.now(), stale_after=_seconds(stale)
+        )
         try:
             self._run()
         finally:
-            leases.release_send_lock(app.db, edition.id)
+            with contextlib.suppress(sqlite3.Error):
+                leases.release_send_lock(app.db, edition.id, self.generation)
         finish_report(self.report, self.renderer.compile_count, started)
+        if self.lost:
+            raise leases.lease_lost(edition.id)
         return self.report
 
     def halt(self, reason: str) -> None:
@@ -100,7 +139,9 @@ class EditionRun:
                 self.stop_reason = reason
         self.stop.set()
 
-    # -- the reading thread ------------------------------------------------------------------
+    def _lost(self, error: LeaseLostError) -> None:
+        self.lost = True
+        self.halt(error.message)
 
     def _run(self) -> None:
         app, edition = self.app, self.edition
@@ -113,27 +154,25 @@ class EditionRun:
                 name=f"digest-sender-{i}",
                 daemon=True,
             )
-            for i in range(app.settings.sending.concurrency)
+            for i in range(self.concurrency)
         ]
         for thread in threads:
             thread.start()
         try:
-            for batch in _batched(self._messages(), app.settings.sending.concurrency):
-                self._hand_over(batch, threads)
-                if self.stop.is_set():
+            for job in self._messages():
+                if not self._hand_over(job, threads):
                     break
-                self._beat()
-                if self.progress is not None:
+                if self.progress is not None and self.report.messages % self.concurrency == 0:
                     self.progress(self.done + self.report.skipped, total)
         except KeyboardInterrupt:
             self.halt("interrupted")
+        except LeaseLostError as e:
+            self._lost(e)
         except DigestError as e:
             self.halt(str(e))
             raise
         finally:
             self._drain(threads)
-            if self.handed:
-                store.reset_to_pending(app.db, edition.id, sorted(self.handed), app.now())
         if self.progress is not None:
             self.progress(self.done + self.report.skipped, total)
         self._finish()
@@ -144,73 +183,83 @@ class EditionRun:
         if self.due is not None:
             due = self.due
             rows = (row for row in rows if due(row))
-        return personalised(
-            rows,
-            self.curator,
-            Variants(self.renderer, self.report),
-            self.report,
-            app.clock,
-            sending_domain(app.settings),
-            self._skip,
+        compose = Composer(
+            curator=self.curator,
+            variants=Variants(self.renderer, self.report),
+            report=self.report,
+            clock=app.clock,
+            message_id=DeliveryMessageIds(
+                app.settings.secret_key,
+                sending_domain(app.settings),
+                edition.id,
+                str(edition.created_at),
+            ),
+            on_skip=lambda row, why: self._close(row, DeliveryStatus.SKIPPED, why),
+            on_undeliverable=lambda row, why: self._close(row, DeliveryStatus.FAILED, why),
         )
+        return compose(rows)
 
-    def _skip(self, row: RecipientRow, why: str) -> None:
-        with self.writing:
-            store.mark_delivery(
+    def _close(self, row: RecipientRow, status: DeliveryStatus, why: str) -> None:
+        """A delivery decided without the relay: skipped, or undeliverable."""
+        self._write(
+            lambda: store.mark_delivery(
                 self.app.db,
                 self.edition.id,
                 row.subscriber_id,
-                DeliveryStatus.SKIPPED,
+                status,
                 self.app.now(),
+                generation=self.generation,
                 reply=why,
             )
+        )
 
-    def _hand_over(self, batch: list[Job], threads: list[threading.Thread]) -> None:
-        """One commit marks the batch as handed over; each outcome is committed alone."""
-        app = self.app
-        with self.writing:
-            store.mark_sending(
-                app.db,
-                self.edition.id,
-                [(job.row.subscriber_id, job.message.message_id) for job in batch],
-                app.now(),
-            )
-        with self.lock:
-            self.handed.update(job.row.subscriber_id for job in batch)
-        for job in batch:
-            while not self.stop.is_set():
-                try:
-                    self.jobs.put(job, timeout=1.0)
-                    break
-                except queue.Full:
-                    pass
+    def _hand_over(self, job: Job, threads: list[threading.Thread]) -> bool:
+        """Queue one job for the senders; False when the run is stopping."""
+        while not self.stop.is_set():
+            try:
+                self.jobs.put(job, timeout=1.0)
                 self._beat()
-                if not any(t.is_alive() for t in threads):
-                    self.halt("every sender thread stopped")
+                return True
+            except queue.Full:
+                pass
+            self._beat()
+            if not any(t.is_alive() for t in threads):
+                self.halt("every sender thread stopped")
+        return False
 
     def _beat(self) -> None:
-        """Keep the edition's lease fresh, so no one takes it over while we are alive."""
+        """Keep the edition's lease fresh, from the loop itself: a loop that is stuck or
+        paused stops renewing, and may then be taken over."""
         if time.monotonic() - self._last_beat > HEARTBEAT_SECONDS:
-            with self.writing:
-                leases.heartbeat_send_lock(self.app.db, self.edition.id, self.app.now())
+            self._write(
+                lambda: leases.heartbeat_send_lock(
+                    self.app.db, self.edition.id, self.generation, self.app.now()
+                )
+            )
             self._last_beat = time.monotonic()
 
     def _drain(self, threads: list[threading.Thread]) -> None:
-        """Tell every sender to finish its message in flight and stop."""
+        """Tell every sender to stop after the queued work (all of it, unless stopping)."""
         for _ in threads:
             while True:
                 try:
                     self.jobs.put(None, timeout=0.5)
                     break
                 except queue.Full:
-                    # Stopping: throw away queued work (still 'pending' in the database).
-                    with contextlib.suppress(queue.Empty):
-                        self.jobs.get_nowait()
+                    if self.stop.is_set():
+                        # Stopping: throw queued work away (still 'pending' in the database).
+                        with contextlib.suppress(queue.Empty):
+                            self.jobs.get_nowait()
         for thread in threads:
             thread.join()
 
     def _finish(self) -> None:
         app, edition, report = self.app, self.edition, self.report
+        if self.lost:
+            report.status = "stopped"
+            report.stop_reason = self.stop_reason
+            return
+        self._settle_provisional(fail=not self.refused_everything)
         policy = bounce_store.bounce_counts(app.db, edition.id)["policy"]
         if policy:
             report.warnings.append(
@@ -234,7 +283,11 @@ class EditionRun:
                 "run `digest send` again later to retry them"
             )
             return
-        store.mark_edition(app.db, edition.id, EditionStatus.COMPLETE, app.now())
+        self._write(
+            lambda: store.mark_edition(
+                app.db, edition.id, EditionStatus.COMPLETE, app.now(), generation=self.generation
+            )
+        )
 
     # -- the sender threads ------------------------------------------------------------------
 
@@ -246,14 +299,33 @@ class EditionRun:
                     return
                 if self.stop.is_set():
                     continue  # left 'pending' in the database: the next send picks it up
-                with self.lock:
-                    self.handed.discard(job.row.subscriber_id)
-                outcome = self._attempt(transport, job)
-                if outcome is not None:
-                    self._record(job, *outcome)
+                try:
+                    self._deliver(transport, job)
+                except LeaseLostError as e:
+                    self._lost(e)
+                except DigestError as e:
+                    self.halt(str(e))
         finally:
             transport.close()
             self.app.store.close()  # this thread's database connection
+
+    def _deliver(self, transport: Transport, job: Job) -> None:
+        row = job.row
+        marked = self._write(
+            lambda: store.mark_sending(
+                self.app.db,
+                self.edition.id,
+                row.subscriber_id,
+                job.message.message_id,
+                self.app.now(),
+                generation=self.generation,
+            )
+        )
+        if not marked:
+            return  # no longer open (decided elsewhere): nothing to send
+        outcome = self._attempt(transport, job)
+        if outcome is not None:
+            self._record(job, *outcome)
 
     def _attempt(self, transport: Transport, job: Job) -> tuple[SendResult, int] | None:
         """Send one message, retrying transient failures with backoff. None when the relay
@@ -265,14 +337,7 @@ class EditionRun:
             try:
                 result = transport.send(job.message)
             except DeliveryError as e:
-                with self.writing:
-                    store.mark_delivery(
-                        self.app.db,
-                        self.edition.id,
-                        job.row.subscriber_id,
-                        DeliveryStatus.PENDING,
-                        self.app.now(),
-                    )
+                self._set(job, DeliveryStatus.PENDING, "", attempts - 1)
                 self.halt(str(e))
                 return None
             if (
@@ -286,78 +351,182 @@ class EditionRun:
             self.sleep(self.retry_delay * 2 ** (attempts - 1))
 
     def _record(self, job: Job, result: SendResult, attempts: int) -> None:
-        """Commit what the relay said about one delivery, at once. Final refusals go through
-        the bounce policy in the same transaction (5.1.x suppresses the address now; other
-        failures count as soft; 5.7.x is the sender's problem, never held against the
-        reader)."""
-        app, sid = self.app, job.row.subscriber_id
+        """Commit what the relay said about one delivery, at once (docs/email.md rules
+        22-23)."""
         reply = f"{result.code} {result.reply}".strip()
-        status = _final_status(result, attempts, self.max_attempts)
-        with self.writing:
-            if status == DeliveryStatus.SENT:
+        kind = result.kind
+        if kind == ResultKind.SENT:
+            self._set(job, DeliveryStatus.SENT, reply, attempts, article_ids=job.article_ids)
+            self._settle_provisional(fail=True)
+            self._count_success()
+        elif kind == ResultKind.UNDELIVERABLE:
+            self._set(job, DeliveryStatus.FAILED, result.reply, attempts)
+            with self.lock:
+                self.report.undeliverable += 1
+                self.done += 1
+        elif kind == ResultKind.TRANSIENT and attempts < self.max_attempts:
+            # Interrupted by a stop between attempts: a later `digest send` retries it.
+            self._set(job, DeliveryStatus.PENDING, reply, attempts)
+        elif kind == ResultKind.REFUSED:
+            self._refused(job, result, attempts)
+        elif kind == ResultKind.PERMANENT:
+            with self.lock:
+                self.provisional.append((job, result, attempts))
+            self._count_failure(reply)
+        else:  # a mailbox verdict (bounce), or temporary failures to the last attempt
+            self._fail(job, result, attempts)
+            self._count_failure(reply)
+
+    def _refused(self, job: Job, result: SendResult, attempts: int) -> None:
+        """The relay refuses us, not the reader: pending again, the refusal on record."""
+        reply = f"{result.code} {result.reply}".strip()
+        sid = job.row.subscriber_id
+        record = BounceRecord(
+            subscriber_id=sid,
+            edition_id=self.edition.id,
+            kind=BounceKind.POLICY,
+            at=self.app.now(),
+            status_code=result.enhanced,
+            diagnostic=reply[:1000],
+            origin="smtp",
+        )
+
+        def write() -> None:
+            with self.app.store.transaction() as db:
                 store.mark_delivery(
-                    app.db,
+                    db,
+                    self.edition.id,
+                    sid,
+                    DeliveryStatus.PENDING,
+                    self.app.now(),
+                    generation=self.generation,
+                    reply=reply,
+                    attempts=attempts,
+                )
+                self.app.apply_bounce(record, "smtp")
+
+        self._write(write)
+        self._count_failure(reply)
+
+    def _fail(self, job: Job, result: SendResult, attempts: int) -> None:
+        """A final failure: the delivery's status and the bounce policy, in one commit."""
+        status = {
+            ResultKind.BOUNCE: DeliveryStatus.BOUNCED,
+            ResultKind.PERMANENT: DeliveryStatus.FAILED,
+        }.get(result.kind, DeliveryStatus.DEFERRED)
+        reply = f"{result.code} {result.reply}".strip()
+        sid = job.row.subscriber_id
+
+        def write() -> None:
+            with self.app.store.transaction() as db:
+                store.mark_delivery(
+                    db,
                     self.edition.id,
                     sid,
                     status,
-                    app.now(),
+                    self.app.now(),
+                    generation=self.generation,
                     reply=reply,
-                    article_ids=job.article_ids,
                     attempts=attempts,
                 )
-            elif status == DeliveryStatus.PENDING:
-                # Interrupted by a stop between attempts: a later `digest send` retries it.
-                store.mark_delivery(
-                    app.db, self.edition.id, sid, status, app.now(), reply=reply, attempts=attempts
-                )
-            else:
-                with app.store.transaction() as db:
-                    store.mark_delivery(
-                        db, self.edition.id, sid, status, app.now(), reply=reply, attempts=attempts
-                    )
-                    app.record_smtp_failure(sid, self.edition.id, result.code, result.reply)
-        self._count(status, reply)
+                self.app.record_smtp_failure(sid, self.edition.id, result.code, result.reply)
 
-    def _count(self, status: DeliveryStatus, reply: str) -> None:
+        self._write(write)
         with self.lock:
             self.done += 1
-            if status == DeliveryStatus.SENT:
-                self.report.sent += 1
-                self.consecutive_failures = 0
-                return
-            if status == DeliveryStatus.PENDING:
-                return  # interrupted by a stop, not a failure
             if status == DeliveryStatus.BOUNCED:
                 self.report.bounced += 1
             elif status == DeliveryStatus.FAILED:
                 self.report.failed += 1
             else:
                 self.report.deferred += 1
+
+    def _settle_provisional(self, *, fail: bool) -> None:
+        """Decide the failures held back: real failures once a message got through (the
+        relay works; these readers' messages were refused), pending again when the relay
+        refused everything."""
+        with self.lock:
+            held, self.provisional = self.provisional, []
+        for job, result, attempts in held:
+            if fail:
+                self._fail(job, result, attempts)
+            else:
+                reply = f"{result.code} {result.reply}".strip()
+                self._set(job, DeliveryStatus.PENDING, reply, attempts)
+
+    def _set(
+        self,
+        job: Job,
+        status: DeliveryStatus,
+        reply: str,
+        attempts: int,
+        *,
+        article_ids: tuple[str, ...] | None = None,
+    ) -> None:
+        self._write(
+            lambda: store.mark_delivery(
+                self.app.db,
+                self.edition.id,
+                job.row.subscriber_id,
+                status,
+                self.app.now(),
+                generation=self.generation,
+                reply=reply,
+                article_ids=article_ids,
+                attempts=attempts,
+            )
+        )
+
+    def _count_success(self) -> None:
+        with self.lock:
+            self.done += 1
+            self.report.sent += 1
+            self.consecutive_failures = 0
+
+    def _count_failure(self, reply: str) -> None:
+        with self.lock:
             self.consecutive_failures += 1
             failures = self.consecutive_failures
         if failures >= self.max_consecutive:
+            self.refused_everything = True
             self.halt(
                 f"the relay refused {failures} messages in a row (last: {reply}); "
-                "check the relay, then run `digest send` again to resume"
+                "check the relay, then run `digest send` again to resume (the readers "
+                "it refused are still to be sent)"
             )
 
+    # -- writes that wait out a locked database ----------------------------------------------
 
-def _final_status(result: SendResult, attempts: int, max_attempts: int) -> DeliveryStatus:
-    if result.kind == ResultKind.SENT:
-        return DeliveryStatus.SENT
-    if result.kind == ResultKind.BOUNCE:
-        return DeliveryStatus.BOUNCED
-    if result.kind == ResultKind.PERMANENT:
-        return DeliveryStatus.FAILED
-    return DeliveryStatus.DEFERRED if attempts >= max_attempts else DeliveryStatus.PENDING
+    def _write(self, write: Callable[[], T]) -> T:
+        """Run one write (under the writing lock), retrying while another process holds the
+        database, for up to ``database_wait_seconds``: the outcome is held meanwhile, never
+        dropped, and a message the relay accepted is never put back for sending."""
+        limit = self.app.settings.sending.database_wait_seconds
+        waited, pause = 0.0, 0.5
+        while True:
+            try:
+                with self.writing:
+                    return write()
+            except sqlite3.OperationalError as e:
+                text = str(e).lower()
+                if "locked" not in text and "busy" not in text:
+                    raise
+                if waited >= limit:
+                    raise DigestError(
+                        f"{self.app.store.path}: database locked by another process for "
+                        f"over {limit:g} s; stopped (run `digest send` again to resume)"
+                    ) from e
+                if not waited:
+                    log.warning(
+                        "%s: database is locked by another process; the send waits (up to "
+                        "%g s) and goes on when it is free",
+                        self.app.store.path,
+                        limit,
+                    )
+                self.sleep(pause)
+                waited += pause + self.app.settings.db_busy_timeout
+                pause = min(pause * 2, 10.0)
 
 
-def _batched(items: Iterator[Job], size: int) -> Iterator[list[Job]]:
-    batch: list[Job] = []
-    for item in items:
-        batch.append(item)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)

@@ -159,6 +159,12 @@ def _print_report(report: SendReport, as_json: bool, *, dry: bool) -> None:
             f"{report.skipped}; failed: {report.failed}; bounced: {report.bounced}; "
             f"deferred: {report.deferred}; retried: {report.retried}"
         )
+        if report.undeliverable:
+            click.echo(
+                f"Undeliverable: {report.undeliverable} reader(s) whose address this relay "
+                "cannot carry; recorded as failed with the reason (`digest editions show "
+                f"{report.edition_id} --deliveries`)"
+            )
         if report.resumed_in_flight:
             click.echo(
                 f"Resumed: {report.resumed_in_flight} message(s) were in flight when the "

@@ -226,6 +226,18 @@ class SendingSettings:
         20, "Stop the send after this many failures in a row: the relay refuses all.", minimum=1
     )
     page_size: int = setting(1000, "Recipients read from the database at a time.", minimum=1)
+    lease_seconds: float = setting(
+        90.0,
+        "A send that has not renewed its lease on the edition for this long (killed, or "
+        "paused) may be taken over by another `digest send`; the old one then stops.",
+        above=0,
+    )
+    database_wait_seconds: float = setting(
+        300.0,
+        "How long a send waits out a database locked by another process, pausing its "
+        "senders, before it stops; it goes on by itself if the lock goes sooner.",
+        minimum=0,
+    )
 
 
 @dataclass(frozen=True)
@@ -314,6 +326,13 @@ class Settings:
         DEFAULT_DB_NAME,
         "The SQLite database file. DIGEST_DB and --db override it.",
         key="path",
+        table="database",
+    )
+    db_busy_timeout: float = setting(
+        10.0,
+        "Seconds a database statement waits for another process's lock before giving up.",
+        above=0,
+        key="busy_timeout",
         table="database",
     )
     config_path: str = ""  # the file these came from, "" when none

@@ -14,6 +14,7 @@ from typing import Any
 from digest.clock import Clock
 from digest.curate import Curator, EditionWindow
 from digest.deliver.report import SendReport
+from digest.errors import DigestError
 from digest.mime import make_message_id
 from digest.models import (
     DigestContent,
@@ -24,6 +25,7 @@ from digest.models import (
     SubscriberStatus,
 )
 from digest.render import RenderedVariant, Renderer
+from digest.validate import envelope_address
 
 VARIANT_CACHE_SIZE = 32
 
@@ -68,38 +70,62 @@ class Job:
     article_ids: tuple[str, ...]
 
 
-def personalised(
-    rows: Iterator[RecipientRow],
-    curator: Curator,
-    variants: Variants,
-    report: SendReport,
-    clock: Clock,
-    domain: str,
-    on_skip: Callable[[RecipientRow, str], None],
-) -> Iterator[Job]:
-    """Recipients -> personalised messages; recipients with nothing new are skipped."""
-    for row in rows:
-        report.recipients += 1
-        if row.subscriber_status != SubscriberStatus.ACTIVE:
-            report.skipped += 1
-            on_skip(row, f"subscriber is {row.subscriber_status} since the edition started")
-            continue
-        content = curator.content_for(row)
-        if content is None:
-            report.skipped += 1
-            on_skip(row, "nothing new")
-            continue
-        variant = variants.get(content)
-        recipient = Recipient(subscriber_id=row.subscriber_id, email=row.email, name=row.name)
-        message = variants.renderer.personalise(
-            variant,
-            recipient,
-            message_id=make_message_id(domain),
-            date=clock(),
+MessageIds = Callable[[int], str]  # subscriber id -> Message-ID
+OnSkip = Callable[[RecipientRow, str], None]
+
+
+@dataclass(frozen=True)
+class Composer:
+    """Recipients -> personalised messages, for a send or a dry run. A recipient with
+    nothing new is skipped (``on_skip``); one whose message cannot be made (an address no
+    message can carry) is reported to ``on_undeliverable`` with the reason and the rest go
+    on: one reader never stops the edition."""
+
+    curator: Curator
+    variants: Variants
+    report: SendReport
+    clock: Clock
+    message_id: MessageIds
+    on_skip: OnSkip
+    on_undeliverable: OnSkip
+
+    def __call__(self, rows: Iterator[RecipientRow]) -> Iterator[Job]:
+        report = self.report
+        for row in rows:
+            report.recipients += 1
+            if row.subscriber_status != SubscriberStatus.ACTIVE:
+                report.skipped += 1
+                self.on_skip(
+                    row, f"subscriber is {row.subscriber_status} since the edition started"
+                )
+                continue
+            content = self.curator.content_for(row)
+            if content is None:
+                report.skipped += 1
+                self.on_skip(row, "nothing new")
+                continue
+            try:
+                message = self._message(row, content)
+            except (DigestError, ValueError) as e:
+                report.undeliverable += 1
+                self.on_undeliverable(row, f"undeliverable: {e}")
+                continue
+            report.messages += 1
+            report.sizes[len(message.data)] += 1
+            yield Job(row=row, message=message, article_ids=content.article_ids)
+
+    def _message(self, row: RecipientRow, content: DigestContent) -> OutgoingMessage:
+        variant = self.variants.get(content)
+        address, smtputf8 = envelope_address(row.email)
+        recipient = Recipient(row.subscriber_id, address, row.name, smtputf8=smtputf8)
+        return self.variants.renderer.personalise(
+            variant, recipient, message_id=self.message_id(row.subscriber_id), date=self.clock()
         )
-        report.messages += 1
-        report.sizes[len(message.data)] += 1
-        yield Job(row=row, message=message, article_ids=content.article_ids)
+
+
+def random_message_ids(domain: str) -> MessageIds:
+    """For messages that are no delivery of an edition (a dry run of a new edition)."""
+    return lambda subscriber_id: make_message_id(domain)
 
 
 def window_of(edition: Edition) -> EditionWindow:

@@ -26,6 +26,9 @@ class SendReport:
     sent: int = 0
     skipped: int = 0
     failed: int = 0
+    # Readers no message could be made or carried for (an address the relay cannot take):
+    # recorded as failed with the reason, but not a failure of the send.
+    undeliverable: int = 0
     bounced: int = 0
     deferred: int = 0
     retried: int = 0
@@ -74,6 +77,7 @@ class SendReport:
             "sent": self.sent,
             "skipped": self.skipped,
             "failed": self.failed,
+            "undeliverable": self.undeliverable,
             "bounced": self.bounced,
             "deferred": self.deferred,
             "retried": self.retried,

@@ -4,6 +4,7 @@ the way the send loop needs them (sent, transient, permanent, fatal)."""
 from __future__ import annotations
 
 import contextlib
+import re
 import smtplib
 import ssl
 from dataclasses import dataclass
@@ -40,17 +41,34 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+# Refusals of the sender rather than of the reader, by text where the relay gives no
+# x.7.x code (docs/email.md rule 23).
+_REFUSES_US = re.compile(
+    r"relay(ing)? (access )?(denied|not permitted|prohibited)|authentication required"
+    r"|not authenticated|sender address rejected|access denied",
+    re.IGNORECASE,
+)
+
+
 def classify(code: int, reply: str) -> SendResult:
     """The send loop's reading of a reply. The 5xx split follows the bounce policy's
     (digest.bounces.classify.failure_kind): 5.1.x, or a bare 550 "user unknown", is a
-    bounce; the policy then decides what it means for the reader."""
+    bounce, and the policy then decides what it means for the reader; x.7.x (policy,
+    authentication, relaying), 530 and 535, and "relay access denied" refuse us, not the
+    reader, who is left for the next send."""
     if 200 <= code < 300:
         return SendResult(ResultKind.SENT, code, reply)
     if 400 <= code < 500:
         return SendResult(ResultKind.TRANSIENT, code, reply)
-    if failure_kind(enhanced_code(reply), f"{code} {reply}") == "hard":
+    kind = failure_kind(enhanced_code(reply), f"{code} {reply}")
+    if kind == "hard":
         return SendResult(ResultKind.BOUNCE, code, reply)
+    if kind == "policy" or code in (530, 535) or _REFUSES_US.search(reply):
+        return SendResult(ResultKind.REFUSED, code, reply)
     return SendResult(ResultKind.PERMANENT, code, reply)
+
+
+LACKS_SMTPUTF8 = "undeliverable: relay lacks SMTPUTF8 (the address is not ASCII before the @)"
 
 
 def dot_stuff(data: bytes) -> bytes:
@@ -119,8 +137,13 @@ class SmtpTransport:
                 raise
             self._drop()
             return SendResult(ResultKind.TRANSIENT, 0, f"cannot connect to the relay: {e}")
+        options: list[str] = []
+        if message.smtputf8:
+            if not conn.has_extn("smtputf8"):
+                return SendResult(ResultKind.UNDELIVERABLE, 0, LACKS_SMTPUTF8)
+            options = ["SMTPUTF8", "BODY=8BITMIME"] if conn.has_extn("8bitmime") else ["SMTPUTF8"]
         try:
-            code, reply = conn.mail(message.sender)
+            code, reply = conn.mail(message.sender, options)
             if code != 250:
                 return self._reset(classify(code, _text(reply)))
             code, reply = conn.rcpt(message.recipient)

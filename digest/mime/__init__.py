@@ -19,6 +19,7 @@ from digest.mime.body import HTML_LINE_LIMIT, build_body, html_to_7bit, qp_line,
 from digest.mime.dkim import DKIM_HEADERS, DkimSigner
 from digest.mime.headers import (
     HEADER_SOFT_LIMIT,
+    DeliveryMessageIds,
     check_address,
     encoded_words,
     envelope_sender,
@@ -37,6 +38,7 @@ __all__ = [
     "DKIM_HEADERS",
     "HEADER_SOFT_LIMIT",
     "HTML_LINE_LIMIT",
+    "DeliveryMessageIds",
     "DkimSigner",
     "MessageTemplate",
     "build_body",

@@ -8,6 +8,7 @@ it are per-recipient and because some Python versions glue RFC 2047 encoded-word
 from __future__ import annotations
 
 import base64
+import hmac
 import itertools
 import re
 import secrets
@@ -74,22 +75,26 @@ def _fold_ascii(value: str, used: int) -> str:
     return "\r\n ".join(lines)
 
 
-def check_address(address: str) -> str:
-    """A plain ASCII addr-spec, or InputError: it goes into headers and the SMTP envelope."""
+def check_address(address: str, *, utf8: bool = False) -> str:
+    """A plain addr-spec, or InputError: it goes into headers and the SMTP envelope. ASCII,
+    except the local part with ``utf8`` (SMTPUTF8, RFC 6531/6532); the domain is always in
+    A-labels (digest.validate.envelope_address)."""
     address = address.strip()
     local, at, domain = address.rpartition("@")
-    if not at or not local or "." not in domain or not address.isascii():
+    ascii_enough = domain.isascii() and (utf8 or local.isascii())
+    if not at or not local or "." not in domain or not ascii_enough:
         raise InputError(f"not a usable email address: {address!r}")
     if _BAD_ADDRESS.search(address) or any(ord(c) < 32 for c in address):
         raise InputError(f"not a usable email address: {address!r}")
     return address
 
 
-def format_address(name: str, address: str, header: str = "To") -> str:
+def format_address(name: str, address: str, header: str = "To", *, utf8: bool = False) -> str:
     """``Name <addr>`` for a header: quoted when the name needs it, RFC 2047 encoded-words,
     folded, when it is not ASCII. Control characters and line breaks are removed from the
-    name; it is cut at 200 characters."""
-    address = check_address(address)
+    name; it is cut at 200 characters. With ``utf8`` the address may have a non-ASCII local
+    part, written as UTF-8 (RFC 6532: only for a message sent with SMTPUTF8)."""
+    address = check_address(address, utf8=utf8)
     name = " ".join(strip_controls(name).split())[:200]
     if not name:
         return address
@@ -147,6 +152,26 @@ def make_message_id(domain: str) -> str:
     if not domain or _BAD_ADDRESS.search(domain) or "@" in domain:
         raise InputError(f"not a usable Message-ID domain: {domain!r}")
     return f"<{_MESSAGE_ID_PREFIX}.{next(_message_counter)}.{int(time.time())}@{domain}>"
+
+
+class DeliveryMessageIds:
+    """Message-IDs fixed by the delivery: the same edition and reader always give the same
+    id, so a copy sent again after a crash or a takeover carries the Message-ID of the first
+    and a receiving system can drop the duplicate. ``<tag.edition@domain>``, where the tag is
+    an HMAC of the edition (its id and creation time, so a rebuilt database does not repeat
+    ids) and the reader: opaque, and unique across every message this install sends."""
+
+    def __init__(self, secret: str, domain: str, edition_id: int, edition_created: str) -> None:
+        if not domain or _BAD_ADDRESS.search(domain) or "@" in domain:
+            raise InputError(f"not a usable Message-ID domain: {domain!r}")
+        self._key = hmac.new(
+            secret.encode("utf-8"), f"message-id:{edition_id}:{edition_created}".encode(), "sha256"
+        ).digest()
+        self._suffix = f".{edition_id}@{domain}>"
+
+    def __call__(self, subscriber_id: int) -> str:
+        tag = hmac.new(self._key, str(subscriber_id).encode("ascii"), "sha256").hexdigest()
+        return f"<{tag[:24]}{self._suffix}"
 
 
 def normalise_message_id(message_id: str) -> str:

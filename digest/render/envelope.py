@@ -48,4 +48,5 @@ class Envelope:
             message_id=message_id,
             subscriber_id=recipient.subscriber_id,
             subject=subject,
+            smtputf8=recipient.smtputf8,
         )

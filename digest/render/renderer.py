@@ -263,7 +263,9 @@ class Renderer:
         unsub, prefs = self.links(recipient.subscriber_id)
         mid = normalise_message_id(message_id)
         values = {
-            "to": format_address(recipient.name, recipient.email).encode("ascii"),
+            "to": format_address(recipient.name, recipient.email, utf8=recipient.smtputf8).encode(
+                "utf-8"
+            ),
             "date": format_datetime(date).encode("ascii"),
             "msgid": mid.encode("ascii"),
             "list_unsub": list_unsubscribe_value(

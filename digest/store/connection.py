@@ -14,7 +14,7 @@ import sqlite_utils
 from digest.errors import StoreError
 from digest.store.migrations import migrations
 
-BUSY_TIMEOUT_MS = 10_000
+BUSY_TIMEOUT_S = 10.0
 
 
 class Store:
@@ -25,9 +25,12 @@ class Store:
     The application core holds one Store and passes ``store.db`` to the query functions in
     this package; nothing else touches the database."""
 
-    def __init__(self, path: str | Path, *, create: bool = True) -> None:
+    def __init__(
+        self, path: str | Path, *, create: bool = True, busy_timeout: float = BUSY_TIMEOUT_S
+    ) -> None:
         self.path = str(path)
         self.create = create
+        self.busy_timeout = busy_timeout
         self._local = threading.local()
 
     @classmethod
@@ -42,7 +45,7 @@ class Store:
     def db(self) -> sqlite_utils.Database:
         db: sqlite_utils.Database | None = getattr(self._local, "db", None)
         if db is None:
-            db = open_db(self.path, create=self.create)
+            db = open_db(self.path, create=self.create, busy_timeout=self.busy_timeout)
             self._local.db = db
         return db
 
@@ -57,7 +60,9 @@ class Store:
             db.close()
 
 
-def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
+def open_db(
+    path: str | Path, *, create: bool = True, busy_timeout: float = BUSY_TIMEOUT_S
+) -> sqlite_utils.Database:
     """Open the database at ``path`` ready for use by several processes at once."""
     path = Path(path)
     if not create and not path.exists():
@@ -67,8 +72,8 @@ def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
     try:
         # isolation_level=None: we manage transactions explicitly (BEGIN IMMEDIATE), so a
         # delivery can be committed the moment the relay accepts it.
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None)
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
@@ -86,9 +91,7 @@ def _store_error(path: Path, e: sqlite3.DatabaseError) -> StoreError:
     if "file is not a database" in text or "malformed" in text:
         return StoreError(f"{path}: not a SQLite database ({text})")
     if "locked" in text or "busy" in text:
-        return StoreError(
-            f"{path}: database is locked by another process (tried for {BUSY_TIMEOUT_MS // 1000} s)"
-        )
+        return StoreError(f"{path}: database is locked by another process")
     if "unable to open" in text:
         return StoreError(f"{path}: cannot open database (is the folder writable?)")
     return StoreError(f"{path}: database error: {text}")

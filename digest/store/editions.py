@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import sqlite_utils
 
@@ -27,8 +27,7 @@ from digest.models import (
     SubscriberStatus,
 )
 from digest.store.connection import named, transaction
-
-LOCK_STALE_AFTER = timedelta(seconds=90)
+from digest.store.leases import HOLDS, check_send_lock
 
 
 def _edition(row: sqlite3.Row) -> Edition:
@@ -123,12 +122,28 @@ def create_edition(
 
 
 def mark_edition(
-    db: sqlite_utils.Database, edition_id: int, status: str, now: datetime, note: str = ""
+    db: sqlite_utils.Database,
+    edition_id: int,
+    status: str,
+    now: datetime,
+    note: str = "",
+    *,
+    generation: int | None = None,
 ) -> None:
-    db.execute(
-        "UPDATE editions SET status = ?, completed_at = ?, note = ? WHERE id = ?",
-        [status, to_db(now), note, edition_id],
+    """Close the edition (complete, skipped); with a ``generation``, only while it holds
+    the edition's lease (else LeaseLostError)."""
+    if generation is None:
+        db.execute(
+            "UPDATE editions SET status = ?, completed_at = ?, note = ? WHERE id = ?",
+            [status, to_db(now), note, edition_id],
+        )
+        return
+    cursor = db.execute(
+        f"UPDATE editions SET status = ?, completed_at = ?, note = ? WHERE id = ? AND {HOLDS}",
+        [status, to_db(now), note, edition_id, edition_id, generation],
     )
+    if cursor.rowcount == 0:
+        check_send_lock(db, edition_id, generation)
 
 
 def skip_missed_edition(
@@ -290,29 +305,27 @@ def category_names(db: sqlite_utils.Database) -> dict[int, tuple[str, str, int]]
 def mark_sending(
     db: sqlite_utils.Database,
     edition_id: int,
-    messages: list[tuple[int, str]],
+    subscriber_id: int,
+    message_id: str,
     now: datetime,
-) -> None:
-    """Mark deliveries as handed to the senders, with their Message-IDs, in one commit:
-    after a kill, the rows still 'sending' are the ones that may have reached the relay."""
-    with transaction(db):
-        db.conn.executemany(
-            "UPDATE deliveries SET status = 'sending', message_id = ?, updated_at = ?"
-            " WHERE edition_id = ? AND subscriber_id = ?",
-            [(message_id, to_db(now), edition_id, sid) for sid, message_id in messages],
-        )
-
-
-def reset_to_pending(
-    db: sqlite_utils.Database, edition_id: int, subscriber_ids: list[int], now: datetime
-) -> None:
-    """Deliveries marked 'sending' that no sender took up: they never left, so pending."""
-    with transaction(db):
-        db.conn.executemany(
-            "UPDATE deliveries SET status = 'pending', updated_at = ?"
-            " WHERE edition_id = ? AND subscriber_id = ? AND status = 'sending'",
-            [(to_db(now), edition_id, sid) for sid in subscriber_ids],
-        )
+    *,
+    generation: int,
+) -> bool:
+    """Mark one delivery as going to the relay now, with its Message-ID: a sender thread
+    does this just before the SMTP transaction, so after a kill the rows still 'sending'
+    are exactly the messages that may have reached the relay (at most one per sender).
+    False when the delivery is no longer open. LeaseLostError when ``generation`` no longer
+    holds the edition's lease."""
+    cursor = db.execute(
+        "UPDATE deliveries SET status = 'sending', message_id = ?, updated_at = ?"
+        " WHERE edition_id = ? AND subscriber_id = ?"
+        f" AND status IN ('pending', 'sending', 'deferred') AND {HOLDS}",
+        [message_id, to_db(now), edition_id, subscriber_id, edition_id, generation],
+    )
+    if cursor.rowcount:
+        return True
+    check_send_lock(db, edition_id, generation)
+    return False
 
 
 def mark_delivery(
@@ -322,26 +335,34 @@ def mark_delivery(
     status: str,
     now: datetime,
     *,
+    generation: int | None = None,
     reply: str = "",
     article_ids: tuple[str, ...] | None = None,
     attempts: int | None = None,
 ) -> None:
     """Record a delivery's outcome. ``article_ids`` is what a sent digest carried;
-    ``attempts`` the SMTP transactions tried so far (both unchanged when None)."""
-    db.execute(
+    ``attempts`` the SMTP transactions tried so far (both unchanged when None). With a
+    ``generation``, only while it holds the edition's lease (else LeaseLostError)."""
+    fence = f" AND {HOLDS}" if generation is not None else ""
+    params: list[object] = [
+        status,
+        reply[:500],
+        to_db(now),
+        None if article_ids is None else json.dumps(list(article_ids)),
+        attempts,
+        edition_id,
+        subscriber_id,
+    ]
+    if generation is not None:
+        params += [edition_id, generation]
+    cursor = db.execute(
         "UPDATE deliveries SET status = ?, reply = ?, updated_at = ?,"
         " article_ids = COALESCE(?, article_ids), attempts = COALESCE(?, attempts)"
-        " WHERE edition_id = ? AND subscriber_id = ?",
-        [
-            status,
-            reply[:500],
-            to_db(now),
-            None if article_ids is None else json.dumps(list(article_ids)),
-            attempts,
-            edition_id,
-            subscriber_id,
-        ],
+        f" WHERE edition_id = ? AND subscriber_id = ?{fence}",
+        params,
     )
+    if generation is not None and cursor.rowcount == 0:
+        check_send_lock(db, edition_id, generation)
 
 
 def delivery_counts(db: sqlite_utils.Database, edition_id: int) -> dict[str, int]:

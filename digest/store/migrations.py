@@ -167,3 +167,16 @@ def m004_bounces(db: sqlite_utils.Database) -> None:
         CREATE INDEX deliveries_message_id ON deliveries (message_id) WHERE message_id != '';
         """
     )
+
+
+@migrations()
+def m005_fencing(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The lease's generation (a fencing token): every state change a sender makes is
+        -- conditional on its generation still being the lease's, so a sender paused past
+        -- its lease cannot overwrite the work of the one that took over. Released leases
+        -- keep their row (owner '') so a generation is never handed out twice.
+        ALTER TABLE send_locks ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+        """
+    )
