@@ -51,6 +51,8 @@ class Relay:
     # Hold the reply to the n-th accepted message (1-based) and to every one after it.
     hold_from: int | None = None
     held: int = 0  # replies being held back right now
+    # Answer each DATA this many seconds late: a slow relay, well within the client timeout.
+    reply_delay: float = 0.0
     changed: threading.Condition = field(init=False)
     _accepted: int = field(default=0, init=False)
     _release: asyncio.Event = field(default_factory=asyncio.Event, init=False)
@@ -137,6 +139,8 @@ class _Handler:
             if hold:
                 relay.held += 1
             relay.changed.notify_all()
+        if relay.reply_delay:
+            await asyncio.sleep(relay.reply_delay)
         if hold:
             # Accepted (recorded above) but not yet answered: the worst moment for the
             # sender to die, since it cannot know the relay has the message.
@@ -157,10 +161,14 @@ def free_port() -> int:
 
 @contextmanager
 def running_relay(
-    *, login: tuple[str, str] | None = None, tls_context: ssl.SSLContext | None = None
+    *,
+    login: tuple[str, str] | None = None,
+    tls_context: ssl.SSLContext | None = None,
+    smtputf8: bool = False,
 ) -> Iterator[Relay]:
     """A relay on a free loopback port. ``login``: require AUTH with this user and password
-    (over plain text: it is loopback). ``tls_context``: offer STARTTLS with this certificate."""
+    (over plain text: it is loopback). ``tls_context``: offer STARTTLS with this certificate.
+    ``smtputf8``: offer SMTPUTF8 (RFC 6531), so non-ASCII local parts can be sent."""
     relay = Relay(host="127.0.0.1", port=free_port())
     options: dict[str, Any] = {}
     if login is not None:
@@ -179,6 +187,7 @@ def running_relay(
         hostname=relay.host,
         port=relay.port,
         data_size_limit=10_000_000,
+        enable_SMTPUTF8=smtputf8,
         **options,
     )
     controller.start()

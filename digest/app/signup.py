@@ -28,6 +28,7 @@ from digest.models import Frequency, OutgoingMessage, Recipient, Subscriber, Sub
 from digest.store import subscribers as store
 from digest.store import web as web_store
 from digest.tokens import ConfirmClaim
+from digest.validate import envelope_address
 
 SOURCE = "web"
 # Event recorded when an existing subscriber asks again on the web; a confirm link only
@@ -215,7 +216,8 @@ class Signup(AppBase):
 
     def render_system_mail(self, job: MailJob) -> OutgoingMessage:
         """The confirmation or "already subscribed" message for ``job``."""
-        recipient = Recipient(subscriber_id=job.subscriber_id, email=job.email, name=job.name)
+        address, smtputf8 = envelope_address(job.email)
+        recipient = Recipient(job.subscriber_id, address, job.name, smtputf8=smtputf8)
         render = (
             self.renderer.render_confirm
             if job.kind == "confirm"
