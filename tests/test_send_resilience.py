@@ -12,6 +12,7 @@ import sys
 import threading
 from datetime import timedelta
 from pathlib import Path
+from typing import IO
 
 from digest.store import editions as store
 from digest.store import open_db
@@ -42,10 +43,12 @@ class Lines:
         self.seen: list[str] = []
         assert process.stderr is not None
         stream = process.stderr
-        self.reader = threading.Thread(
-            target=lambda: [self.lines.put(x) for x in stream], daemon=True
-        )
+        self.reader = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self.reader.start()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            self.lines.put(line)
 
     def wait_for(self, text: str) -> None:
         while True:
