@@ -128,9 +128,9 @@ def subscribe() -> Page:
     refused = core().take_signup_slot(ip=_client_ip(), address=email)
     if refused:
         return _rate_limited(refused)
-    job = core().sign_up(email, choices, detail)
-    if job is not None:
-        state().mailer.submit(job)
+    # Always a job (kind "none" does nothing on the mail thread): the same steps for every
+    # address, known or not.
+    state().mailer.submit(core().sign_up(email, choices, detail))
     return _check_inbox()
 
 
@@ -295,9 +295,7 @@ def preferences(token: str) -> Page:
         refused = core().take_signup_slot(ip=_client_ip(), address=subscriber.email)
         if refused:
             return _rate_limited(refused)
-        job = core().sign_up(subscriber.email, choices, "preferences")
-        if job is not None:
-            state().mailer.submit(job)
+        state().mailer.submit(core().sign_up(subscriber.email, choices, "preferences"))
         return _check_inbox()
     core().save_preferences(subscriber.id, choices)
     # Post/redirect/get: reloading the page must not post the form again.
