@@ -506,13 +506,23 @@ def test_invalid_fields_get_a_message_next_to_the_field(web: Web) -> None:
     assert web.mail() == []
 
 
+def test_names_with_web_addresses_get_a_message_next_to_the_field(web: Web) -> None:
+    for name in ("Claim your prize at www.prize.example", "https://evil.example", "evil.example"):
+        response = sign_up(web.client, "reader@example.com", name=name)
+        assert response.status_code == 400, name
+        assert errors_on(response) == ["name"]
+        assert "Your name cannot contain a web address or link" in response.get_data(as_text=True)
+    assert web.mail() == []
+    assert web.subscriber("reader@example.com") is None
+
+
 def test_oversized_fields_and_bodies(web: Web) -> None:
     long_email = "a" * 5000 + "@example.com"
     response = sign_up(web.client, long_email, name="N" * 300)
     assert response.status_code == 400
     assert errors_on(response) == ["email", "name"]
     text = response.get_data(as_text=True)
-    assert "at most 254 characters" in text and "at most 200 characters" in text
+    assert "at most 254 characters" in text and "at most 80 characters" in text
     assert long_email not in text  # not echoed back in full
     huge = web.client.post("/subscribe", data={"email": "x@example.com", "name": "N" * 100_000})
     assert huge.status_code == 413
