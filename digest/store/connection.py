@@ -58,16 +58,29 @@ class Store:
 
 
 def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
-    """Open the database at ``path`` ready for use by several processes at once."""
+    """Open the database at ``path`` ready for use by several processes at once. With
+    ``create=False`` (every command but `digest init`, the web pages, the scheduler) a file
+    that does not exist, is empty or holds no digest schema is refused and left as it is,
+    so a mistyped path or a folder without `digest init` never gets a new empty database."""
     path = Path(path)
-    if not create and not path.exists():
-        raise StoreError(f"{path}: database not found (run `digest init` first)")
     if path.exists() and path.is_dir():
         raise StoreError(f"{path}: is a directory, not a database file")
+    if not create and (not path.exists() or path.stat().st_size == 0):
+        what = "no database" if not path.exists() else "the database file is empty"
+        raise StoreError(f"{path}: {what} (run `digest init` to create one, or pass --db)")
     try:
         # isolation_level=None: we manage transactions explicitly (BEGIN IMMEDIATE), so a
-        # delivery can be committed the moment the relay accepts it.
-        conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
+        # delivery can be committed the moment the relay accepts it. mode=rw never creates.
+        target = f"{path.resolve().as_uri()}?mode={'rwc' if create else 'rw'}"
+        conn = sqlite3.connect(
+            target, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, uri=True
+        )
+        if not create and not _has_schema(conn):
+            conn.close()
+            raise StoreError(
+                f"{path}: not a digest database (no schema; run `digest init` to create one, "
+                "or pass --db)"
+            )
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -79,6 +92,15 @@ def open_db(path: str | Path, *, create: bool = True) -> sqlite_utils.Database:
     except OSError as e:
         raise StoreError(f"{path}: cannot open database: {e}") from e
     return db
+
+
+def _has_schema(conn: sqlite3.Connection) -> bool:
+    """True when the file holds the migrations table digest's schema starts with."""
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+        [migrations.migrations_table],
+    ).fetchone()
+    return row is not None
 
 
 def _store_error(path: Path, e: sqlite3.DatabaseError) -> StoreError:
