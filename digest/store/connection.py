@@ -103,8 +103,26 @@ def _has_schema(conn: sqlite3.Connection) -> bool:
     return row is not None
 
 
+SQLITE_IOERR = 10
+SQLITE_FULL = 13
+
+
+def _disk_trouble(e: sqlite3.DatabaseError) -> bool:
+    """SQLITE_FULL or SQLITE_IOERR (with any extended code)."""
+    code = getattr(e, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in (SQLITE_FULL, SQLITE_IOERR)
+
+
 def _store_error(path: Path, e: sqlite3.DatabaseError) -> StoreError:
     text = str(e)
+    code = getattr(e, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF == SQLITE_FULL:
+        return StoreError(
+            f"{path}: the disk or the database is full; nothing of this change was written "
+            "(free some space and try again)"
+        )
+    if isinstance(code, int) and code & 0xFF == SQLITE_IOERR:
+        return StoreError(f"{path}: disk I/O error ({text}); nothing of this change was written")
     if "file is not a database" in text or "malformed" in text:
         return StoreError(f"{path}: not a SQLite database ({text})")
     if "locked" in text or "busy" in text:
@@ -131,11 +149,17 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         raise _store_error(Path(db_path(db)), e) from e
     try:
         yield db
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    else:
         conn.execute("COMMIT")
+    except BaseException as e:
+        # On a full disk or an I/O error SQLite may already have rolled the transaction
+        # back itself; a second ROLLBACK would then fail with "cannot rollback - no
+        # transaction is active" and hide the real error.
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        if isinstance(e, sqlite3.DatabaseError) and _disk_trouble(e):
+            raise _store_error(Path(db_path(db)), e) from e
+        raise
 
 
 def named(db: sqlite_utils.Database, sql: str, params: object = ()) -> sqlite3.Cursor:
