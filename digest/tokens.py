@@ -25,6 +25,7 @@ from itsdangerous import BadSignature, SignatureExpired, Signer, URLSafeTimedSer
 
 from digest.config import Settings
 from digest.errors import ConfigError, DigestError
+from digest.models import MAX_ROW_ID
 
 UNSUBSCRIBE_SALT = "unsubscribe"
 PREFERENCES_SALT = "preferences"
@@ -112,7 +113,10 @@ class IdSigner:
         expected = self._signature(value.encode("ascii"))
         if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii")):
             raise TokenError("link token signature does not match")
-        return int(value, 36)
+        subscriber_id = int(value, 36)
+        if subscriber_id > MAX_ROW_ID:  # 13 base-36 digits reach past SQLite's integers
+            raise TokenError("link token names no possible subscriber")
+        return subscriber_id
 
 
 def _b64(data: bytes) -> str:
@@ -186,7 +190,7 @@ def _confirm_claim(serializer: URLSafeTimedSerializer, token: str, max_age: int)
         or len(payload) != 3
         or not isinstance(payload[0], int)
         or isinstance(payload[0], bool)
-        or not 0 < payload[0] < 2**63
+        or not 0 < payload[0] <= MAX_ROW_ID
         or not isinstance(payload[1], str)
         or not isinstance(payload[2], str)
     ):

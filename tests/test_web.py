@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import flask
 import pytest
 import sqlite_utils
 import time_machine
@@ -562,6 +563,41 @@ def test_unknown_pages_and_methods_get_pages_not_tracebacks(web: Web) -> None:
     for response in (web.client.get("/nope"), web.client.delete("/subscribe")):
         assert "Traceback" not in response.get_data(as_text=True)
         assert response.headers["Content-Security-Policy"]
+    # A 405 says what the page takes (RFC 9110 15.5.6).
+    assert web.client.delete("/subscribe").headers["Allow"] == "GET, HEAD, OPTIONS, POST"
+    assert web.client.put("/archive").headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert web.client.put("/healthz").headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/archive/9223372036854775808",  # one past SQLite's largest integer
+        "/archive/9223372036854775807",
+        "/archive/99999999999999999999999999999",
+        "/archive/0",
+        "/archive/-1",
+        "/archive/1.5",
+        "/archive/%00",
+        "/c/" + "9" * 400,
+        "/p/zzzzzzzzzzzzz.AAAAAAAAAAAAAAAAAAAAAA",  # the largest id a token can spell
+        "/u/" + "x" * 5000,
+    ],
+)
+def test_every_id_in_a_url_is_checked_404_never_500(web: Web, path: str) -> None:
+    response = web.client.get(path)
+    assert response.status_code == 404, path
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_a_signed_token_beyond_sqlites_integers_is_not_valid() -> None:
+    from digest.tokens import IdSigner, TokenError
+
+    signer = IdSigner(SECRET, "preferences")
+    token = signer.sign(2**63)
+    with pytest.raises(TokenError):
+        signer.read(token)
+    assert signer.read(signer.sign(2**63 - 1)) == 2**63 - 1
 
 
 # -- preferences ---------------------------------------------------------------------------------
@@ -729,13 +765,31 @@ def test_x_forwarded_for_is_trusted_only_when_configured(tmp_path: Path) -> None
         direct = make_web(tmp_path / "direct", relay)
         assert confirm_from(direct, "one@example.com", "198.51.100.1") == "10.0.0.2"
         proxied = make_web(tmp_path / "proxied", relay, trust_proxy=True)
+        schemes: list[str] = []
+
+        @proxied.app.before_request
+        def _scheme() -> None:
+            schemes.append(flask.request.scheme)
+
         assert confirm_from(proxied, "two@example.com", "198.51.100.1") == "198.51.100.1"
-        # Mounted under a path by the proxy: links and form actions carry the prefix.
-        prefix = {"X-Forwarded-Prefix": "/news"}
-        page = proxied.client.get("/", headers=prefix).get_data(as_text=True)
-        assert 'action="/news/subscribe"' in page and 'href="/news/static/site.css"' in page
-        page = direct.client.get("/", headers=prefix).get_data(as_text=True)
-        assert 'action="/subscribe"' in page
+        # X-Forwarded-Host and -Prefix are a client's to send: never honoured, even with
+        # trust_proxy (the observed attack redirected to //evil.example/).
+        hostile = {
+            "X-Forwarded-Prefix": "//evil.example",
+            "X-Forwarded-Host": "evil.example",
+            "X-Forwarded-Proto": "https",
+        }
+        for web in (direct, proxied):
+            moved = web.client.get("/subscribe", headers=hostile)
+            assert moved.status_code == 302
+            assert moved.headers["Location"] == "/"
+            page = web.client.get("/", headers=hostile).get_data(as_text=True)
+            assert 'action="/subscribe"' in page and 'href="/static/site.css"' in page
+            assert "evil.example" not in page
+        # X-Forwarded-Proto is honoured behind the proxy, as the README's nginx sets it.
+        schemes.clear()
+        proxied.client.get("/healthz", headers=hostile)
+        assert schemes == ["https"]
 
 
 def test_serve_is_a_cli_command() -> None:
