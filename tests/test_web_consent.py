@@ -213,6 +213,22 @@ def test_reader_resubscribes_from_their_preferences_after_unsubscribing(web: Web
     assert (ann.status, ann.categories, ann.frequency) == ("active", ("Opioid Drugs",), "daily")
 
 
+def test_what_a_stranger_typed_is_kept_only_where_it_can_be_confirmed(web: Web) -> None:
+    active_subscriber(web, "ann@example.com", name="Ann")
+    sign_up(web.client, "ann@example.com", ("opioid-drugs",), name="Mallory")
+    assert requested(web, "ann@example.com") == ("", "weekly", ())
+    sign_up(web.client, "bob@example.com", ("courts",), name="Bob")
+    db = web.db()
+    bob = subscribers_store.get_subscriber_by_email(db, "bob@example.com")
+    assert bob is not None
+    subscribers_store.forget(db, bob.id, NOW, "test")
+    remaining = db.execute(
+        "SELECT COUNT(*) FROM signup_requests WHERE subscriber_id = ?", [bob.id]
+    ).fetchone()[0]
+    db.close()
+    assert remaining == 0
+
+
 def test_a_signed_token_with_the_wrong_nonce_or_address_is_not_valid(web: Web) -> None:
     sign_up(web.client, "ann@example.com", ("courts",))
     request_id = 1

@@ -106,13 +106,16 @@ class Signup(AppBase):
             store.record_event(
                 db, subscriber.id, "pending" if created else SIGNUP_EVENT, now, SOURCE, detail
             )
+            # Only a request that can be confirmed keeps what was typed: for an active or
+            # suppressed reader it is a record that someone asked, nothing more.
+            keep = kind == "confirm"
             request_id = consent_store.add_request(
                 db,
                 subscriber_id=subscriber.id,
                 nonce=nonce,
-                name=choices.name,
+                name=choices.name if keep else "",
                 frequency=choices.frequency,
-                category_ids=choices.category_ids,
+                category_ids=choices.category_ids if keep else (),
                 outcome=outcome,
                 now=now,
             )

@@ -347,7 +347,8 @@ def forget(db: sqlite_utils.Database, subscriber_id: int, now: datetime, source:
     """Erase the personal data of a subscriber (GDPR erasure) but keep the row, its
     email_hash and a 'forgotten' status, so the address stays suppressed and cannot be
     re-added by mistake. Subscriptions go; event details, relay replies on deliveries and
-    bounce diagnostics are blanked because they can quote the address."""
+    bounce diagnostics are blanked because they can quote the address; sign-up requests
+    (a typed name and choices) are deleted."""
     set_status(db, subscriber_id, "forgotten", now, source)
     db.execute(
         "UPDATE subscribers SET email = NULL, name = '', timezone = 'UTC', consent_ip = '' "
@@ -355,6 +356,8 @@ def forget(db: sqlite_utils.Database, subscriber_id: int, now: datetime, source:
         [subscriber_id],
     )
     db.execute("DELETE FROM subscriptions WHERE subscriber_id = ?", [subscriber_id])
+    # Sign-up requests hold the name and choices someone typed for the address.
+    db.execute("DELETE FROM signup_requests WHERE subscriber_id = ?", [subscriber_id])
     db.execute("UPDATE events SET detail = '' WHERE subscriber_id = ?", [subscriber_id])
     db.execute("UPDATE deliveries SET reply = '' WHERE subscriber_id = ?", [subscriber_id])
     db.execute("UPDATE bounces SET diagnostic = '' WHERE subscriber_id = ?", [subscriber_id])
