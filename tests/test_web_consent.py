@@ -213,6 +213,18 @@ def test_reader_resubscribes_from_their_preferences_after_unsubscribing(web: Web
     assert (ann.status, ann.categories, ann.frequency) == ("active", ("Opioid Drugs",), "daily")
 
 
+def test_the_confirmation_mail_carries_no_typed_name(web: Web) -> None:
+    sign_up(web.client, "ann@example.com", ("courts",), name="Your Bank Security Team")
+    [mail] = web.mail()
+    assert mail.message["To"] == "ann@example.com"
+    raw = mail.message.as_string()
+    assert "Bank" not in raw and "Hello" not in raw
+    assert confirm(web, link_in(mail, "/c/")) == 200
+    # Confirming applies the request as made, name included (the preferences page shows
+    # it and lets the reader change it).
+    assert web.subscriber("ann@example.com").name == "Your Bank Security Team"
+
+
 def test_what_a_stranger_typed_is_kept_only_where_it_can_be_confirmed(web: Web) -> None:
     active_subscriber(web, "ann@example.com", name="Ann")
     sign_up(web.client, "ann@example.com", ("opioid-drugs",), name="Mallory")
