@@ -62,8 +62,9 @@ class Links:
     def preferences(self, subscriber_id: int) -> str:
         return self.base + self.preferences_path(subscriber_id)
 
-    def confirm(self, subscriber_id: int, email: str) -> str:
-        return self.base + self.confirm_path(subscriber_id, email)
+    def confirm(self, request_id: int, nonce: str, email: str) -> str:
+        """The link that confirms sign-up request ``request_id`` (and only that request)."""
+        return self.base + self.confirm_path(request_id, nonce, email)
 
     def archive(self, edition_id: int) -> str:
         return self.base + self.archive_path(edition_id)
@@ -80,8 +81,8 @@ class Links:
     def preferences_path(self, subscriber_id: int) -> str:
         return PREFERENCES_PREFIX + self._built()[1].sign(subscriber_id)
 
-    def confirm_path(self, subscriber_id: int, email: str) -> str:
-        return CONFIRM_PREFIX + self._built()[2].sign(subscriber_id, email)
+    def confirm_path(self, request_id: int, nonce: str, email: str) -> str:
+        return CONFIRM_PREFIX + self._built()[2].sign(request_id, nonce, email)
 
     def archive_path(self, edition_id: int) -> str:
         return f"{ARCHIVE_PREFIX}{edition_id}"

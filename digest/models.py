@@ -88,6 +88,10 @@ OPERATOR_ONLY_STATUSES = frozenset(
     {SubscriberStatus.BOUNCED, SubscriberStatus.COMPLAINED, SubscriberStatus.FORGOTTEN}
 )
 FREQUENCIES = tuple(f.value for f in Frequency)
+# The largest row id SQLite can hold (a signed 64-bit integer). An id from outside (a URL,
+# a token) beyond it names nothing, and must be answered as "not found", never passed to
+# sqlite3 (which raises OverflowError).
+MAX_ROW_ID = 2**63 - 1
 # Deliveries still to be worked on by a (resumed) send.
 OPEN_DELIVERY_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.SENDING, DeliveryStatus.DEFERRED)
 

@@ -5,8 +5,10 @@ The URLs around them are built in :mod:`digest.links`; this module only signs an
 One salt per purpose, so a token made for one link never works for another. Unsubscribe and
 preferences tokens never expire (a reader may click a year-old digest) and carry only the
 subscriber id, in base 36, with a truncated HMAC-SHA256 signature: the whole URL stays near
-55 characters, so the List-Unsubscribe header never folds. Confirm tokens expire, and carry
-the id plus a tag of the address (a hash prefix), so a token stops working if the address changes.
+55 characters, so the List-Unsubscribe header never folds. Confirm tokens expire, and name one
+sign-up request (its id and the nonce stored with it, so the token is bound to exactly the
+choices that request holds) plus a tag of the address (a hash prefix), so a token stops
+working if the address changes.
 """
 
 from __future__ import annotations
@@ -23,13 +25,17 @@ from itsdangerous import BadSignature, SignatureExpired, Signer, URLSafeTimedSer
 
 from digest.config import Settings
 from digest.errors import ConfigError, DigestError
+from digest.models import MAX_ROW_ID
 
 UNSUBSCRIBE_SALT = "unsubscribe"
 PREFERENCES_SALT = "preferences"
-CONFIRM_SALT = "confirm"
+# Tokens of the earlier [subscriber id, tag] form were made with "confirm"; a new salt
+# makes them plainly invalid rather than misread.
+CONFIRM_SALT = "confirm-request"
 # 22 base64url characters = 132 bits of the 256-bit HMAC: unguessable, and short enough.
 SIGNATURE_CHARS = 22
 ADDRESS_TAG_CHARS = 12
+NONCE_CHARS = 22  # secrets.token_urlsafe(16)
 _ID_RE = re.compile(r"[0-9a-z]{1,13}")
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
@@ -44,10 +50,16 @@ class ExpiredTokenError(TokenError):
 
 @dataclass(frozen=True)
 class ConfirmClaim:
-    """What a valid confirm token says: who, and the tag of the address it was sent to."""
+    """What a valid confirm token says: which sign-up request, its nonce, and the tag of
+    the address it was sent to."""
 
-    subscriber_id: int
+    request_id: int
+    nonce: str
     address_tag: str
+
+    def nonce_matches(self, nonce: str) -> bool:
+        """True when ``nonce`` is the one stored with the request."""
+        return hmac.compare_digest(self.nonce.encode("utf-8"), nonce.encode("utf-8"))
 
     def matches(self, email: str) -> bool:
         """True when ``email`` is the address the token was made for."""
@@ -101,7 +113,10 @@ class IdSigner:
         expected = self._signature(value.encode("ascii"))
         if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii")):
             raise TokenError("link token signature does not match")
-        return int(value, 36)
+        subscriber_id = int(value, 36)
+        if subscriber_id > MAX_ROW_ID:  # 13 base-36 digits reach past SQLite's integers
+            raise TokenError("link token names no possible subscriber")
+        return subscriber_id
 
 
 def _b64(data: bytes) -> str:
@@ -136,14 +151,15 @@ def read_preferences_token(secret: str, token: str) -> int:
 
 
 class ConfirmSigner:
-    """Makes and reads confirm tokens: the subscriber id and the address tag, timestamped."""
+    """Makes and reads confirm tokens: the request id, its nonce and the address tag,
+    timestamped."""
 
     def __init__(self, secret: str) -> None:
         _check_secret(secret)
         self._serializer = URLSafeTimedSerializer(secret, salt=CONFIRM_SALT)
 
-    def sign(self, subscriber_id: int, email: str) -> str:
-        token: str = self._serializer.dumps([subscriber_id, address_tag(email)])
+    def sign(self, request_id: int, nonce: str, email: str) -> str:
+        token: str = self._serializer.dumps([request_id, nonce, address_tag(email)])
         return token
 
     def read(self, token: str, *, max_age: int) -> ConfirmClaim:
@@ -153,8 +169,8 @@ class ConfirmSigner:
         return _confirm_claim(self._serializer, token, max_age)
 
 
-def make_confirm_token(secret: str, subscriber_id: int, email: str) -> str:
-    return ConfirmSigner(secret).sign(subscriber_id, email)
+def make_confirm_token(secret: str, request_id: int, nonce: str, email: str) -> str:
+    return ConfirmSigner(secret).sign(request_id, nonce, email)
 
 
 def read_confirm_token(secret: str, token: str, *, max_age: int) -> ConfirmClaim:
@@ -171,13 +187,15 @@ def _confirm_claim(serializer: URLSafeTimedSerializer, token: str, max_age: int)
         raise TokenError("confirmation link is not valid") from e
     if (
         not isinstance(payload, list)
-        or len(payload) != 2
+        or len(payload) != 3
         or not isinstance(payload[0], int)
         or isinstance(payload[0], bool)
+        or not 0 < payload[0] <= MAX_ROW_ID
         or not isinstance(payload[1], str)
+        or not isinstance(payload[2], str)
     ):
         raise TokenError("confirmation link is not valid")
-    return ConfirmClaim(subscriber_id=payload[0], address_tag=payload[1])
+    return ConfirmClaim(request_id=payload[0], nonce=payload[1], address_tag=payload[2])
 
 
 # -- VERP: the envelope sender names the reader, so a bounce can be matched to them ----------

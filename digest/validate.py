@@ -7,8 +7,9 @@ function returns the clean value or raises InputError with a one-line reason.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from email_validator import EmailNotValidError, validate_email
@@ -16,9 +17,28 @@ from email_validator import EmailNotValidError, validate_email
 from digest.errors import InputError
 from digest.models import FREQUENCIES, Frequency
 
-MAX_NAME_LENGTH = 200
+# Enough for any real name; a name is shown on the reader's own preferences page and in the
+# To: header of their digests, so it must not be a place for a message.
+MAX_NAME_LENGTH = 80
 # Unicode categories Cc (C0, DEL, C1), Zl and Zp: anything that could break a header line.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Web addresses in a name (checked after NFKC, which folds fullwidth letters and the
+# ideographic full stops browsers treat as dots): a scheme ("https:", "mailto:"), "www.",
+# or a domain-like token (labels joined by dots, ending in 2+ letters, as in evil.example).
+_SCHEME = re.compile(r"\b[a-z][a-z0-9+.-]*:(?://|[^\s]*@)", re.IGNORECASE)
+_WWW = re.compile(r"\bwww\d*[.\u3002]", re.IGNORECASE)
+_DOMAIN = re.compile(r"[^\W_](?:[\w-]*[^\W_])?(?:[.\u3002][^\W\d_]{2,63})+\b")
+
+NameProblem = Literal["control", "length", "address"]
+
+
+class InvalidName(InputError):
+    """A name that is refused, with the kind of problem for a per-field message."""
+
+    def __init__(self, message: str, problem: NameProblem) -> None:
+        super().__init__(message)
+        self.problem = problem
+
 
 # A conservative subset of addresses that email-validator accepts unchanged except for the
 # domain's case. Matching it skips email-validator (~25 us a call), which is most of the
@@ -52,16 +72,27 @@ def normalise_email(value: str) -> str:
 
 
 def validate_name(value: str) -> str:
-    """A display name that is safe in a To: header: trimmed, at most 200 characters, no
-    line breaks or other control characters (header injection)."""
+    """A display name that is safe in a To: header and carries no message: trimmed, at
+    most 80 characters, no line breaks or other control characters (header injection), no
+    web address (a scheme, "www." or a domain such as evil.example: the name is shown in
+    pages and headers, and must not be a way to put a link in front of someone)."""
     name = value.strip()
     bad = _CONTROL.search(name)
     if bad:
         char = bad[0]
         what = "a line break" if char in "\r\n\u2028\u2029\x85" else "a control character"
-        raise InputError(f"{value!r} contains {what} ({char!r})")
+        raise InvalidName(f"{value!r} contains {what} ({char!r})", "control")
     if len(name) > MAX_NAME_LENGTH:
-        raise InputError(f"{len(name)} characters is too long (at most {MAX_NAME_LENGTH})")
+        raise InvalidName(
+            f"{len(name)} characters is too long (at most {MAX_NAME_LENGTH})", "length"
+        )
+    folded = unicodedata.normalize("NFKC", name)
+    found = _SCHEME.search(folded) or _WWW.search(folded) or _DOMAIN.search(folded)
+    if found:
+        raise InvalidName(
+            f"{value!r} contains a web address ({found[0]!r}); a name cannot hold links",
+            "address",
+        )
     return name
 
 

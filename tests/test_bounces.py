@@ -630,12 +630,12 @@ def test_bounced_and_complained_readers_are_never_mailed_again(
     csv_path.write_text("email,categories\npat@example.com,Courts\nCAT@yahoo.com,Courts\n")
     result = app_for(db, settings, clock=lambda: LATER).import_subscribers(str(csv_path))
     assert result.suppressed == ((2, "pat@example.com"), (3, "CAT@yahoo.com"))
-    # Nor does signing up again on the web: nothing is written, no confirmation is sent.
+    # Nor does signing up again on the web: the status stays, no confirmation is sent.
     choices = Choices(
         name="", category_ids=(1,), category_names=("Courts",), frequency=Frequency.WEEKLY
     )
     for email in ("pat@example.com", "cat@yahoo.com"):
-        assert app_for(db, settings, clock=lambda: LATER).sign_up(email, choices) is None
+        assert app_for(db, settings, clock=lambda: LATER).sign_up(email, choices).kind == "none"
     assert (_status(db, "pat@example.com"), _status(db, "cat@yahoo.com")) == (
         "bounced",
         "complained",

@@ -12,6 +12,7 @@ import time_machine
 from click.testing import CliRunner, Result
 
 from digest.cli import cli
+from digest.store import open_db
 
 FIXTURES = Path(__file__).parent / "fixtures" / "articles"
 Invoke = Callable[..., Result]
@@ -31,6 +32,7 @@ def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Invoke:
     for path in FIXTURES.iterdir():
         shutil.copy(path, tmp_path / path.name)
     db = tmp_path / "digest.db"
+    open_db(db).close()  # what `digest init` does
 
     def invoke(*args: str) -> Result:
         return CliRunner().invoke(cli, ["--db", str(db), *args], catch_exceptions=False)

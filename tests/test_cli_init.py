@@ -83,6 +83,7 @@ def test_database_that_is_not_sqlite(tmp_path: Path) -> None:
 
 def test_locked_database_is_one_line(tmp_path: Path, monkeypatch: object) -> None:
     path = tmp_path / "s.db"
+    assert CliRunner().invoke(cli, ["--db", str(path), "init"]).exit_code == 0
     assert (
         CliRunner().invoke(cli, ["--db", str(path), "categories", "add", "Courts"]).exit_code == 0
     )
@@ -116,3 +117,62 @@ def test_bad_config_is_one_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["categories", "list"])
     assert result.exit_code == 1
     assert result.output == "Error: digest.toml: smtp.url: expected a string, got 5\n"
+
+
+# -- no accidental databases (#12) ------------------------------------------------------------
+
+
+def _no_db_message(path: Path, what: str) -> str:
+    return f"Error: {path}: {what} (run `digest init` to create one, or pass --db)\n"
+
+
+def test_commands_other_than_init_never_create_a_database(tmp_path: Path) -> None:
+    """In a folder without `digest init`, nothing makes an empty subscribers.db."""
+    path = tmp_path / "subscribers.db"
+    for args in (
+        ["send", "--dry-run"],
+        ["subscribers", "list"],
+        ["categories", "list"],
+        ["schedule", "run"],
+        ["serve", "--port", "0"],
+    ):
+        result = CliRunner().invoke(cli, args)
+        assert (result.exit_code, result.output) == (
+            1,
+            _no_db_message(Path("subscribers.db"), "no database"),
+        ), args
+        assert not path.exists(), args
+    result = CliRunner().invoke(cli, ["--db", str(tmp_path / "typo.db"), "send", "--dry-run"])
+    assert result.output == _no_db_message(tmp_path / "typo.db", "no database")
+    assert not (tmp_path / "typo.db").exists()
+
+
+def test_an_empty_or_schemaless_file_is_refused_and_left_alone(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    result = CliRunner().invoke(cli, ["--db", str(empty), "send", "--dry-run"])
+    assert (result.exit_code, result.output) == (
+        1,
+        _no_db_message(empty, "the database file is empty"),
+    )
+    assert empty.stat().st_size == 0
+    other = tmp_path / "other.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE notes (text TEXT)")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    result = CliRunner().invoke(cli, ["--db", str(other), "subscribers", "list"])
+    assert (result.exit_code, result.output) == (
+        1,
+        f"Error: {other}: not a digest database (no schema; run `digest init` to create "
+        "one, or pass --db)\n",
+    )
+    assert other.read_bytes() == before
+
+
+def test_init_creates_it_and_then_other_commands_work(tmp_path: Path) -> None:
+    assert CliRunner().invoke(cli, ["init"]).exit_code == 0
+    assert (tmp_path / "subscribers.db").stat().st_size > 0
+    result = CliRunner().invoke(cli, ["send", "--dry-run"])
+    assert result.exit_code == 0, result.output

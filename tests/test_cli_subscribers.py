@@ -78,6 +78,15 @@ def test_add_with_case_insensitive_categories(db_path: Path) -> None:
             ["-c", "Courts", "--name", "Ana\nBcc: x@example.com"],
             "name: 'Ana\\nBcc: x@example.com' contains a line break ('\\n')",
         ),
+        (
+            ["-c", "Courts", "--name", "Urgent: verify at www.bank-login.example"],
+            "name: 'Urgent: verify at www.bank-login.example' contains a web address "
+            "('www.'); a name cannot hold links",
+        ),
+        (
+            ["-c", "Courts", "--name", "N" * 81],
+            "name: 81 characters is too long (at most 80)",
+        ),
     ],
 )
 def test_add_errors_are_one_line(db_path: Path, args: list[str], message: str) -> None:
@@ -105,6 +114,26 @@ def test_import_reports_counts_and_rejected_lines(db_path: Path) -> None:
         "  line 8: frequency: 'monthly' is not weekly or daily\n"
         "  line 9: timezone: 'Mars/Olympus' is not an IANA timezone name (such as "
         "'Europe/London')\n"
+    )
+
+
+def test_import_rejects_names_with_web_addresses(db_path: Path, tmp_path: Path) -> None:
+    csv_path = tmp_path / "names.csv"
+    csv_path.write_text(
+        "email,name,categories\n"
+        "ana@example.com,Ana Lima,Courts\n"
+        "bob@example.com,Call https://evil.example/pay,Courts\n"
+        "cat@example.com,cat.example,Courts\n",
+        encoding="utf-8",
+    )
+    result = run(db_path, "import", str(csv_path))
+    assert result.exit_code == 1
+    assert result.stdout == "Added 1, updated 0, unchanged 0, rejected 2, suppressed 0.\n"
+    assert result.stderr == (
+        "  line 3: name: 'Call https://evil.example/pay' contains a web address "
+        "('https://'); a name cannot hold links\n"
+        "  line 4: name: 'cat.example' contains a web address ('cat.example'); a name "
+        "cannot hold links\n"
     )
 
 

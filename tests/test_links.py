@@ -52,7 +52,7 @@ def test_paths_are_the_urls_without_the_site() -> None:
     assert LINKS.unsubscribe(7) == "https://news.example.com" + LINKS.unsubscribe_path(7)
     assert LINKS.preferences(7) == "https://news.example.com" + LINKS.preferences_path(7)
     assert LINKS.archive(3) == "https://news.example.com" + LINKS.archive_path(3)
-    assert LINKS.confirm_path(7, "a@example.org").startswith("/c/")
+    assert LINKS.confirm_path(7, "n0nce", "a@example.org").startswith("/c/")
 
 
 def test_longest_subscriber_link_bounds_every_id() -> None:
@@ -70,17 +70,18 @@ def test_readers_take_back_what_was_signed() -> None:
 
 
 def test_confirm_url_and_reader() -> None:
-    url = LINKS.confirm(12, "ana@example.org")
+    url = LINKS.confirm(12, "n0nce", "ana@example.org")
     assert url.startswith("https://news.example.com/c/")
     token = url.rsplit("/", 1)[1]
     claim = LINKS.read_confirm(token, 3600)
-    assert claim.subscriber_id == 12 and claim.matches("Ana@Example.org")
+    assert claim.request_id == 12 and claim.matches("Ana@Example.org")
+    assert claim.nonce_matches("n0nce") and not claim.nonce_matches("other")
     assert read_confirm_token(SECRET, token, max_age=3600) == claim
 
 
 def test_confirm_link_expires() -> None:
     with time_machine.travel("2026-11-28T08:00:00Z", tick=False):
-        token = LINKS.confirm_path(3, "a@example.org").rsplit("/", 1)[1]
+        token = LINKS.confirm_path(3, "n0nce", "a@example.org").rsplit("/", 1)[1]
     with time_machine.travel("2026-11-28T09:01:00Z", tick=False), pytest.raises(ExpiredTokenError):
         LINKS.read_confirm(token, 3600)
 

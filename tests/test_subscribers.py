@@ -118,7 +118,30 @@ def test_fast_path_agrees_with_email_validator(value: str) -> None:
         ),
         ("Ana\u2028Lima", "'Ana\\u2028Lima' contains a line break ('\\u2028')"),
         ("Ana\x00", "'Ana\\x00' contains a control character ('\\x00')"),
-        ("x" * 201, "201 characters is too long (at most 200)"),
+        ("x" * 81, "81 characters is too long (at most 80)"),
+        (
+            "Pay at https://x.example",
+            "'Pay at https://x.example' contains a web address ('https://'); a name cannot "
+            "hold links",
+        ),
+        ("www.example", "'www.example' contains a web address ('www.'); a name cannot hold links"),
+        (
+            "mailto:a@b",
+            "'mailto:a@b' contains a web address ('mailto:a@'); a name cannot hold links",
+        ),
+        (
+            "evil.example",
+            "'evil.example' contains a web address ('evil.example'); a name cannot hold links",
+        ),
+        # Fullwidth letters and an ideographic full stop: what a browser would still open.
+        (
+            "ｅｖｉｌ。ｃｏｍ",
+            "'ｅｖｉｌ。ｃｏｍ' contains a web address ('evil。com'); a name cannot hold links",
+        ),
+        (
+            "ann@bank.example",
+            "'ann@bank.example' contains a web address ('bank.example'); a name cannot hold links",
+        ),
     ],
 )
 def test_validate_name_rejects_header_breakers(value: str, message: str) -> None:
@@ -129,6 +152,9 @@ def test_validate_name_rejects_header_breakers(value: str, message: str) -> None
 
 def test_validators_accept_good_values() -> None:
     assert validate_name('  Smith, Jones & "Partners" 田中 ') == 'Smith, Jones & "Partners" 田中'
+    for name in ("J.R.R. Tolkien", "Dr. Ann O'Neil-Smith", "St. John", "José María", "No.5"):
+        assert validate_name(name) == name
+    assert validate_name("N" * 80) == "N" * 80
     assert validate_timezone("Asia/Kathmandu") == "Asia/Kathmandu"
     assert validate_frequency(" Daily ") == "daily"
     with pytest.raises(InputError, match="'Mars/Olympus' is not an IANA timezone name"):

@@ -67,9 +67,9 @@ def test_token_is_itsdangerous_signature_truncated() -> None:
 
 
 def test_confirm_round_trip_and_address_binding() -> None:
-    token = make_confirm_token(SECRET, 12, "Ana@Example.org")
+    token = make_confirm_token(SECRET, 12, "n0nce", "Ana@Example.org")
     claim = read_confirm_token(SECRET, token, max_age=3600)
-    assert claim.subscriber_id == 12
+    assert (claim.request_id, claim.nonce) == (12, "n0nce")
     assert claim.matches("ana@example.org")
     assert not claim.matches("someone-else@example.org")
     assert "ana" not in token.lower()
@@ -77,9 +77,9 @@ def test_confirm_round_trip_and_address_binding() -> None:
 
 def test_confirm_token_expires() -> None:
     with time_machine.travel("2026-11-28T08:00:00Z", tick=False):
-        token = make_confirm_token(SECRET, 3, "a@example.org")
+        token = make_confirm_token(SECRET, 3, "n0nce", "a@example.org")
     with time_machine.travel("2026-11-28T08:59:00Z", tick=False):
-        assert read_confirm_token(SECRET, token, max_age=3600).subscriber_id == 3
+        assert read_confirm_token(SECRET, token, max_age=3600).request_id == 3
     with time_machine.travel("2026-11-28T09:01:00Z", tick=False), pytest.raises(ExpiredTokenError):
         read_confirm_token(SECRET, token, max_age=3600)
 
@@ -88,7 +88,7 @@ def test_confirm_token_forged_or_from_another_purpose() -> None:
     with pytest.raises(TokenError) as info:
         read_confirm_token(SECRET, make_unsubscribe_token(SECRET, 3), max_age=3600)
     assert not isinstance(info.value, ExpiredTokenError)
-    token = make_confirm_token(SECRET, 3, "a@example.org")
+    token = make_confirm_token(SECRET, 3, "n0nce", "a@example.org")
     with pytest.raises(TokenError):
         read_confirm_token("other-secret", token, max_age=3600)
 
@@ -99,7 +99,7 @@ def test_missing_secret_key_says_what_to_do() -> None:
     assert "digest init" in str(info.value)
     assert "DIGEST_SECRET_KEY" in str(info.value)
     with pytest.raises(ConfigError):
-        make_confirm_token("", 1, "a@example.org")
+        make_confirm_token("", 1, "n0nce", "a@example.org")
 
 
 def test_address_tag_is_a_short_prefix_not_the_store_hash() -> None:

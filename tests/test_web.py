@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import flask
 import pytest
 import sqlite_utils
 import time_machine
@@ -20,6 +21,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from digest.config import Settings, WebSettings
+from digest.store import consent as consent_store
 from digest.store import editions as editions_store
 from digest.store import open_db
 from digest.store import subscribers as subscribers_store
@@ -129,6 +131,22 @@ def events(web: Web, subscriber_id: int) -> list[tuple[str, str, str]]:
     return [(e.kind, e.source, e.detail) for e in history]
 
 
+def requested(web: Web, email: str) -> tuple[str, str, tuple[str, ...]]:
+    """(name, frequency, category names) of the address's latest sign-up request."""
+    db = web.db()
+    try:
+        subscriber = subscribers_store.get_subscriber_by_email(db, email)
+        assert subscriber is not None
+        request_id = consent_store.latest_request_id(db, subscriber.id)
+        assert request_id is not None
+        request = consent_store.get_request(db, request_id)
+        assert request is not None
+        names = consent_store.category_names(db, request.category_ids)
+        return request.name, request.frequency, names
+    finally:
+        db.close()
+
+
 def active_subscriber(web: Web, email: str, **kwargs: Any) -> int:
     db = web.db()
     try:
@@ -145,13 +163,14 @@ def test_sign_up_creates_a_pending_reader_and_mails_a_confirm_link(web: Web) -> 
     assert response.status_code == 200
     assert "Check your inbox" in response.get_data(as_text=True)
     subscriber = web.subscriber("reader@example.com")
-    assert (subscriber.status, subscriber.source, subscriber.frequency, subscriber.name) == (
-        "pending",
-        "web",
-        "daily",
+    assert (subscriber.status, subscriber.source) == ("pending", "web")
+    # The choices wait in the request until the inbox's owner confirms it.
+    assert subscriber.categories == () and subscriber.name == ""
+    assert requested(web, "reader@example.com") == (
         "Ann",
+        "daily",
+        ("Consumer Safety", "Courts"),  # the site's order
     )
-    assert subscriber.categories == ("Consumer Safety", "Courts")  # the site's order
     [mail] = web.mail()
     assert mail.recipients == ["Reader@example.com"]
     assert mail.message["Subject"] == "Please confirm your subscription to Legal Reader"
@@ -488,13 +507,23 @@ def test_invalid_fields_get_a_message_next_to_the_field(web: Web) -> None:
     assert web.mail() == []
 
 
+def test_names_with_web_addresses_get_a_message_next_to_the_field(web: Web) -> None:
+    for name in ("Claim your prize at www.prize.example", "https://evil.example", "evil.example"):
+        response = sign_up(web.client, "reader@example.com", name=name)
+        assert response.status_code == 400, name
+        assert errors_on(response) == ["name"]
+        assert "Your name cannot contain a web address or link" in response.get_data(as_text=True)
+    assert web.mail() == []
+    assert web.subscriber("reader@example.com") is None
+
+
 def test_oversized_fields_and_bodies(web: Web) -> None:
     long_email = "a" * 5000 + "@example.com"
     response = sign_up(web.client, long_email, name="N" * 300)
     assert response.status_code == 400
     assert errors_on(response) == ["email", "name"]
     text = response.get_data(as_text=True)
-    assert "at most 254 characters" in text and "at most 200 characters" in text
+    assert "at most 254 characters" in text and "at most 80 characters" in text
     assert long_email not in text  # not echoed back in full
     huge = web.client.post("/subscribe", data={"email": "x@example.com", "name": "N" * 100_000})
     assert huge.status_code == 413
@@ -534,6 +563,41 @@ def test_unknown_pages_and_methods_get_pages_not_tracebacks(web: Web) -> None:
     for response in (web.client.get("/nope"), web.client.delete("/subscribe")):
         assert "Traceback" not in response.get_data(as_text=True)
         assert response.headers["Content-Security-Policy"]
+    # A 405 says what the page takes (RFC 9110 15.5.6).
+    assert web.client.delete("/subscribe").headers["Allow"] == "GET, HEAD, OPTIONS, POST"
+    assert web.client.put("/archive").headers["Allow"] == "GET, HEAD, OPTIONS"
+    assert web.client.put("/healthz").headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/archive/9223372036854775808",  # one past SQLite's largest integer
+        "/archive/9223372036854775807",
+        "/archive/99999999999999999999999999999",
+        "/archive/0",
+        "/archive/-1",
+        "/archive/1.5",
+        "/archive/%00",
+        "/c/" + "9" * 400,
+        "/p/zzzzzzzzzzzzz.AAAAAAAAAAAAAAAAAAAAAA",  # the largest id a token can spell
+        "/u/" + "x" * 5000,
+    ],
+)
+def test_every_id_in_a_url_is_checked_404_never_500(web: Web, path: str) -> None:
+    response = web.client.get(path)
+    assert response.status_code == 404, path
+    assert "Traceback" not in response.get_data(as_text=True)
+
+
+def test_a_signed_token_beyond_sqlites_integers_is_not_valid() -> None:
+    from digest.tokens import IdSigner, TokenError
+
+    signer = IdSigner(SECRET, "preferences")
+    token = signer.sign(2**63)
+    with pytest.raises(TokenError):
+        signer.read(token)
+    assert signer.read(signer.sign(2**63 - 1)) == 2**63 - 1
 
 
 # -- preferences ---------------------------------------------------------------------------------
@@ -701,13 +765,31 @@ def test_x_forwarded_for_is_trusted_only_when_configured(tmp_path: Path) -> None
         direct = make_web(tmp_path / "direct", relay)
         assert confirm_from(direct, "one@example.com", "198.51.100.1") == "10.0.0.2"
         proxied = make_web(tmp_path / "proxied", relay, trust_proxy=True)
+        schemes: list[str] = []
+
+        @proxied.app.before_request
+        def _scheme() -> None:
+            schemes.append(flask.request.scheme)
+
         assert confirm_from(proxied, "two@example.com", "198.51.100.1") == "198.51.100.1"
-        # Mounted under a path by the proxy: links and form actions carry the prefix.
-        prefix = {"X-Forwarded-Prefix": "/news"}
-        page = proxied.client.get("/", headers=prefix).get_data(as_text=True)
-        assert 'action="/news/subscribe"' in page and 'href="/news/static/site.css"' in page
-        page = direct.client.get("/", headers=prefix).get_data(as_text=True)
-        assert 'action="/subscribe"' in page
+        # X-Forwarded-Host and -Prefix are a client's to send: never honoured, even with
+        # trust_proxy (the observed attack redirected to //evil.example/).
+        hostile = {
+            "X-Forwarded-Prefix": "//evil.example",
+            "X-Forwarded-Host": "evil.example",
+            "X-Forwarded-Proto": "https",
+        }
+        for web in (direct, proxied):
+            moved = web.client.get("/subscribe", headers=hostile)
+            assert moved.status_code == 302
+            assert moved.headers["Location"] == "/"
+            page = web.client.get("/", headers=hostile).get_data(as_text=True)
+            assert 'action="/subscribe"' in page and 'href="/static/site.css"' in page
+            assert "evil.example" not in page
+        # X-Forwarded-Proto is honoured behind the proxy, as the README's nginx sets it.
+        schemes.clear()
+        proxied.client.get("/healthz", headers=hostile)
+        assert schemes == ["https"]
 
 
 def test_serve_is_a_cli_command() -> None:

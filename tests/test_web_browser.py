@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import queue
 import re
+import socket
 import subprocess
 import sys
 import threading
@@ -193,7 +194,7 @@ def test_reader_journey_in_a_real_browser(
     page.get_by_role("button", name="Subscribe").click()
     page.get_by_role("heading", name="Check your inbox").wait_for()
     subscriber = _subscriber(db_path, "reader@example.com")
-    assert (subscriber.status, subscriber.categories) == ("pending", ("Opioid Drugs", "Courts"))
+    assert subscriber.status == "pending"
 
     # 2. The confirmation email, and its link: a page with a button, then active.
     confirm = _link(_mail(relay, 1), base, "/c/")
@@ -201,7 +202,12 @@ def test_reader_journey_in_a_real_browser(
     assert _subscriber(db_path, "reader@example.com").status == "pending"
     page.get_by_role("button", name="Confirm my subscription").click()
     page.get_by_role("heading", name="You are subscribed").wait_for()
-    assert _subscriber(db_path, "reader@example.com").status == "active"
+    subscriber = _subscriber(db_path, "reader@example.com")
+    assert (subscriber.status, subscriber.categories, subscriber.name) == (
+        "active",
+        ("Opioid Drugs", "Courts"),
+        "Ann Reader",
+    )
 
     # 3. Signing up again mails the preferences link instead; change the choices there.
     page.goto(f"{base}/")
@@ -237,3 +243,69 @@ def test_reader_journey_in_a_real_browser(
 
     assert problems == []
     context.close()
+
+
+# -- body limits in the real server (#12) ---------------------------------------------------
+
+
+def _exchange(base: str, request: bytes, body_chunks: tuple[bytes, ...] = ()) -> bytes:
+    """Send ``request`` (and then each of ``body_chunks``, as long as the server reads) to
+    the server at ``base`` over a raw socket; everything it answers until it closes."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=TIMEOUT) as sock:
+        sock.sendall(request)
+        for chunk in body_chunks:
+            try:
+                sock.sendall(chunk)
+            except OSError:  # the server answered and closed: stop sending
+                break
+        answer = b""
+        while True:
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:
+                break
+            if not data:
+                break
+            answer += data
+    return answer
+
+
+def test_serve_refuses_a_declared_oversized_body_without_reading_it(
+    server: tuple[str, Path],
+) -> None:
+    """Waitress' default would wait for (and buffer) up to 1 GB first: here the 413 comes as
+    soon as the headers say 2 MB, though not one byte of the body was sent."""
+    base, _ = server
+    answer = _exchange(
+        base,
+        b"POST /subscribe HTTP/1.1\r\nHost: localhost\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Content-Length: 2000000\r\n\r\n",
+    )
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+
+
+def test_serve_stops_reading_a_chunked_body_past_one_megabyte(server: tuple[str, Path]) -> None:
+    base, db_path = server
+    size = 1024 * 1024
+    chunk = b"email=a%40example.com&name=" + b"N" * (size - 27)
+    answer = _exchange(
+        base,
+        b"POST /subscribe HTTP/1.1\r\nHost: localhost\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n",
+        # One chunk of exactly 1 MB, never terminated: without the limit the server would
+        # wait for the rest.
+        (f"{len(chunk):x}\r\n".encode("ascii"), chunk),
+    )
+    assert answer.startswith(b"HTTP/1.1 413 "), answer[:200]
+    assert _subscriber_or_none(db_path, "a@example.com") is None
+
+
+def _subscriber_or_none(db_path: Path, email: str) -> Subscriber | None:
+    db = open_db(db_path)
+    try:
+        return subscribers_store.get_subscriber_by_email(db, email)
+    finally:
+        db.close()

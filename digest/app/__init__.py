@@ -34,9 +34,10 @@ class App(Scheduled, Sample, Signup, Archive):
         *,
         clock: Clock = system_clock,
         transports: TransportFactory | None = None,
-        create: bool = True,
+        create: bool = False,
     ) -> App:
-        """An App on the database named in ``settings``."""
+        """An App on the database named in ``settings``. Only `digest init` passes
+        ``create=True``: everything else refuses a database that does not exist yet."""
         store = Store(Path(settings.db_path), create=create, busy_timeout=settings.db_busy_timeout)
         return cls(settings, store, transports=transports, clock=clock)
 

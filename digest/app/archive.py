@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from digest.app.base import AppBase
 from digest.curate import build_sections
-from digest.models import ArchivedEdition, Section
+from digest.models import MAX_ROW_ID, ArchivedEdition, Section
 from digest.store import editions as edition_store
 from digest.store import web as store
 
@@ -30,6 +30,8 @@ class Archive(AppBase):
     def archived_edition(self, edition_id: int) -> ArchivePage | None:
         """One sent edition's articles per category, in the site's order; None when no
         such edition was sent."""
+        if not 0 < edition_id <= MAX_ROW_ID:
+            return None
         edition = store.sent_edition(self.db, edition_id)
         if edition is None:
             return None

@@ -16,6 +16,7 @@ The rules (the CLI's `digest subscribers import --help` says the same):
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import IO
 
 from digest.errors import InputError
+from digest.files import open_regular, read_error
 from digest.models import SUBSCRIBER_STATUSES, SUPPRESSED_STATUSES
 from digest.store.subscriber_import import StagedRow
 from digest.validate import (
@@ -58,13 +60,9 @@ Parsed = StagedRow | Rejected | Suppressed
 
 def parse_csv(path: Path, lookup: CategoryIds) -> Iterator[Parsed]:
     """Every non-blank row of the file at ``path``, parsed."""
-    try:
-        handle = path.open(encoding="utf-8-sig", newline="")
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read file: {e.strerror or e}") from e
-    with handle:
+    # A regular file only: a FIFO or a device would block or never end (digest/files.py).
+    with open_regular(path) as raw:
+        handle = io.TextIOWrapper(raw, encoding="utf-8-sig", newline="")
         try:
             yield from _parse_rows(lookup, path, handle)
         except UnicodeDecodeError as e:
@@ -73,6 +71,10 @@ def parse_csv(path: Path, lookup: CategoryIds) -> Iterator[Parsed]:
             ) from e
         except csv.Error as e:
             raise InputError(f"{path}: not valid CSV: {e}") from e
+        except OSError as e:
+            raise read_error(path, e) from e
+        finally:
+            handle.detach()
 
 
 def _parse_rows(lookup: CategoryIds, path: Path, handle: IO[str]) -> Iterator[Parsed]:

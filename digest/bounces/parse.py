@@ -23,6 +23,7 @@ from flufl.bounce import all_failures
 
 from digest.bounces.classify import _BASIC, _ENHANCED, enhanced_code, failure_kind
 from digest.errors import InputError
+from digest.files import open_regular, read_error, read_regular
 
 _MESSAGE_ID_LINE = re.compile(rb"(?im)^[ \t>]*message-id:[ \t]*(?:\r?\n[ \t]+)?(<[^<>\s]+>)")
 _AUTO_REPLY_SUBJECT = re.compile(
@@ -388,18 +389,21 @@ def iter_messages(path: Path) -> Iterator[tuple[str, bytes]]:
         if not files:
             raise InputError(f"{path}: not a Maildir (no cur/ and new/) and no .eml files in it")
         for file in files:
-            yield str(file), file.read_bytes()
+            yield str(file), read_regular(file)
         return
-    try:
-        with path.open("rb") as handle:
-            head = handle.read(5)
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file or folder") from None
-    except OSError as e:
-        raise InputError(f"{path}: cannot read: {e}") from e
-    if head == b"From ":
+    if not path.exists() and not path.is_symlink():
+        raise InputError(f"{path}: no such file or folder")
+    # A regular file only (a FIFO would block, a device never end): digest/files.py.
+    with open_regular(path) as handle:
+        try:
+            data = handle.read(5)
+            if data != b"From ":
+                data += handle.read()
+        except OSError as e:
+            raise read_error(path, e) from e
+    if data == b"From ":
         box_ = mailbox.mbox(path, create=False)
         for number, key in enumerate(box_.keys(), 1):
             yield f"{path}#{number}", box_.get_bytes(key)
         return
-    yield str(path), path.read_bytes()
+    yield str(path), data

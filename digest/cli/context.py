@@ -18,6 +18,9 @@ class AppContext:
     config_path: str | None = None
     db_override: str | None = None
     clock: Clock = system_clock
+    # Only `digest init` may create the database; every other command refuses a missing
+    # or empty one rather than silently making it.
+    create_db: bool = False
     _settings: Settings | None = field(default=None, repr=False)
     _app: App | None = field(default=None, repr=False)
 
@@ -34,7 +37,7 @@ class AppContext:
     @property
     def core(self) -> App:
         if self._app is None:
-            self._app = App.open(self.settings, clock=self.clock)
+            self._app = App.open(self.settings, clock=self.clock, create=self.create_db)
         return self._app
 
     def close(self) -> None:

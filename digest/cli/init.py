@@ -30,6 +30,7 @@ def init(app: AppContext, sample: bool) -> None:
     else:
         config.write_text(config_text(secrets.token_urlsafe(32)), encoding="utf-8")
         click.echo(f"Config: {config} (written, with a new secret key)")
+    app.create_db = True  # the one command that may
     app.core.db  # noqa: B018 (creates and migrates the database)
     click.echo(f"Database: {app.db_path}")
     if sample:

@@ -114,9 +114,11 @@ def run(app: AppContext, log_level: str) -> None:
         digest schedule run
         digest --config /etc/digest/digest.toml schedule run --log-level warning
     """
-    configure_logging(log_level.lower())
     settings = app.settings
-    app.core.db  # open and migrate now, so a bad database fails before the jobs start  # noqa: B018
+    # Open and migrate now, so a bad or missing database fails before the jobs start (and
+    # before logging is set up: the error is one line on stderr, like every command's).
+    app.core.db  # noqa: B018
+    configure_logging(log_level.lower())
     stop = threading.Event()
     with single_runner(settings), _stop_on_signals(stop):
         run_daemon(settings, Runner(settings, clock=app.clock, stop=stop), stop)

@@ -37,7 +37,7 @@ def serve(app: AppContext, host: str | None, port: int | None, threads: int) -> 
     # Imported here so other commands do not pay for Flask and waitress at start-up.
     import waitress
 
-    from digest.web import create_app, mailer_of
+    from digest.web import MAX_REQUEST_BODY, create_app, mailer_of
 
     settings = app.settings
     app.core.db  # noqa: B018 (migrate, and fail on a bad path, before listening)
@@ -52,6 +52,8 @@ def serve(app: AppContext, host: str | None, port: int | None, threads: int) -> 
         ident="digest",
         # ProxyFix does this when web.trust_proxy is set; waitress must not do it too.
         clear_untrusted_proxy_headers=False,
+        # Waitress buffers a whole body before the app runs; its default allows 1 GB.
+        max_request_body_size=MAX_REQUEST_BODY,
     )
     # Bound now, so the real port is known even with --port 0.
     click.echo(

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
-import os
 import socket
-import stat
 import threading
 import urllib.error
 import urllib.request
@@ -21,6 +19,7 @@ from typing import Any
 
 from digest import __version__
 from digest.errors import InputError
+from digest.files import read_regular
 
 FETCH_TIMEOUT = 30.0  # seconds, for each read of the socket
 FETCH_DEADLINE = 60.0  # seconds, for the whole fetch
@@ -174,24 +173,4 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
 
 def read_file(source: str) -> bytes:
     """The bytes of the regular file at ``source``."""
-    try:
-        # Non-blocking: a FIFO opens at once instead of waiting for a writer.
-        fd = os.open(source, os.O_RDONLY | os.O_NONBLOCK)
-    except FileNotFoundError:
-        raise InputError(f"{source}: file not found") from None
-    except OSError as e:
-        raise _read_error(source, e) from e
-    try:
-        # fstat of the open file, not stat of the name: the name may change in between.
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise InputError(f"{source}: not a regular file")
-        with open(fd, "rb", closefd=False) as file:
-            return file.read()
-    except OSError as e:
-        raise _read_error(source, e) from e
-    finally:
-        os.close(fd)
-
-
-def _read_error(source: str, error: OSError) -> InputError:
-    return InputError(f"{source}: cannot read ({error.strerror or error})")
+    return read_regular(source)

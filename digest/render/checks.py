@@ -217,13 +217,22 @@ def check_templates(settings: Settings, template_dir: str | None = None) -> Chec
     _check_message(message.data, settings, report)
     for kind in ("confirm", "welcome_back"):
         try:
-            method = renderer.render_confirm if kind == "confirm" else renderer.render_welcome_back
-            single = method(
-                Recipient(1, "reader@example.org", "Zoë Reader"),
-                categories=["Opioid Drugs", f"Recalls {HOSTILE}"],
-                message_id=make_message_id(sending_domain(settings)),
-                date=SAMPLE_NOW,
-            )
+            recipient = Recipient(1, "reader@example.org", "Zoë Reader")
+            categories = ["Opioid Drugs", f"Recalls {HOSTILE}"]
+            message_id = make_message_id(sending_domain(settings))
+            if kind == "confirm":
+                single = renderer.render_confirm(
+                    recipient,
+                    request_id=1,
+                    nonce="sample-nonce",
+                    categories=categories,
+                    message_id=message_id,
+                    date=SAMPLE_NOW,
+                )
+            else:
+                single = renderer.render_welcome_back(
+                    recipient, categories=categories, message_id=message_id, date=SAMPLE_NOW
+                )
         except DigestError as e:
             report.errors.append(str(e))
             continue

@@ -300,12 +300,15 @@ class Renderer:
         self,
         recipient: Recipient,
         *,
+        request_id: int,
+        nonce: str,
         categories: Sequence[str],
         message_id: str,
         date: datetime,
     ) -> OutgoingMessage:
-        """The double opt-in message with its confirm link."""
-        url = self.site_links.confirm(recipient.subscriber_id, recipient.email)
+        """The double opt-in message with the link that confirms sign-up request
+        ``request_id`` (``nonce`` is the one stored with it)."""
+        url = self.site_links.confirm(request_id, nonce, recipient.email)
         return self.system.render(
             "confirm",
             recipient,

@@ -1,6 +1,9 @@
 """System mails: one message to one person, sent because they just asked for it (the confirm
 request, "you are already subscribed"). Every one goes through :meth:`SystemMails.render`:
-templates ``<name>.mjml.j2`` and ``<name>.txt.j2``, the subject from :data:`SUBJECTS`."""
+templates ``<name>.mjml.j2`` and ``<name>.txt.j2``, the subject from :data:`SUBJECTS`.
+
+A system mail is sent to whatever address was typed into the sign-up form, so it carries
+nothing else the stranger typed: no name in the To header, no greeting by name."""
 
 from __future__ import annotations
 
@@ -64,7 +67,10 @@ class SystemMails:
             **common_context(self.settings),
             **context,
             "subject": subject,
-            "name": clean_text(recipient.name),
+            # Never the name: whoever signs up types it, and these mails go to an address
+            # that did not choose it (a phishing channel). Kept as a variable, always empty,
+            # so an editor's template that still greets by name renders.
+            "name": "",
             "categories": [clean_text(c) for c in categories],
         }
         mjml_source = self.templates.render(f"{name}.mjml.j2", full)
@@ -73,7 +79,7 @@ class SystemMails:
         mid = normalise_message_id(message_id)
         headers = [
             f"From: {self.envelope.from_header}\r\n".encode("ascii"),
-            f"To: {format_address(recipient.name, recipient.email)}\r\n".encode("ascii"),
+            f"To: {format_address('', recipient.email)}\r\n".encode("ascii"),
             header_line("Subject", subject),
             f"Date: {format_datetime(date)}\r\n".encode("ascii"),
             f"Message-ID: {mid}\r\n".encode("ascii"),

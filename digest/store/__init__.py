@@ -1,8 +1,8 @@
 """The store: the only package with SQL in it.
 
-``open_db(path)`` opens (creating if needed) a SQLite file, applies pending migrations and
-returns a :class:`sqlite_utils.Database`. Query functions live in the submodules and take that
-database as their first argument.
+``open_db(path)`` opens a SQLite file (creating it only with ``create=True``, as `digest init`
+does), applies pending migrations and returns a :class:`sqlite_utils.Database`. Query
+functions live in the submodules and take that database as their first argument.
 """
 
 from __future__ import annotations

@@ -63,16 +63,27 @@ class Store:
 def open_db(
     path: str | Path, *, create: bool = True, busy_timeout: float = BUSY_TIMEOUT_S
 ) -> sqlite_utils.Database:
-    """Open the database at ``path`` ready for use by several processes at once."""
+    """Open the database at ``path`` ready for use by several processes at once. With
+    ``create=False`` (every command but `digest init`, the web pages, the scheduler) a file
+    that does not exist, is empty or holds no digest schema is refused and left as it is,
+    so a mistyped path or a folder without `digest init` never gets a new empty database."""
     path = Path(path)
-    if not create and not path.exists():
-        raise StoreError(f"{path}: database not found (run `digest init` first)")
     if path.exists() and path.is_dir():
         raise StoreError(f"{path}: is a directory, not a database file")
+    if not create and (not path.exists() or path.stat().st_size == 0):
+        what = "no database" if not path.exists() else "the database file is empty"
+        raise StoreError(f"{path}: {what} (run `digest init` to create one, or pass --db)")
     try:
         # isolation_level=None: we manage transactions explicitly (BEGIN IMMEDIATE), so a
-        # delivery can be committed the moment the relay accepts it.
-        conn = sqlite3.connect(str(path), timeout=busy_timeout, isolation_level=None)
+        # delivery can be committed the moment the relay accepts it. mode=rw never creates.
+        target = f"{path.resolve().as_uri()}?mode={'rwc' if create else 'rw'}"
+        conn = sqlite3.connect(target, timeout=busy_timeout, isolation_level=None, uri=True)
+        if not create and not _has_schema(conn):
+            conn.close()
+            raise StoreError(
+                f"{path}: not a digest database (no schema; run `digest init` to create one, "
+                "or pass --db)"
+            )
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
@@ -86,8 +97,35 @@ def open_db(
     return db
 
 
+def _has_schema(conn: sqlite3.Connection) -> bool:
+    """True when the file holds the migrations table digest's schema starts with."""
+    row = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+        [migrations.migrations_table],
+    ).fetchone()
+    return row is not None
+
+
+SQLITE_IOERR = 10
+SQLITE_FULL = 13
+
+
+def _disk_trouble(e: sqlite3.DatabaseError) -> bool:
+    """SQLITE_FULL or SQLITE_IOERR (with any extended code)."""
+    code = getattr(e, "sqlite_errorcode", None)
+    return isinstance(code, int) and code & 0xFF in (SQLITE_FULL, SQLITE_IOERR)
+
+
 def _store_error(path: Path, e: sqlite3.DatabaseError) -> StoreError:
     text = str(e)
+    code = getattr(e, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF == SQLITE_FULL:
+        return StoreError(
+            f"{path}: the disk or the database is full; nothing of this change was written "
+            "(free some space and try again)"
+        )
+    if isinstance(code, int) and code & 0xFF == SQLITE_IOERR:
+        return StoreError(f"{path}: disk I/O error ({text}); nothing of this change was written")
     if "file is not a database" in text or "malformed" in text:
         return StoreError(f"{path}: not a SQLite database ({text})")
     if "locked" in text or "busy" in text:
@@ -112,11 +150,17 @@ def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
         raise _store_error(Path(db_path(db)), e) from e
     try:
         yield db
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    else:
         conn.execute("COMMIT")
+    except BaseException as e:
+        # On a full disk or an I/O error SQLite may already have rolled the transaction
+        # back itself; a second ROLLBACK would then fail with "cannot rollback - no
+        # transaction is active" and hide the real error.
+        if conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
+        if isinstance(e, sqlite3.DatabaseError) and _disk_trouble(e):
+            raise _store_error(Path(db_path(db)), e) from e
+        raise
 
 
 def named(db: sqlite_utils.Database, sql: str, params: object = ()) -> sqlite3.Cursor:

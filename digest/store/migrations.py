@@ -180,3 +180,29 @@ def m005_fencing(db: sqlite_utils.Database) -> None:
         ALTER TABLE send_locks ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
         """
     )
+
+
+@migrations()
+def m005_consent_requests(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- One row per web sign-up (and per "send me a new link"): the choices that were
+        -- asked for, held here until the inbox's owner confirms. A confirm token names one
+        -- row by id and nonce; confirming applies exactly these choices, once. A newer row
+        -- for the same subscriber supersedes the older ones.
+        CREATE TABLE signup_requests (
+            id INTEGER PRIMARY KEY,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+            nonce TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            frequency TEXT NOT NULL CHECK (frequency IN ('weekly', 'daily')),
+            category_ids TEXT NOT NULL DEFAULT '[]',  -- JSON list, in the site's order
+            -- what the sign-up led to: 'confirm' (a link was mailed), 'welcome_back'
+            -- (already active), 'refused' (an operator-only status: nothing mailed)
+            outcome TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            confirmed_at TEXT
+        );
+        CREATE INDEX signup_requests_subscriber ON signup_requests (subscriber_id, id);
+        """
+    )

@@ -94,6 +94,39 @@ def insert_subscriber(db: sqlite_utils.Database, new: NewSubscriber, now: dateti
     return subscriber_id
 
 
+def add_if_new(
+    db: sqlite_utils.Database, new: NewSubscriber, now: datetime
+) -> tuple[Subscriber, bool]:
+    """The subscriber with ``new.email``, inserted first when the address is unknown (True),
+    found otherwise (False, nothing written; a forgotten address is found by its hash).
+    The same statements run either way (docs/architecture.md: web sign-up must not reveal
+    by its timing whether an address is known)."""
+    at = to_db(now)
+    cursor = db.execute(
+        """
+        INSERT INTO subscribers (email, email_hash, name, status, frequency, timezone,
+            created_at, confirmed_at, source, consent_ip)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+        """,
+        [
+            new.email,
+            email_hash(new.email),
+            new.name,
+            new.status,
+            new.frequency,
+            new.timezone,
+            at,
+            at if new.status == "active" else None,
+            new.source,
+            new.consent_ip,
+        ],
+    )
+    subscriber = get_subscriber_by_email(db, new.email)
+    if subscriber is None:  # just inserted or found, in this transaction
+        raise LookupError(f"no subscriber for {email_hash(new.email)}")
+    return subscriber, cursor.rowcount == 1
+
+
 def update_subscriber(
     db: sqlite_utils.Database,
     subscriber_id: int,
@@ -314,7 +347,8 @@ def forget(db: sqlite_utils.Database, subscriber_id: int, now: datetime, source:
     """Erase the personal data of a subscriber (GDPR erasure) but keep the row, its
     email_hash and a 'forgotten' status, so the address stays suppressed and cannot be
     re-added by mistake. Subscriptions go; event details, relay replies on deliveries and
-    bounce diagnostics are blanked because they can quote the address."""
+    bounce diagnostics are blanked because they can quote the address; sign-up requests
+    (a typed name and choices) are deleted."""
     set_status(db, subscriber_id, "forgotten", now, source)
     db.execute(
         "UPDATE subscribers SET email = NULL, name = '', timezone = 'UTC', consent_ip = '' "
@@ -322,6 +356,8 @@ def forget(db: sqlite_utils.Database, subscriber_id: int, now: datetime, source:
         [subscriber_id],
     )
     db.execute("DELETE FROM subscriptions WHERE subscriber_id = ?", [subscriber_id])
+    # Sign-up requests hold the name and choices someone typed for the address.
+    db.execute("DELETE FROM signup_requests WHERE subscriber_id = ?", [subscriber_id])
     db.execute("UPDATE events SET detail = '' WHERE subscriber_id = ?", [subscriber_id])
     db.execute("UPDATE deliveries SET reply = '' WHERE subscriber_id = ?", [subscriber_id])
     db.execute("UPDATE bounces SET diagnostic = '' WHERE subscriber_id = ?", [subscriber_id])

@@ -3,7 +3,7 @@ unsubscribe and the public archive. ``digest serve`` runs :func:`create_app` und
 
 from __future__ import annotations
 
-from digest.web.app import create_app
+from digest.web.app import MAX_REQUEST_BODY, create_app
 from digest.web.context import mailer_of
 
-__all__ = ["create_app", "mailer_of"]
+__all__ = ["MAX_REQUEST_BODY", "create_app", "mailer_of"]

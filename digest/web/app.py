@@ -11,7 +11,7 @@ from typing import Any
 
 import jinja2
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from digest.app import App, TransportFactory
@@ -27,6 +27,9 @@ log = logging.getLogger("digest.web")
 
 # A sign-up or preferences form is well under 4 KB; anything bigger is not a reader.
 MAX_CONTENT_LENGTH = 64 * 1024
+# What `digest serve` lets waitress buffer before the app sees a request (waitress' own
+# default is 1 GB, read in full before any 413). Flask's limit above is the tighter one.
+MAX_REQUEST_BODY = 1024 * 1024
 MAX_FORM_MEMORY_SIZE = 16 * 1024
 MAX_FORM_PARTS = 200
 _HEX_COLOR = re.compile(r"#(?:[0-9a-fA-F]{3}){1,2}")
@@ -75,8 +78,11 @@ def create_app(
     if settings.web.trust_proxy:
         # Only behind a proxy we run: otherwise anyone could pick their IP for rate limits
         # and consent records by sending X-Forwarded-For.
+        # X-Forwarded-For and -Proto only: a client can send X-Forwarded-Host or -Prefix
+        # through a proxy that does not clear them, and every link and redirect would then
+        # point wherever it chose ("//evil.example/"). README: the nginx lines that clear them.
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1
+            app.wsgi_app, x_for=1, x_proto=1, x_host=0, x_prefix=0
         )
 
     from digest.web import views
@@ -85,8 +91,8 @@ def create_app(
 
     @app.context_processor
     def _root() -> dict[str, Any]:
-        # Behind a proxy that mounts us under a path (X-Forwarded-Prefix, with trust_proxy)
-        # every link and form action starts with it. CSRF tokens bind the path without it.
+        # The WSGI server's SCRIPT_NAME (never a request header): every link and form action
+        # starts with it. CSRF tokens bind the path without it.
         return {"root": request.script_root}
 
     @app.teardown_appcontext
@@ -104,8 +110,13 @@ def create_app(
         return response
 
     @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> tuple[str, int]:
-        return error_page(error.code or 500), error.code or 500
+    def _http_error(error: HTTPException) -> Response:
+        code = error.code or 500
+        response = Response(error_page(code), code)
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # RFC 9110 15.5.6: a 405 says which methods the page takes.
+            response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+        return response
 
     @app.errorhandler(StoreError)
     def _store_error(error: StoreError) -> tuple[str, int]:

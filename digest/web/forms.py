@@ -13,11 +13,22 @@ from werkzeug.datastructures import MultiDict
 from digest.app import Choices
 from digest.errors import InputError
 from digest.models import FREQUENCIES, Category, Frequency
-from digest.validate import MAX_NAME_LENGTH, normalise_email, validate_frequency, validate_name
+from digest.validate import (
+    MAX_NAME_LENGTH,
+    InvalidName,
+    normalise_email,
+    validate_frequency,
+    validate_name,
+)
 
 MAX_EMAIL_LENGTH = 254  # RFC 5321's path limit less the angle brackets
 HONEYPOT_FIELD = "website"
 _REPLACEMENT = "\ufffd"
+_NAME_PROBLEMS = {
+    "length": f"Your name can have at most {MAX_NAME_LENGTH} characters.",
+    "control": "Your name cannot contain line breaks or control characters.",
+    "address": "Your name cannot contain a web address or link (such as www. or example.com).",
+}
 
 
 @dataclass
@@ -82,13 +93,9 @@ def read_choices(
     state.name = form.get("name", "")[: MAX_NAME_LENGTH * 2]
     try:
         name = validate_name(state.name)
-    except InputError:
+    except InvalidName as e:
         name = ""
-        state.errors["name"] = (
-            f"Your name can have at most {MAX_NAME_LENGTH} characters."
-            if len(state.name.strip()) > MAX_NAME_LENGTH
-            else "Your name cannot contain line breaks or control characters."
-        )
+        state.errors["name"] = _NAME_PROBLEMS[e.problem]
     by_slug = {c.slug: c for c in categories}
     picked: list[Category] = []
     unknown: list[str] = []

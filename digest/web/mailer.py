@@ -53,7 +53,7 @@ class Mailer:
             # the address) and carry on with the next message.
             log.exception("%s email for subscriber %d failed", job.kind, job.subscriber_id)
             return
-        if result.kind != "sent":
+        if result is not None and result.kind != "sent":
             log.warning(
                 "%s email for subscriber %d not accepted by the relay: %s %s",
                 job.kind,

@@ -12,7 +12,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from digest.app import ConfirmOutcome, Refusal
 from digest.app.signup import SOURCE
 from digest.links import ARCHIVE_PREFIX, CONFIRM_PREFIX, PREFERENCES_PREFIX, UNSUBSCRIBE_PREFIX
-from digest.models import ArchivedEdition, Category, Subscriber, SubscriberStatus
+from digest.models import MAX_ROW_ID, ArchivedEdition, Category, Subscriber, SubscriberStatus
 from digest.render.present import clean_text, date_label, period_label, safe_url, summary_text
 from digest.tokens import ConfirmClaim, ExpiredTokenError, TokenError
 from digest.web.context import core, error_page, state
@@ -128,9 +128,9 @@ def subscribe() -> Page:
     refused = core().take_signup_slot(ip=_client_ip(), address=email)
     if refused:
         return _rate_limited(refused)
-    job = core().sign_up(email, choices, detail)
-    if job is not None:
-        state().mailer.submit(job)
+    # Always a job (kind "none" does nothing on the mail thread): the same steps for every
+    # address, known or not.
+    state().mailer.submit(core().sign_up(email, choices, detail))
     return _check_inbox()
 
 
@@ -295,9 +295,7 @@ def preferences(token: str) -> Page:
         refused = core().take_signup_slot(ip=_client_ip(), address=subscriber.email)
         if refused:
             return _rate_limited(refused)
-        job = core().sign_up(subscriber.email, choices, "preferences")
-        if job is not None:
-            state().mailer.submit(job)
+        state().mailer.submit(core().sign_up(subscriber.email, choices, "preferences"))
         return _check_inbox()
     core().save_preferences(subscriber.id, choices)
     # Post/redirect/get: reloading the page must not post the form again.
@@ -358,7 +356,8 @@ def _edition_view(edition: ArchivedEdition) -> dict[str, Any]:
     }
 
 
-@bp.get(f"{ARCHIVE_PREFIX}<int:edition_id>")
+# Out of range (0, or beyond SQLite's integers) matches no route: a 404 like any unknown id.
+@bp.get(f"{ARCHIVE_PREFIX}<int(min=1, max={MAX_ROW_ID}):edition_id>")
 def archive_edition(edition_id: int) -> Page:
     page = core().archived_edition(edition_id)
     if page is None:
