@@ -65,8 +65,13 @@ def app_for(
 ) -> App:
     """The application core over an open test database (its connection on this thread)."""
     store = Store.adopt(db)
+    # A relay address nothing listens on: the machine's own port 25 (CI installs Postfix)
+    # must never decide a test.
     settings = settings or dataclasses.replace(
-        Settings(), db_path=store.path, secret_key="test-secret-key"
+        Settings(),
+        db_path=store.path,
+        secret_key="test-secret-key",
+        smtp=SmtpSettings(url="smtp://127.0.0.1:1", timeout=5.0),
     )
     return App(settings, store, clock=clock or (lambda: NOW))
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from werkzeug.test import TestResponse
 
 from digest.cli import cli
 from digest.store import editions as store
@@ -72,6 +73,46 @@ def test_internationalised_addresses_among_ascii_ones(tmp_path: Path, smtputf8: 
         again = send_at(db, settings, NOW)
         assert again.status == "already-complete"
         assert len(relay.received) == (5 if smtputf8 else 3)
+
+
+@pytest.mark.parametrize("smtputf8", [True, False])
+def test_every_way_in_asks_whether_the_relay_can_carry_the_address(
+    tmp_path: Path, smtputf8: bool
+) -> None:
+    """The same check at `subscribers add`, a CSV import and the web form: an address with
+    non-ASCII characters before the @ is accepted only when the relay offers SMTPUTF8."""
+    path = _database(tmp_path)
+    with running_relay(smtputf8=smtputf8) as relay:
+        config = tmp_path / "digest.toml"
+        config.write_text(f'secret_key = "k"\n[smtp]\nurl = "{relay.url}"\n')
+        base = ["--config", str(config), "--db", str(path), "subscribers"]
+        add = CliRunner().invoke(cli, [*base, "add", "zoë@example.org", "-c", "Courts"])
+        csv_file = tmp_path / "readers.csv"
+        csv_file.write_text("email,categories\nžan@example.org,Courts\nok@example.org,Courts\n")
+        imported = CliRunner().invoke(cli, [*base, "import", str(csv_file)])
+        page = _web_signup(path, relay.url, "ünal@example.org")
+    refusal = "our mail server does not accept non-ASCII characters before the @ (SMTPUTF8)"
+    if smtputf8:
+        assert add.exit_code == 0, add.output
+        assert imported.exit_code == 0 and "Added 2," in imported.output
+        assert page.status_code == 200
+    else:
+        assert add.exit_code == 1
+        assert refusal in add.output and len(add.output.splitlines()) == 1
+        assert imported.exit_code == 1 and "Added 1," in imported.output
+        assert "line 2: email: žan@example.org cannot be mailed" in imported.output
+        assert page.status_code == 400
+        assert refusal in page.get_data(as_text=True)
+
+
+def _web_signup(path: Path, relay_url: str, email: str) -> TestResponse:
+    from digest.web import create_app
+
+    app = create_app(settings_for(path, relay_url))
+    client = app.test_client()
+    return client.post(
+        "/subscribe", data={"email": email, "categories": "courts", "frequency": "weekly"}
+    )
 
 
 def test_undeliverable_readers_do_not_fail_the_command(tmp_path: Path) -> None:

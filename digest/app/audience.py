@@ -87,7 +87,7 @@ class Audience(AppBase):
 
         A suppressed address (unsubscribed, bounced, complained, forgotten) is refused unless
         ``reactivate`` is true: people who left must not be re-added by accident."""
-        address = checked("email", normalise_email, email)
+        address = checked("email", self.usable_address, email)
         name = None if name is None else checked("name", validate_name, name)
         freq = None if frequency is None else checked("frequency", validate_frequency, frequency)
         timezone = None if timezone is None else checked("timezone", validate_timezone, timezone)
@@ -159,6 +159,7 @@ class Audience(AppBase):
         lookup = CategoryIds(
             lambda name: _category_id(self, name),
             lambda: [c.name for c in list_categories(db)],
+            self.usable_address,
         )
         bulk.begin_import(db)
         try:

@@ -16,11 +16,13 @@ import sqlite_utils
 
 from digest.clock import Clock, system_clock
 from digest.config import Settings
-from digest.deliver.smtp import SmtpTransport, Transport
+from digest.deliver.smtp import SmtpTransport, Transport, relay_offers
+from digest.errors import InputError
 from digest.links import Links
 from digest.mime import make_message_id, sending_domain
 from digest.render import Renderer
 from digest.store import Store
+from digest.validate import envelope_address, normalise_email
 
 TransportFactory = Callable[[], Transport]
 # What a use case raises when SQLite itself fails in a way the store did not translate into a
@@ -53,6 +55,7 @@ class AppBase:
         self.clock = clock
         self.links = Links.from_settings(settings)
         self._renderer: Renderer | None = None
+        self._smtputf8: bool | None = None
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -71,6 +74,26 @@ class AppBase:
         if self._renderer is None:
             self._renderer = self.new_renderer()
         return self._renderer
+
+    def usable_address(self, email: str) -> str:
+        """The normalised address, or InputError: what every way in (the CLI, a CSV import,
+        the web form) accepts. An address with non-ASCII characters before the @ needs a
+        relay offering SMTPUTF8; when the relay says it does not, the address is refused
+        here rather than accepted and never mailed (the relay is asked once per App; a relay
+        that cannot be reached is not held against the address)."""
+        address = normalise_email(email)
+        if envelope_address(address)[1] and self._relay_smtputf8() is False:
+            raise InputError(
+                f"{address} cannot be mailed: our mail server does not accept non-ASCII "
+                "characters before the @ (SMTPUTF8); please use another address"
+            )
+        return address
+
+    def _relay_smtputf8(self) -> bool | None:
+        if self._smtputf8 is None:
+            smtp = self.settings.smtp
+            self._smtputf8 = relay_offers(smtp.parsed, "smtputf8", timeout=smtp.timeout)
+        return self._smtputf8
 
     def message_id(self) -> str:
         return make_message_id(sending_domain(self.settings))

@@ -192,6 +192,18 @@ def _text(reply: bytes | str) -> str:
     return " ".join(text.split())
 
 
+def relay_offers(url: SmtpUrl, extension: str, timeout: float = 10.0) -> bool | None:
+    """Whether the relay's EHLO offers ``extension`` (e.g. smtputf8); None when it cannot be
+    reached or refuses us, so the caller can tell "no" from "do not know"."""
+    transport = SmtpTransport(url, timeout=timeout)
+    try:
+        return bool(transport.connect().has_extn(extension))
+    except (OSError, smtplib.SMTPException, DeliveryError):
+        return None
+    finally:
+        transport.close()
+
+
 def check_relay(url: SmtpUrl, timeout: float = 10.0) -> None:
     """Fail fast with a clear message when the relay cannot be reached or refuses login."""
     transport = SmtpTransport(url, timeout=timeout)

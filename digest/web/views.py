@@ -11,6 +11,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from digest.app import ConfirmOutcome, Refusal
 from digest.app.signup import SOURCE
+from digest.errors import InputError
 from digest.links import ARCHIVE_PREFIX, CONFIRM_PREFIX, PREFERENCES_PREFIX, UNSUBSCRIBE_PREFIX
 from digest.models import MAX_ROW_ID, ArchivedEdition, Category, Subscriber, SubscriberStatus
 from digest.render.present import clean_text, date_label, period_label, safe_url, summary_text
@@ -120,6 +121,11 @@ def subscribe() -> Page:
     form = FormState()
     email, email_error = read_email(request.form.get("email", ""))
     form.email = email
+    if not email_error:
+        try:
+            core().usable_address(email)
+        except InputError as e:
+            email_error = e.message
     if email_error:
         form.errors["email"] = email_error
     choices = read_choices(request.form, _categories(), form)
