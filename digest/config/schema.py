@@ -258,6 +258,9 @@ class WebSettings:
     signup_limit_per_address_per_day: int = setting(
         3, "Sign-ups accepted for one email address in a day.", minimum=1
     )
+    api_rate_limit_per_minute: int = setting(
+        120, "Requests one API key may make in a minute (/api/v1/).", minimum=1
+    )
 
 
 @dataclass(frozen=True)

@@ -167,3 +167,24 @@ def m004_bounces(db: sqlite_utils.Database) -> None:
         CREATE INDEX deliveries_message_id ON deliveries (message_id) WHERE message_id != '';
         """
     )
+
+
+@migrations()
+def m007_api_keys(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Keys for /api/v1/. The token is shown once; only the sha256 of its secret part is
+        -- kept. ``prefix`` (random, not secret) finds the row; the hash is then compared in
+        -- constant time. A revoked key stays, so its name cannot be reused by mistake.
+        CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            prefix TEXT NOT NULL UNIQUE,
+            secret_hash TEXT NOT NULL,
+            scope TEXT NOT NULL CHECK (scope IN ('read', 'write', 'import')),
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        );
+        """
+    )

@@ -24,6 +24,7 @@ from digest.web.mailer import Mailer
 from digest.web.security import CSRF_FIELD, CsrfTokens, security_headers
 
 log = logging.getLogger("digest.web")
+Page = tuple[str, int] | Response
 
 # A sign-up or preferences form is well under 4 KB; anything bigger is not a reader.
 MAX_CONTENT_LENGTH = 64 * 1024
@@ -79,9 +80,10 @@ def create_app(
             app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1
         )
 
-    from digest.web import views
+    from digest.web import api, views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
 
     @app.context_processor
     def _root() -> dict[str, Any]:
@@ -104,17 +106,23 @@ def create_app(
         return response
 
     @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> tuple[str, int]:
+    def _http_error(error: HTTPException) -> Page:
+        if api.is_api(request.path):
+            return api.http_problem(error)
         return error_page(error.code or 500), error.code or 500
 
     @app.errorhandler(StoreError)
-    def _store_error(error: StoreError) -> tuple[str, int]:
+    def _store_error(error: StoreError) -> Page:
         log.error("database: %s", error)
+        if api.is_api(request.path):
+            return api.problem(503, "the database is busy; try again in a minute")
         return error_page(503), 503
 
     @app.errorhandler(Exception)
-    def _unexpected(error: Exception) -> tuple[str, int]:
+    def _unexpected(error: Exception) -> Page:
         log.exception("unexpected error on %s %s", request.method, request.path)
+        if api.is_api(request.path):
+            return api.problem(500, "an unexpected error; it has been logged")
         return error_page(500), 500
 
     return app

@@ -39,6 +39,8 @@ def _reject_undecodable() -> Page | None:
     """A form body that is not UTF-8 gets a clear 400, not a guess at what was meant."""
     if request.method != "POST" or request.mimetype not in FORM_CONTENT_TYPES:
         return None
+    if request.path.startswith("/api/"):
+        return None  # the API answers JSON only, with its own limit (digest.web.api)
     # Read (and cache) the body first: werkzeug then parses the form from the cache.
     body = request.get_data(cache=True) if request.mimetype.endswith("urlencoded") else b""
     if undecodable(request.mimetype, body, request.form):
