@@ -319,3 +319,41 @@ class ApiKey:
     created_at: datetime
     last_used_at: datetime | None = None
     revoked_at: datetime | None = None
+
+
+WEBHOOK_EVENTS = (
+    "subscribed",
+    "confirmed",
+    "unsubscribed",
+    "bounced",
+    "complained",
+    "edition.sent",
+)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: int
+    url: str
+    events: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One event for one webhook, from the outbox."""
+
+    id: int
+    webhook_id: int
+    url: str
+    secret: str
+    delivery_id: str
+    event: str
+    payload: str  # the JSON body, as it will be posted
+    created_at: datetime
+    attempts: int
+    last_status: int | None
+    last_error: str
+    delivered_at: datetime | None
+    given_up_at: datetime | None
+    next_attempt_at: datetime

@@ -18,12 +18,13 @@ from digest.app.sample import Sample, SampleResult
 from digest.app.scheduled import NextEdition, Scheduled, SendRun
 from digest.app.sending import EditionRun
 from digest.app.signup import Choices, ConfirmOutcome, MailJob, Refusal
+from digest.app.webhooks import Hooks, NewWebhook, WebhookRun
 from digest.clock import Clock, system_clock
 from digest.config import Settings
 from digest.store import Store
 
 
-class App(Scheduled, Sample, Integration, Archive):
+class App(Scheduled, Sample, Integration, Hooks, Archive):
     """Every use case of digest, over one settings object, one store, one way to reach the
     relay and one clock. Thread-safe in the way the adapters use it: each thread gets its
     own database connection from the store."""
@@ -55,6 +56,7 @@ __all__ = [
     "ImportResult",
     "MailJob",
     "NewKey",
+    "NewWebhook",
     "NextEdition",
     "Preview",
     "ReaderChange",
@@ -64,5 +66,6 @@ __all__ = [
     "SendRun",
     "TestSend",
     "TransportFactory",
+    "WebhookRun",
     "smtp_transports",
 ]

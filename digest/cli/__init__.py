@@ -71,6 +71,7 @@ from digest.cli import schedule as _schedule  # noqa: E402
 from digest.cli import send as _send  # noqa: E402
 from digest.cli import serve as _serve  # noqa: E402
 from digest.cli import subscribers as _subscribers  # noqa: E402
+from digest.cli import webhooks as _webhooks  # noqa: E402
 
 for _module in (
     _init,
@@ -82,6 +83,7 @@ for _module in (
     _schedule,
     _serve,
     _keys,
+    _webhooks,
 ):
     for _command in _module.COMMANDS:
         cli.add_command(_command)

@@ -38,6 +38,7 @@ def serve(app: AppContext, host: str | None, port: int | None, threads: int) -> 
     import waitress
 
     from digest.web import create_app, mailer_of
+    from digest.web.dispatch import Dispatcher
 
     settings = app.settings
     app.core.db  # noqa: B018 (migrate, and fail on a bad path, before listening)
@@ -58,12 +59,16 @@ def serve(app: AppContext, host: str | None, port: int | None, threads: int) -> 
         f"Serving {settings.site.name} on http://{server.effective_host}:{server.effective_port}/"
         f" (links in mail use {settings.site.url})"
     )
+    # Outgoing webhooks are posted from here too (`digest webhooks deliver` does it once).
+    dispatcher = Dispatcher(app.core)
+    dispatcher.start()
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
         server.close()
+        dispatcher.close()
         mailer_of(web).close()
 
 

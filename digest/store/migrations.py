@@ -188,3 +188,80 @@ def m007_api_keys(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m007_api_webhooks(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE webhooks (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            events TEXT NOT NULL,            -- comma-separated: subscribed,confirmed,...
+            secret TEXT NOT NULL,            -- signs each POST; kept, since it must sign
+            created_at TEXT NOT NULL,
+            removed_at TEXT
+        );
+        -- The outbox: one row per event per webhook, written by the triggers below in the
+        -- transaction that made the change, so no change is ever without its event and no
+        -- event without its change. A row stays until the receiver answers 2xx
+        -- (delivered_at) or 24 hours of retries have passed (given_up_at).
+        CREATE TABLE webhook_deliveries (
+            id INTEGER PRIMARY KEY,
+            webhook_id INTEGER NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+            delivery_id TEXT NOT NULL UNIQUE,   -- sent with each attempt: receivers dedupe
+            event TEXT NOT NULL,
+            payload TEXT NOT NULL,              -- JSON, fixed when the event happened
+            created_at TEXT NOT NULL,
+            next_attempt_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            claimed_until TEXT,                 -- a dispatcher is posting it until then
+            last_status INTEGER,
+            last_error TEXT NOT NULL DEFAULT '',
+            delivered_at TEXT,
+            given_up_at TEXT
+        );
+        CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+            WHERE delivered_at IS NULL AND given_up_at IS NULL;
+        CREATE TRIGGER webhook_reader_events AFTER INSERT ON events
+        WHEN NEW.kind IN ('pending', 'subscribed', 'confirmed', 'unsubscribed', 'bounced',
+                          'complained')
+        BEGIN
+            INSERT INTO webhook_deliveries
+                (webhook_id, delivery_id, event, payload, created_at, next_attempt_at)
+            SELECT w.id, lower(hex(randomblob(16))), e.name,
+                json_object(
+                    'event', e.name,
+                    'at', NEW.at,
+                    'subscriber', json_object(
+                        'id', s.id, 'email', s.email, 'status', s.status,
+                        'frequency', s.frequency, 'source', NEW.source)),
+                NEW.at, NEW.at
+            FROM (SELECT CASE NEW.kind WHEN 'pending' THEN 'subscribed'
+                  ELSE NEW.kind END AS name) e
+            JOIN webhooks w ON w.removed_at IS NULL
+                AND instr(',' || w.events || ',', ',' || e.name || ',') > 0
+            JOIN subscribers s ON s.id = NEW.subscriber_id;
+        END;
+        CREATE TRIGGER webhook_edition_sent AFTER UPDATE OF status ON editions
+        WHEN NEW.status = 'complete' AND OLD.status != 'complete'
+        BEGIN
+            INSERT INTO webhook_deliveries
+                (webhook_id, delivery_id, event, payload, created_at, next_attempt_at)
+            SELECT w.id, lower(hex(randomblob(16))), 'edition.sent',
+                json_object(
+                    'event', 'edition.sent',
+                    'at', NEW.completed_at,
+                    'edition', json_object(
+                        'id', NEW.id, 'frequency', NEW.frequency, 'period', NEW.period,
+                        'deliveries', (
+                            SELECT json_group_object(status, n) FROM (
+                                SELECT status, COUNT(*) AS n FROM deliveries
+                                WHERE edition_id = NEW.id GROUP BY status)))),
+                NEW.completed_at, NEW.completed_at
+            FROM webhooks w
+            WHERE w.removed_at IS NULL
+                AND instr(',' || w.events || ',', ',edition.sent,') > 0;
+        END;
+        """
+    )
