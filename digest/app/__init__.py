@@ -14,6 +14,7 @@ from digest.app.audience import AddResult, ImportResult, ReaderHistory
 from digest.app.base import DatabaseFailure, TransportFactory, smtp_transports
 from digest.app.editions import EditionDetail, EditionSummary, Preview, TestSend
 from digest.app.integration import Integration, NewKey, ReaderChange
+from digest.app.metrics import Metrics, Observed
 from digest.app.sample import Sample, SampleResult
 from digest.app.scheduled import NextEdition, Scheduled, SendRun
 from digest.app.sending import EditionRun
@@ -24,7 +25,7 @@ from digest.config import Settings
 from digest.store import Store
 
 
-class App(Scheduled, Sample, Integration, Hooks, Archive):
+class App(Scheduled, Sample, Integration, Hooks, Observed, Archive):
     """Every use case of digest, over one settings object, one store, one way to reach the
     relay and one clock. Thread-safe in the way the adapters use it: each thread gets its
     own database connection from the store."""
@@ -55,6 +56,7 @@ __all__ = [
     "EditionSummary",
     "ImportResult",
     "MailJob",
+    "Metrics",
     "NewKey",
     "NewWebhook",
     "NextEdition",

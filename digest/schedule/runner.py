@@ -4,6 +4,7 @@ call ``send_due`` and ``refresh_feed``, which are use cases of :class:`digest.ap
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from digest.app import App, SendRun, TransportFactory
@@ -37,6 +38,17 @@ class Runner:
     def refresh_feed(self, feed: FeedSettings) -> UpsertCounts:
         try:
             return self.app.refresh_feed(feed)
+        finally:
+            self.app.close()
+
+    def record_job_run(self, job: str, result: SendRun | UpsertCounts | None) -> None:
+        """After each job (run_daemon's on_job_done): counted in the database for /metrics.
+        A send that asked for a retry, or a job that did nothing, counts as a failure."""
+        failed = result is None or (isinstance(result, SendRun) and result.retry)
+        try:
+            self.app.record_job_run(job, ok=not failed)
+        except Exception:  # a metric must never stop the scheduler
+            logging.getLogger("digest.schedule").exception("job %s: not counted", job)
         finally:
             self.app.close()
 

@@ -265,3 +265,19 @@ def m007_api_webhooks(db: sqlite_utils.Database) -> None:
         END;
         """
     )
+
+
+@migrations()
+def m007_api_job_runs(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- How often each `digest schedule run` job ran and failed, for /metrics: the
+        -- scheduler is another process than the one Prometheus scrapes.
+        CREATE TABLE job_runs (
+            job TEXT PRIMARY KEY,
+            runs INTEGER NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0,
+            last_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """
+    )

@@ -80,10 +80,11 @@ def create_app(
             app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1
         )
 
-    from digest.web import api, views
+    from digest.web import api, metrics, views
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(metrics.bp)
 
     @app.context_processor
     def _root() -> dict[str, Any]:
