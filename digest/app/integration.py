@@ -19,7 +19,8 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from digest.app.audience import Audience
-from digest.app.signup import Choices, MailJob, Signup, keyed_hash
+from digest.app.choices import ReaderChoices
+from digest.app.signup import Choices, MailJob, keyed_hash
 from digest.errors import InputError, NotFoundError
 from digest.models import ApiKey, ApiScope, Article, Subscriber, SubscriberStatus
 from digest.store import api as api_store
@@ -56,7 +57,7 @@ class ReaderChange:
     timezone: str | None = None
 
 
-class Integration(Signup, Audience):
+class Integration(ReaderChoices, Audience):
     # -- keys --------------------------------------------------------------------------------
 
     def add_api_key(self, name: str, scope: str) -> NewKey:
@@ -139,11 +140,7 @@ class Integration(Signup, Audience):
         change an active reader's choices, as on the web form)."""
         address = checked("email", normalise_email, email)
         choices = self._choices(name, categories, frequency)
-        zone = None if timezone is None else checked("timezone", validate_timezone, timezone)
-        job = self.sign_up(address, choices, API_SOURCE)
-        if job is not None and job.kind == "confirm" and zone is not None:
-            with self.store.transaction() as db:
-                store.update_subscriber(db, job.subscriber_id, timezone=zone)
+        job = self.sign_up_in_zone(address, choices, API_SOURCE, timezone)
         return job, store.get_subscriber_by_email(self.db, address)
 
     def _choices(self, name: str, categories: Sequence[str], frequency: str) -> Choices:

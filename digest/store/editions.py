@@ -26,6 +26,7 @@ from digest.models import (
     RecipientRow,
     SubscriberStatus,
 )
+from digest.store.choices import skip_paused
 from digest.store.connection import named, transaction
 
 LOCK_STALE_AFTER = timedelta(seconds=90)
@@ -119,6 +120,8 @@ def create_edition(
             """,
             [edition_id, to_db(now), frequency],
         )
+        # Readers on a break are in the edition, as skipped with the reason (store/choices).
+        skip_paused(db, edition_id, now)
     return get_edition(db, edition_id)
 
 

@@ -281,3 +281,14 @@ def m007_api_job_runs(db: sqlite_utils.Database) -> None:
         ) WITHOUT ROWID;
         """
     )
+
+
+@migrations()
+def m007_api_reader_pause(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- A reader who asked for a break: editions opened before this moment record their
+        -- delivery as skipped (the reason in its reply); after it they are sent again.
+        ALTER TABLE subscribers ADD COLUMN paused_until TEXT;
+        """
+    )
