@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from digest.app import App
+from digest.app import App, WebhookRun
 from digest.app.webhooks import CLAIM, GIVE_UP_AFTER, retry_delay
 from digest.cli import cli
 from digest.deliver.webhook import (
@@ -29,6 +31,7 @@ from digest.deliver.webhook import (
     verify,
 )
 from digest.models import BounceKind, BounceRecord
+from digest.schedule import Runner, run_daemon
 from digest.tokens import ConfirmClaim, address_tag
 from digest.web.dispatch import Dispatcher
 from tests.builders import NOW, add_articles, article, make_db, settings_for
@@ -318,4 +321,47 @@ def test_digest_serve_posts_from_a_thread_of_its_own(setup: Setup) -> None:
         [hit] = setup.receiver.wait_for_count(1)
     finally:
         dispatcher.close()
+    assert hit.headers[EVENT_HEADER] == "subscribed"
+
+
+def test_forgetting_a_reader_blanks_their_address_in_the_outbox(setup: Setup) -> None:
+    core = setup.core
+    core.add_subscriber("ana@example.com", ["Courts"])
+    core.add_subscriber("bo@example.com", ["Courts"])
+    core.deliver_webhooks()
+    core.unsubscribe("ana@example.com")  # not delivered yet when she is forgotten
+    core.forget("ana@example.com")
+    dump = "\n".join(core.db.iterdump())
+    assert "ana@example.com" not in dump
+    assert "bo@example.com" in dump
+    core.deliver_webhooks()
+    hits = setup.receiver.wait_for_count(3)
+    unsubscribed = body(hits[2])["subscriber"]
+    assert isinstance(unsubscribed, dict) and unsubscribed["email"] is None
+
+
+def test_digest_schedule_run_posts_them_too(setup: Setup) -> None:
+    """run_daemon's webhooks job (in-process; followed through its on_job_done hook)."""
+    setup.core.add_subscriber("ana@example.com", ["Courts"])
+    settings = settings_for(setup.db_path)
+    done: queue.Queue[object] = queue.Queue()
+    stop = threading.Event()
+
+    def on_job_done(job: str, result: object) -> None:
+        if job == "webhooks":
+            done.put(result)
+
+    thread = threading.Thread(
+        target=run_daemon,
+        args=(settings, Runner(settings, stop=stop), stop),
+        kwargs={"on_job_done": on_job_done},
+    )
+    thread.start()
+    try:
+        run = done.get(timeout=30)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert isinstance(run, WebhookRun) and run.delivered == 1
+    [hit] = setup.receiver.wait_for_count(1)
     assert hit.headers[EVENT_HEADER] == "subscribed"

@@ -7,12 +7,12 @@ from __future__ import annotations
 import logging
 import threading
 
-from digest.app import App, SendRun, TransportFactory
+from digest.app import App, SendRun, TransportFactory, WebhookRun
 from digest.clock import Clock, system_clock
 from digest.config import FeedSettings, Settings
 from digest.models import UpsertCounts
 
-__all__ = ["Runner", "SendRun"]
+__all__ = ["Runner", "SendRun", "WebhookRun"]
 
 
 class Runner:
@@ -41,7 +41,13 @@ class Runner:
         finally:
             self.app.close()
 
-    def record_job_run(self, job: str, result: SendRun | UpsertCounts | None) -> None:
+    def deliver_webhooks(self) -> WebhookRun:
+        try:
+            return self.app.deliver_webhooks()
+        finally:
+            self.app.close()
+
+    def record_job_run(self, job: str, result: SendRun | UpsertCounts | WebhookRun | None) -> None:
         """After each job (run_daemon's on_job_done): counted in the database for /metrics.
         A send that asked for a retry, or a job that did nothing, counts as a failure."""
         failed = result is None or (isinstance(result, SendRun) and result.retry)

@@ -292,3 +292,20 @@ def m007_api_reader_pause(db: sqlite_utils.Database) -> None:
         ALTER TABLE subscribers ADD COLUMN paused_until TEXT;
         """
     )
+
+
+@migrations()
+def m007_api_webhooks_forget(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Forgetting a reader (store.subscribers.forget sets email to NULL) also blanks the
+        -- address in the webhook outbox, delivered or not: it must not outlive the erasure.
+        CREATE TRIGGER webhook_forget AFTER UPDATE OF email ON subscribers
+        WHEN NEW.email IS NULL AND OLD.email IS NOT NULL
+        BEGIN
+            UPDATE webhook_deliveries
+            SET payload = json_set(payload, '$.subscriber.email', NULL)
+            WHERE json_extract(payload, '$.subscriber.id') = NEW.id;
+        END;
+        """
+    )
