@@ -14,6 +14,7 @@ import pytest
 
 from digest.app import App, Choices
 from digest.config import Settings
+from digest.errors import ConfigError
 from digest.models import Frequency
 from digest.schedule import Runner
 from digest.store import editions as store
@@ -198,3 +199,74 @@ def test_the_timezone_script_is_a_same_origin_file(site: Site) -> None:
     response = site.client.get("/static/timezone.js")
     assert response.mimetype == "text/javascript"
     assert "Intl.DateTimeFormat().resolvedOptions().timeZone" in response.get_data(as_text=True)
+
+
+# -- the welcome email -----------------------------------------------------------------------
+
+
+def welcome_site(tmp_path: Path, relay: Relay, welcome: str) -> tuple[Any, App]:
+    db_path = tmp_path / f"welcome-{welcome}.db"
+    db = make_db(db_path)
+    day = NOW - timedelta(days=1)
+    add_articles(db, [article("k1", ("Courts",), day, title="Court widens recall")], day)
+    db.close()
+    settings = settings_for(db_path, relay.url)
+    settings = dataclasses.replace(settings, web=dataclasses.replace(settings.web, welcome=welcome))
+    return create_app(settings, clock=lambda: NOW), App.open(settings, clock=lambda: NOW)
+
+
+def confirm_on_the_page(app: Any, relay: Relay, email: str) -> None:
+    client = app.test_client()
+    page = client.get("/").get_data(as_text=True)
+    form = {"csrf_token": csrf_of(page), "email": email, "categories": "courts"}
+    assert client.post("/subscribe", data=form).status_code == 200
+    mailer_of(app).drain()
+    [confirm] = relay.wait_for_count(1)
+    text = confirm.message.get_body(("plain",))
+    assert text is not None
+    link = next(w for w in text.get_content().split() if "/c/" in w)
+    path = link[link.index("/c/") :]
+    page = client.get(path).get_data(as_text=True)
+    assert client.post(path, data={"csrf_token": csrf_of(page)}).status_code == 200
+    mailer_of(app).drain()
+
+
+@pytest.mark.parametrize(
+    ("welcome", "subject", "says"),
+    [
+        ("latest", "Welcome! ", "Court widens recall"),
+        ("short", "Welcome to ", "Thank you for confirming."),
+        ("none", None, None),
+    ],
+)
+def test_a_confirmed_reader_gets_the_welcome_chosen(
+    tmp_path: Path, welcome: str, subject: str | None, says: str | None
+) -> None:
+    with running_relay() as relay:
+        app, core = welcome_site(tmp_path, relay, welcome)
+        confirm_on_the_page(app, relay, "new@example.com")
+        assert core.find_subscriber("new@example.com").status == "active"
+        received = list(relay.received)
+    if subject is None:
+        assert len(received) == 1  # the confirmation only
+        return
+    [_, mail] = received
+    assert mail.recipients == ["new@example.com"]
+    assert mail.message["Subject"].startswith(subject)
+    text = mail.message.get_body(("plain",))
+    assert text is not None and says is not None and says in text.get_content()
+    if welcome == "latest":  # the digest itself, with its one-click unsubscribe
+        assert mail.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_latest_with_nothing_new_is_the_short_note(tmp_path: Path) -> None:
+    with running_relay() as relay:
+        _, core = welcome_site(tmp_path, relay, "latest")
+        reader = core.add_subscriber("ana@example.com", ["Opioid Drugs"]).subscriber
+        message = core.welcome_message(reader.id)
+    assert message is not None and message.subject == "Welcome to Legal Reader"
+
+
+def test_an_unknown_welcome_setting_fails_at_start(tmp_path: Path) -> None:
+    with running_relay() as relay, pytest.raises(ConfigError, match=r"web\.welcome: one of"):
+        welcome_site(tmp_path, relay, "always")

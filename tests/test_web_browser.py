@@ -203,6 +203,8 @@ def test_reader_journey_in_a_real_browser(
     page.get_by_role("button", name="Confirm my subscription").click()
     page.get_by_role("heading", name="You are subscribed").wait_for()
     assert _subscriber(db_path, "reader@example.com").status == "active"
+    # [web] welcome = "latest", with nothing published yet: the short welcome note.
+    assert _mail(relay, 2).message["Subject"] == "Welcome to Legal Reader"
 
     # 3. Signing up again mails the preferences link instead; change the choices there.
     page.goto(f"{base}/")
@@ -210,7 +212,7 @@ def test_reader_journey_in_a_real_browser(
     page.get_by_label("Consumer Safety").check()
     page.get_by_role("button", name="Subscribe").click()
     page.get_by_role("heading", name="Check your inbox").wait_for()
-    welcome_back = _mail(relay, 2)
+    welcome_back = _mail(relay, 3)
     assert welcome_back.message["Subject"] == "You are already subscribed to Legal Reader"
     assert _subscriber(db_path, "reader@example.com").categories == ("Opioid Drugs", "Courts")
     page.goto(_link(welcome_back, base, "/p/"))

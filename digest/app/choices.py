@@ -12,16 +12,20 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from digest.app.editions import Editions
 from digest.app.signup import Choices, MailJob, Signup
-from digest.errors import InputError
+from digest.deliver.smtp import SendResult
+from digest.errors import ConfigError, InputError
+from digest.models import OutgoingMessage, Recipient
 from digest.store import choices as store
 from digest.store import subscribers as subscriber_store
 from digest.validate import checked, validate_timezone
 
 PAUSE_WEEKS = (2, 4, 8)
+WELCOMES = ("latest", "short", "none")
 
 
-class ReaderChoices(Signup):
+class ReaderChoices(Signup, Editions):
     def sign_up_in_zone(
         self, email: str, choices: Choices, detail: str, timezone: str | None
     ) -> MailJob | None:
@@ -70,3 +74,43 @@ class ReaderChoices(Signup):
         """When the reader's pause ends; None when they are not paused now."""
         until = store.paused_until(self.db, subscriber_id)
         return until if until is not None and until > self.now() else None
+
+    # -- the welcome email -------------------------------------------------------------------
+
+    def check_welcome_setting(self) -> None:
+        welcome = self.settings.web.welcome
+        if welcome not in WELCOMES:
+            raise ConfigError(f"web.welcome: one of {', '.join(WELCOMES)}, not {welcome!r}")
+
+    def welcome_message(self, subscriber_id: int) -> OutgoingMessage | None:
+        """The mail for a reader who has just confirmed, as [web] welcome says: "latest", the
+        digest of their categories as it stands now (subject "Welcome! ..."), or the short
+        note when nothing is new; "short", the note; "none", nothing."""
+        self.check_welcome_setting()
+        welcome = self.settings.web.welcome
+        subscriber = subscriber_store.get_subscriber(self.db, subscriber_id)
+        if welcome == "none" or subscriber is None or subscriber.status != "active":
+            return None
+        now = self.now()
+        if welcome == "latest":
+            preview = self.preview_for_subscriber(subscriber.email, now)
+            if preview is not None:
+                renderer = self.new_renderer()
+                variant = renderer.render_variant(preview.content, subject_prefix="Welcome! ")
+                return renderer.personalise(
+                    variant, preview.recipient, message_id=self.message_id(), date=now
+                )
+        recipient = Recipient(subscriber.id, subscriber.email, subscriber.name)
+        return self.renderer.render_welcome(
+            recipient, categories=subscriber.categories, message_id=self.message_id(), date=now
+        )
+
+    def send_welcome(self, subscriber_id: int) -> SendResult | None:
+        message = self.welcome_message(subscriber_id)
+        if message is None:
+            return None
+        transport = self.transports()
+        try:
+            return transport.send(message)
+        finally:
+            transport.close()

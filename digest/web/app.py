@@ -45,6 +45,7 @@ def create_app(
     secret = require_secret(settings)
     app_core = App.open(settings, clock=clock, transports=transport_factory)
     app_core.renderer  # noqa: B018 (broken templates fail now, not on the first reader)
+    app_core.check_welcome_setting()
     app = Flask("digest.web", static_folder=None, template_folder=None)
     app.config.update(
         SECRET_KEY=secret,

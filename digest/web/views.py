@@ -186,6 +186,8 @@ def confirm(token: str) -> Page:
     if isinstance(claim, tuple):
         return claim
     outcome = core().confirm(claim, _client_ip())
+    if outcome == "confirmed":
+        state().mailer.submit_welcome(claim.subscriber_id)
     return _confirm_outcome(outcome)
 
 
