@@ -307,3 +307,65 @@ class DeliveryRow:
     attempts: int
     reply: str
     message_id: str
+
+
+class ApiScope(StrEnum):
+    """What an API key may do; each scope includes the ones before it."""
+
+    READ = "read"  # GET anything
+    WRITE = "write"  # articles, categories; sign-ups as pending; change, unsubscribe, forget
+    IMPORT = "import"  # also add readers as active (the operator vouches for their consent)
+
+    def allows(self, needed: ApiScope) -> bool:
+        order = list(ApiScope)
+        return order.index(self) >= order.index(needed)
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: int
+    name: str
+    prefix: str  # the token's public part, to find the row; not a secret
+    secret_hash: str  # sha256 hex of the token's secret part
+    scope: ApiScope
+    created_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+WEBHOOK_EVENTS = (
+    "subscribed",
+    "confirmed",
+    "unsubscribed",
+    "bounced",
+    "complained",
+    "edition.sent",
+)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    id: int
+    url: str
+    events: tuple[str, ...]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One event for one webhook, from the outbox."""
+
+    id: int
+    webhook_id: int
+    url: str
+    secret: str
+    delivery_id: str
+    event: str
+    payload: str  # the JSON body, as it will be posted
+    created_at: datetime
+    attempts: int
+    last_status: int | None
+    last_error: str
+    delivered_at: datetime | None
+    given_up_at: datetime | None
+    next_attempt_at: datetime

@@ -69,6 +69,7 @@ LIMITS = {
     "web.port": "1 to 65535",
     "web.signup_limit_per_ip_per_hour": "at least 1",
     "web.signup_limit_per_address_per_day": "at least 1",
+    "web.api_rate_limit_per_minute": "at least 1",
     "bounces.soft_limit": "at least 1",
     "bounces.soft_window_days": "at least 1",
     "feeds.refresh_minutes": "at least 1",

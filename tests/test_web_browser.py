@@ -23,6 +23,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from digest.models import Subscriber
 from digest.store import open_db
 from digest.store import subscribers as subscribers_store
+from digest.tokens import make_preferences_token
 from tests.builders import make_db
 from tests.relay import Received, Relay, free_port, running_relay
 
@@ -208,6 +209,8 @@ def test_reader_journey_in_a_real_browser(
         ("Opioid Drugs", "Courts"),
         "Ann Reader",
     )
+    # [web] welcome = "latest", with nothing published yet: the short welcome note.
+    assert _mail(relay, 2).message["Subject"] == "Welcome to Legal Reader"
 
     # 3. Signing up again mails the preferences link instead; change the choices there.
     page.goto(f"{base}/")
@@ -215,7 +218,7 @@ def test_reader_journey_in_a_real_browser(
     page.get_by_label("Consumer Safety").check()
     page.get_by_role("button", name="Subscribe").click()
     page.get_by_role("heading", name="Check your inbox").wait_for()
-    welcome_back = _mail(relay, 2)
+    welcome_back = _mail(relay, 3)
     assert welcome_back.message["Subject"] == "You are already subscribed to Legal Reader"
     assert _subscriber(db_path, "reader@example.com").categories == ("Opioid Drugs", "Courts")
     page.goto(_link(welcome_back, base, "/p/"))
@@ -309,3 +312,55 @@ def _subscriber_or_none(db_path: Path, email: str) -> Subscriber | None:
         return subscribers_store.get_subscriber_by_email(db, email)
     finally:
         db.close()
+
+
+def test_timezone_and_pause_in_a_real_browser(
+    server: tuple[str, Path], relay: Relay, browser: Browser
+) -> None:
+    """The sign-up form pre-selects the browser's timezone (timezone.js, under the pages'
+    CSP); the preferences page takes another zone and a four-week pause."""
+    base, db_path = server
+    problems: list[str] = []
+    context: Any = browser.new_context(timezone_id="America/Sao_Paulo")
+    page = context.new_page()
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+
+    page.goto(f"{base}/")
+    assert page.get_by_label("Your timezone").input_value() == "America/Sao_Paulo"
+    page.get_by_label("Email address").fill("tz@example.com")
+    page.get_by_label("Courts").check()
+    page.get_by_role("button", name="Subscribe").click()
+    page.get_by_role("heading", name="Check your inbox").wait_for()
+    subscriber = _subscriber(db_path, "tz@example.com")
+    # The zone waits in the sign-up request until the inbox's owner confirms.
+    assert (subscriber.status, subscriber.timezone) == ("pending", "UTC")
+
+    page.goto(_link(_mail(relay, 1), base, "/c/"))
+    page.get_by_role("button", name="Confirm my subscription").click()
+    page.get_by_role("heading", name="You are subscribed").wait_for()
+    subscriber = _subscriber(db_path, "tz@example.com")
+    assert (subscriber.status, subscriber.timezone) == ("active", "America/Sao_Paulo")
+
+    token = make_preferences_token("browser-test-secret", subscriber.id)
+    page.goto(f"{base}/p/{token}")
+    # A zone the reader has chosen is shown as it is, not replaced by the browser's.
+    assert page.get_by_label("Your timezone").input_value() == "America/Sao_Paulo"
+    page.get_by_label("Your timezone").select_option("Europe/Lisbon")
+    page.get_by_label("Pause for 4 weeks").check()
+    page.get_by_role("button", name="Save my choices").click()
+    page.get_by_text("Your changes are saved").wait_for()
+    page.get_by_text("Paused: your next digest comes after").wait_for()
+    assert page.get_by_label("Your timezone").input_value() == "Europe/Lisbon"
+    subscriber = _subscriber(db_path, "tz@example.com")
+    assert (subscriber.status, subscriber.timezone) == ("active", "Europe/Lisbon")
+    db = open_db(db_path)
+    try:
+        [paused] = db.execute(
+            "SELECT paused_until FROM subscribers WHERE id = ?", [subscriber.id]
+        ).fetchone()
+    finally:
+        db.close()
+    assert paused is not None
+    _screenshot(page, "web-preferences-pause.png")
+    assert problems == []
+    context.close()

@@ -13,16 +13,19 @@ from digest.app.archive import Archive, ArchivePage
 from digest.app.audience import AddResult, ImportResult, ReaderHistory
 from digest.app.base import DatabaseFailure, TransportFactory, smtp_transports
 from digest.app.editions import EditionDetail, EditionSummary, Preview, TestSend
+from digest.app.integration import Integration, NewKey, ReaderChange
+from digest.app.metrics import Metrics, Observed
 from digest.app.sample import Sample, SampleResult
 from digest.app.scheduled import NextEdition, Scheduled, SendRun
 from digest.app.sending import EditionRun
-from digest.app.signup import Choices, ConfirmOutcome, MailJob, Refusal, Signup
+from digest.app.signup import Choices, ConfirmOutcome, MailJob, Refusal
+from digest.app.webhooks import Hooks, NewWebhook, WebhookRun
 from digest.clock import Clock, system_clock
 from digest.config import Settings
 from digest.store import Store
 
 
-class App(Scheduled, Sample, Signup, Archive):
+class App(Scheduled, Sample, Integration, Hooks, Observed, Archive):
     """Every use case of digest, over one settings object, one store, one way to reach the
     relay and one clock. Thread-safe in the way the adapters use it: each thread gets its
     own database connection from the store."""
@@ -54,13 +57,18 @@ __all__ = [
     "EditionSummary",
     "ImportResult",
     "MailJob",
+    "Metrics",
+    "NewKey",
+    "NewWebhook",
     "NextEdition",
     "Preview",
+    "ReaderChange",
     "ReaderHistory",
     "Refusal",
     "SampleResult",
     "SendRun",
     "TestSend",
     "TransportFactory",
+    "WebhookRun",
     "smtp_transports",
 ]

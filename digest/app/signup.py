@@ -64,6 +64,7 @@ class Choices:
     category_ids: tuple[int, ...]
     category_names: tuple[str, ...]
     frequency: Frequency
+    timezone: str | None = None  # an IANA name, checked; None: keep (or the default)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class Signup(AppBase):
                 category_ids=choices.category_ids if keep else (),
                 outcome=outcome,
                 now=now,
+                timezone=choices.timezone if keep else None,
             )
         categories = choices.category_names if kind == "confirm" else subscriber.categories
         return MailJob(kind, subscriber.id, email, categories, request_id, nonce)
@@ -141,8 +143,10 @@ class Signup(AppBase):
             store.record_event(db, existing.id, SIGNUP_EVENT, now, SOURCE, "resend")
             latest_id = consent_store.latest_request_id(db, existing.id)
             latest = consent_store.get_request(db, latest_id) if latest_id else None
+            timezone = None
             if latest is not None:
                 name, frequency, category_ids = latest.name, latest.frequency, latest.category_ids
+                timezone = latest.timezone
             else:  # pending without a web request (a CSV import): what the operator set
                 name, frequency = existing.name, existing.frequency
                 category_ids = tuple(store.category_ids_for(db, existing.id))
@@ -156,6 +160,7 @@ class Signup(AppBase):
                 category_ids=category_ids,
                 outcome="confirm",
                 now=now,
+                timezone=timezone,
             )
             names = consent_store.category_names(db, category_ids)
         return MailJob("confirm", existing.id, existing.email, names, request_id, nonce)
@@ -180,6 +185,14 @@ class Signup(AppBase):
             return "superseded", None
         return "confirmed", request
 
+    def claimed_reader(self, claim: ConfirmClaim) -> int | None:
+        """The subscriber id of the request a genuine claim names (for the welcome mail
+        after a confirmation), else None."""
+        request = consent_store.get_request(self.db, claim.request_id)
+        if request is None or not claim.nonce_matches(request.nonce):
+            return None
+        return request.subscriber_id
+
     def confirmable(self, claim: ConfirmClaim) -> ConfirmOutcome:
         """What confirming would do, without doing it (for the page with the button)."""
         return self._check_claim(self.db, claim)[0]
@@ -195,7 +208,11 @@ class Signup(AppBase):
                 return outcome
             subscriber_id = request.subscriber_id
             store.update_subscriber(
-                db, subscriber_id, name=request.name, frequency=request.frequency
+                db,
+                subscriber_id,
+                name=request.name,
+                frequency=request.frequency,
+                timezone=request.timezone,
             )
             store.set_categories(
                 db, subscriber_id, consent_store.existing_category_ids(db, request.category_ids)

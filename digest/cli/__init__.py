@@ -65,13 +65,26 @@ def cli(ctx: click.Context, config_path: str | None, db_path: str | None) -> Non
 from digest.cli import articles as _articles  # noqa: E402
 from digest.cli import bounces as _bounces  # noqa: E402
 from digest.cli import init as _init  # noqa: E402
+from digest.cli import keys as _keys  # noqa: E402
 from digest.cli import preview as _preview  # noqa: E402
 from digest.cli import schedule as _schedule  # noqa: E402
 from digest.cli import send as _send  # noqa: E402
 from digest.cli import serve as _serve  # noqa: E402
 from digest.cli import subscribers as _subscribers  # noqa: E402
+from digest.cli import webhooks as _webhooks  # noqa: E402
 
-for _module in (_init, _articles, _subscribers, _preview, _send, _bounces, _schedule, _serve):
+for _module in (
+    _init,
+    _articles,
+    _subscribers,
+    _preview,
+    _send,
+    _bounces,
+    _schedule,
+    _serve,
+    _keys,
+    _webhooks,
+):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

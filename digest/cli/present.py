@@ -17,12 +17,12 @@ def subscriber_dict(subscriber: Subscriber) -> dict[str, object]:
         "frequency": subscriber.frequency,
         "timezone": subscriber.timezone,
         "categories": list(subscriber.categories),
-        "created_at": _iso(subscriber.created_at),
-        "confirmed_at": _iso(subscriber.confirmed_at),
-        "unsubscribed_at": _iso(subscriber.unsubscribed_at),
+        "created_at": iso(subscriber.created_at),
+        "confirmed_at": iso(subscriber.confirmed_at),
+        "unsubscribed_at": iso(subscriber.unsubscribed_at),
         "source": subscriber.source,
     }
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None

@@ -14,6 +14,7 @@ from types import FrameType
 import click
 
 from digest.cli.context import AppContext, pass_app
+from digest.cli.logs import JsonFormatter, log_format_option
 from digest.schedule import Runner, fmt, job_specs, run_daemon, single_runner
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -47,9 +48,12 @@ def _stderr_is_journal() -> bool:
     return stream == f"{stat.st_dev}:{stat.st_ino}"
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, log_format: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_LineFormatter(journald=_stderr_is_journal()))
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(_LineFormatter(journald=_stderr_is_journal()))
     for name in ("digest", "apscheduler"):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
@@ -88,6 +92,7 @@ def schedule() -> None:
         digest schedule list                 # when each job runs next
         digest schedule run                  # in the foreground, until stopped
         digest schedule run --log-level debug
+        digest schedule run --log-format json   # one JSON object per line
     """
 
 
@@ -99,8 +104,9 @@ def schedule() -> None:
     show_default=True,
     help="Least important log lines to show.",
 )
+@log_format_option
 @pass_app
-def run(app: AppContext, log_level: str) -> None:
+def run(app: AppContext, log_level: str, log_format: str) -> None:
     """Run the scheduler in the foreground until SIGTERM or Ctrl-C.
 
     Sends the weekly and daily editions at [schedule] times and refreshes each [[feeds]]
@@ -118,10 +124,11 @@ def run(app: AppContext, log_level: str) -> None:
     # Open and migrate now, so a bad or missing database fails before the jobs start (and
     # before logging is set up: the error is one line on stderr, like every command's).
     app.core.db  # noqa: B018
-    configure_logging(log_level.lower())
+    configure_logging(log_level.lower(), log_format)
     stop = threading.Event()
     with single_runner(settings), _stop_on_signals(stop):
-        run_daemon(settings, Runner(settings, clock=app.clock, stop=stop), stop)
+        runner = Runner(settings, clock=app.clock, stop=stop)
+        run_daemon(settings, runner, stop, on_job_done=runner.record_job_run)
 
 
 @schedule.command("list")

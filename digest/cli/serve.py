@@ -8,6 +8,7 @@ import logging
 import click
 
 from digest.cli.context import AppContext, pass_app
+from digest.cli.logs import JsonFormatter, log_format_option
 
 
 @click.command()
@@ -20,8 +21,11 @@ from digest.cli.context import AppContext, pass_app
     show_default=True,
     help="Requests served at once.",
 )
+@log_format_option
 @pass_app
-def serve(app: AppContext, host: str | None, port: int | None, threads: int) -> None:
+def serve(
+    app: AppContext, host: str | None, port: int | None, threads: int, log_format: str
+) -> None:
     """Serve the readers' pages: sign-up with double opt-in, confirmation, preferences,
     one-click unsubscribe and the archive of past digests.
 
@@ -38,12 +42,16 @@ def serve(app: AppContext, host: str | None, port: int | None, threads: int) -> 
     import waitress
 
     from digest.web import MAX_REQUEST_BODY, create_app, mailer_of
+    from digest.web.dispatch import Dispatcher
 
     settings = app.settings
     app.core.db  # noqa: B018 (migrate, and fail on a bad path, before listening)
     app.close()
     web = create_app(settings, clock=app.clock)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    if log_format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonFormatter())
     server = waitress.create_server(
         web,
         host=host or settings.web.host,
@@ -60,12 +68,16 @@ def serve(app: AppContext, host: str | None, port: int | None, threads: int) -> 
         f"Serving {settings.site.name} on http://{server.effective_host}:{server.effective_port}/"
         f" (links in mail use {settings.site.url})"
     )
+    # Outgoing webhooks are posted from here too (`digest webhooks deliver` does it once).
+    dispatcher = Dispatcher(app.core)
+    dispatcher.start()
     try:
         server.run()
     except KeyboardInterrupt:
         pass
     finally:
         server.close()
+        dispatcher.close()
         mailer_of(web).close()
 
 

@@ -270,6 +270,14 @@ class WebSettings:
     signup_limit_per_address_per_day: int = setting(
         3, "Sign-ups accepted for one email address in a day.", minimum=1
     )
+    welcome: str = setting(
+        "latest",
+        'Mail to a reader who has just confirmed: "latest" (the digest of their categories as '
+        'it stands, or "short" when nothing is new), "short" (a welcome note) or "none".',
+    )
+    api_rate_limit_per_minute: int = setting(
+        120, "Requests one API key may make in a minute (/api/v1/).", minimum=1
+    )
 
 
 @dataclass(frozen=True)

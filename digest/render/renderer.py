@@ -337,5 +337,24 @@ class Renderer:
             date=date,
         )
 
+    def render_welcome(
+        self,
+        recipient: Recipient,
+        *,
+        categories: Sequence[str],
+        message_id: str,
+        date: datetime,
+    ) -> OutgoingMessage:
+        """For a reader who has just confirmed ([web] welcome = "short")."""
+        unsub, prefs = self.links(recipient.subscriber_id)
+        return self.system.render(
+            "welcome",
+            recipient,
+            {"preferences_url": prefs, "unsubscribe_url": unsub},
+            categories=categories,
+            message_id=message_id,
+            date=date,
+        )
+
     def _render(self, name: str, context: Mapping[str, Any]) -> str:
         return self.templates.render(name, context)

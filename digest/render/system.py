@@ -30,6 +30,7 @@ from digest.render.templates import Templates
 SUBJECTS = {
     "confirm": "Please confirm your subscription to {site}",
     "welcome_back": "You are already subscribed to {site}",
+    "welcome": "Welcome to {site}",
 }
 
 

@@ -23,7 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from digest.config import WEEKDAYS, FeedSettings, Settings
 from digest.errors import DigestError, SchedulerLockedError, SendLockedError
 from digest.models import FREQUENCIES, UpsertCounts
-from digest.schedule.runner import Runner, SendRun
+from digest.schedule.runner import Runner, SendRun, WebhookRun
 from digest.timing import SendSpec, fmt, tick_minutes
 
 # One logger for the whole package, as before the split: operators filter on it and the
@@ -40,7 +40,10 @@ FEED_ANCHOR = datetime(2024, 1, 1)
 # did nothing (the scheduler is stopping, or a refresh failed). Called once APScheduler counts
 # the run as finished, so the job can fire again. For tests, logging and metrics; it runs on
 # a scheduler thread and must not block.
-JobDone = Callable[[str, SendRun | UpsertCounts | None], None]
+JobDone = Callable[[str, SendRun | UpsertCounts | WebhookRun | None], None]
+# How often the scheduler posts due webhook events (digest.app.webhooks); `digest serve`
+# does it too, every few seconds, and rows are claimed, so both may run.
+WEBHOOKS_EVERY = timedelta(minutes=1)
 
 
 @dataclass(frozen=True)
@@ -152,6 +155,20 @@ def run_feed_job(runner: Runner, job: str, feed: FeedSettings) -> UpsertCounts |
     return counts
 
 
+def run_webhooks_job(runner: Runner) -> WebhookRun | None:
+    """Post the webhook events that are due; logs only when there were some. Never raises."""
+    if runner.stop.is_set():
+        return None
+    try:
+        run = runner.deliver_webhooks()
+    except Exception as e:
+        log.exception("job webhooks end: unexpected error: %s", e)
+        return None
+    if run.delivered or run.retrying or run.given_up:
+        log.info("job webhooks end: %s", run.summary())
+    return run
+
+
 def run_daemon(
     settings: Settings,
     runner: Runner,
@@ -221,6 +238,14 @@ def run_daemon(
                 name=job.description,
                 next_run_time=now,
             )
+    scheduler.add_job(
+        run_webhooks_job,
+        IntervalTrigger(seconds=WEBHOOKS_EVERY.total_seconds()),
+        args=[runner],
+        id="webhooks",
+        name="post due webhook events",
+        next_run_time=now,
+    )
     scheduler.start()
     try:
         while not stop.wait(0.5):

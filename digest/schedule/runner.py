@@ -4,14 +4,15 @@ call ``send_due`` and ``refresh_feed``, which are use cases of :class:`digest.ap
 
 from __future__ import annotations
 
+import logging
 import threading
 
-from digest.app import App, SendRun, TransportFactory
+from digest.app import App, SendRun, TransportFactory, WebhookRun
 from digest.clock import Clock, system_clock
 from digest.config import FeedSettings, Settings
 from digest.models import UpsertCounts
 
-__all__ = ["Runner", "SendRun"]
+__all__ = ["Runner", "SendRun", "WebhookRun"]
 
 
 class Runner:
@@ -37,6 +38,23 @@ class Runner:
     def refresh_feed(self, feed: FeedSettings) -> UpsertCounts:
         try:
             return self.app.refresh_feed(feed)
+        finally:
+            self.app.close()
+
+    def deliver_webhooks(self) -> WebhookRun:
+        try:
+            return self.app.deliver_webhooks()
+        finally:
+            self.app.close()
+
+    def record_job_run(self, job: str, result: SendRun | UpsertCounts | WebhookRun | None) -> None:
+        """After each job (run_daemon's on_job_done): counted in the database for /metrics.
+        A send that asked for a retry, or a job that did nothing, counts as a failure."""
+        failed = result is None or (isinstance(result, SendRun) and result.retry)
+        try:
+            self.app.record_job_run(job, ok=not failed)
+        except Exception:  # a metric must never stop the scheduler
+            logging.getLogger("digest.schedule").exception("job %s: not counted", job)
         finally:
             self.app.close()
 

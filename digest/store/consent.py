@@ -27,6 +27,7 @@ class SignupRequest:
     category_ids: tuple[int, ...]
     outcome: str
     created_at: datetime
+    timezone: str | None
     confirmed_at: datetime | None
     latest: bool  # no newer request exists for this subscriber
 
@@ -41,11 +42,12 @@ def add_request(
     category_ids: tuple[int, ...],
     outcome: str,
     now: datetime,
+    timezone: str | None = None,
 ) -> int:
     """Store one request; it supersedes every older one of the subscriber."""
     cursor = db.execute(
         "INSERT INTO signup_requests (subscriber_id, nonce, name, frequency, category_ids, "
-        "outcome, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "outcome, created_at, timezone) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         [
             subscriber_id,
             nonce,
@@ -54,6 +56,7 @@ def add_request(
             json.dumps(list(category_ids)),
             outcome,
             to_db(now),
+            timezone,
         ],
     )
     return int(cursor.lastrowid or 0)
@@ -84,6 +87,7 @@ def get_request(db: sqlite_utils.Database, request_id: int) -> SignupRequest | N
         category_ids=tuple(int(i) for i in json.loads(row["category_ids"])),
         outcome=str(row["outcome"]),
         created_at=created_at,
+        timezone=row["timezone"],
         confirmed_at=from_db(row["confirmed_at"]),
         latest=bool(row["latest"]),
     )

@@ -26,6 +26,7 @@ from digest.models import (
     RecipientRow,
     SubscriberStatus,
 )
+from digest.store.choices import skip_paused
 from digest.store.connection import named, transaction
 from digest.store.leases import HOLDS, check_send_lock
 
@@ -118,6 +119,8 @@ def create_edition(
             """,
             [edition_id, to_db(now), frequency],
         )
+        # Readers on a break are in the edition, as skipped with the reason (store/choices).
+        skip_paused(db, edition_id, now)
     return get_edition(db, edition_id)
 
 

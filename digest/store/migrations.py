@@ -206,3 +206,185 @@ def m005_consent_requests(db: sqlite_utils.Database) -> None:
         CREATE INDEX signup_requests_subscriber ON signup_requests (subscriber_id, id);
         """
     )
+
+
+@migrations()
+def m007_api_keys(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Keys for /api/v1/. The token is shown once; only the sha256 of its secret part is
+        -- kept. ``prefix`` (random, not secret) finds the row; the hash is then compared in
+        -- constant time. A revoked key stays, so its name cannot be reused by mistake.
+        CREATE TABLE api_keys (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            prefix TEXT NOT NULL UNIQUE,
+            secret_hash TEXT NOT NULL,
+            scope TEXT NOT NULL CHECK (scope IN ('read', 'write', 'import')),
+            created_at TEXT NOT NULL,
+            last_used_at TEXT,
+            revoked_at TEXT
+        );
+        """
+    )
+
+
+@migrations()
+def m007_api_webhooks(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE webhooks (
+            id INTEGER PRIMARY KEY,
+            url TEXT NOT NULL,
+            events TEXT NOT NULL,            -- comma-separated: subscribed,confirmed,...
+            secret TEXT NOT NULL,            -- signs each POST; kept, since it must sign
+            created_at TEXT NOT NULL,
+            removed_at TEXT
+        );
+        -- The outbox: one row per event per webhook, written by the triggers below in the
+        -- transaction that made the change, so no change is ever without its event and no
+        -- event without its change. A row stays until the receiver answers 2xx
+        -- (delivered_at) or 24 hours of retries have passed (given_up_at).
+        CREATE TABLE webhook_deliveries (
+            id INTEGER PRIMARY KEY,
+            webhook_id INTEGER NOT NULL REFERENCES webhooks (id) ON DELETE CASCADE,
+            delivery_id TEXT NOT NULL UNIQUE,   -- sent with each attempt: receivers dedupe
+            event TEXT NOT NULL,
+            payload TEXT NOT NULL,              -- JSON, fixed when the event happened
+            created_at TEXT NOT NULL,
+            next_attempt_at TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            claimed_until TEXT,                 -- a dispatcher is posting it until then
+            last_status INTEGER,
+            last_error TEXT NOT NULL DEFAULT '',
+            delivered_at TEXT,
+            given_up_at TEXT
+        );
+        CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+            WHERE delivered_at IS NULL AND given_up_at IS NULL;
+        CREATE TRIGGER webhook_reader_events AFTER INSERT ON events
+        WHEN NEW.kind IN ('pending', 'subscribed', 'confirmed', 'unsubscribed', 'bounced',
+                          'complained')
+        BEGIN
+            INSERT INTO webhook_deliveries
+                (webhook_id, delivery_id, event, payload, created_at, next_attempt_at)
+            SELECT w.id, lower(hex(randomblob(16))), e.name,
+                json_object(
+                    'event', e.name,
+                    'at', NEW.at,
+                    'subscriber', json_object(
+                        'id', s.id, 'email', s.email, 'status', s.status,
+                        'frequency', s.frequency, 'source', NEW.source)),
+                NEW.at, NEW.at
+            FROM (SELECT CASE NEW.kind WHEN 'pending' THEN 'subscribed'
+                  ELSE NEW.kind END AS name) e
+            JOIN webhooks w ON w.removed_at IS NULL
+                AND instr(',' || w.events || ',', ',' || e.name || ',') > 0
+            JOIN subscribers s ON s.id = NEW.subscriber_id;
+        END;
+        CREATE TRIGGER webhook_edition_sent AFTER UPDATE OF status ON editions
+        WHEN NEW.status = 'complete' AND OLD.status != 'complete'
+        BEGIN
+            INSERT INTO webhook_deliveries
+                (webhook_id, delivery_id, event, payload, created_at, next_attempt_at)
+            SELECT w.id, lower(hex(randomblob(16))), 'edition.sent',
+                json_object(
+                    'event', 'edition.sent',
+                    'at', NEW.completed_at,
+                    'edition', json_object(
+                        'id', NEW.id, 'frequency', NEW.frequency, 'period', NEW.period,
+                        'deliveries', (
+                            SELECT json_group_object(status, n) FROM (
+                                SELECT status, COUNT(*) AS n FROM deliveries
+                                WHERE edition_id = NEW.id GROUP BY status)))),
+                NEW.completed_at, NEW.completed_at
+            FROM webhooks w
+            WHERE w.removed_at IS NULL
+                AND instr(',' || w.events || ',', ',edition.sent,') > 0;
+        END;
+        """
+    )
+
+
+@migrations()
+def m007_api_job_runs(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- How often each `digest schedule run` job ran and failed, for /metrics: the
+        -- scheduler is another process than the one Prometheus scrapes.
+        CREATE TABLE job_runs (
+            job TEXT PRIMARY KEY,
+            runs INTEGER NOT NULL DEFAULT 0,
+            failures INTEGER NOT NULL DEFAULT 0,
+            last_at TEXT NOT NULL
+        ) WITHOUT ROWID;
+        """
+    )
+
+
+@migrations()
+def m007_api_reader_pause(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- A reader who asked for a break: editions opened before this moment record their
+        -- delivery as skipped (the reason in its reply); after it they are sent again.
+        ALTER TABLE subscribers ADD COLUMN paused_until TEXT;
+        """
+    )
+
+
+@migrations()
+def m007_api_webhooks_forget(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Forgetting a reader (store.subscribers.forget sets email to NULL) also blanks the
+        -- address in the webhook outbox, delivered or not: it must not outlive the erasure.
+        CREATE TRIGGER webhook_forget AFTER UPDATE OF email ON subscribers
+        WHEN NEW.email IS NULL AND OLD.email IS NOT NULL
+        BEGIN
+            UPDATE webhook_deliveries
+            SET payload = json_set(payload, '$.subscriber.email', NULL)
+            WHERE json_extract(payload, '$.subscriber.id') = NEW.id;
+        END;
+        """
+    )
+
+
+@migrations()
+def m008_consent_timezone(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The timezone a sign-up asked for travels with its request, like the other
+        -- choices: applied when the inbox's owner confirms, never before.
+        ALTER TABLE signup_requests ADD COLUMN timezone TEXT;
+        """
+    )
+
+
+@migrations()
+def m008_webhooks_confirmed_sign_ups(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- A web or API sign-up is not a subscriber until its owner confirms: no webhook
+        -- event for 'pending' (the CRM hears 'confirmed'). It also keeps a sign-up for a
+        -- new address doing the same work as one for a known address (no timing tell).
+        DROP TRIGGER webhook_reader_events;
+        CREATE TRIGGER webhook_reader_events AFTER INSERT ON events
+        WHEN NEW.kind IN ('subscribed', 'confirmed', 'unsubscribed', 'bounced', 'complained')
+        BEGIN
+            INSERT INTO webhook_deliveries
+                (webhook_id, delivery_id, event, payload, created_at, next_attempt_at)
+            SELECT w.id, lower(hex(randomblob(16))), NEW.kind,
+                json_object(
+                    'event', NEW.kind,
+                    'at', NEW.at,
+                    'subscriber', json_object(
+                        'id', s.id, 'email', s.email, 'status', s.status,
+                        'frequency', s.frequency, 'source', NEW.source)),
+                NEW.at, NEW.at
+            FROM webhooks w JOIN subscribers s ON s.id = NEW.subscriber_id
+            WHERE w.removed_at IS NULL
+                AND instr(',' || w.events || ',', ',' || NEW.kind || ',') > 0;
+        END;
+        """
+    )

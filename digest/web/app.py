@@ -24,6 +24,7 @@ from digest.web.mailer import Mailer
 from digest.web.security import CSRF_FIELD, CsrfTokens, security_headers
 
 log = logging.getLogger("digest.web")
+Page = tuple[str, int] | Response
 
 # A sign-up or preferences form is well under 4 KB; anything bigger is not a reader.
 MAX_CONTENT_LENGTH = 64 * 1024
@@ -47,6 +48,7 @@ def create_app(
     secret = require_secret(settings)
     app_core = App.open(settings, clock=clock, transports=transport_factory)
     app_core.renderer  # noqa: B018 (broken templates fail now, not on the first reader)
+    app_core.check_welcome_setting()
     app = Flask("digest.web", static_folder=None, template_folder=None)
     app.config.update(
         SECRET_KEY=secret,
@@ -85,9 +87,11 @@ def create_app(
             app.wsgi_app, x_for=1, x_proto=1, x_host=0, x_prefix=0
         )
 
-    from digest.web import views
+    from digest.web import api, metrics, views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(metrics.bp)
 
     @app.context_processor
     def _root() -> dict[str, Any]:
@@ -110,7 +114,9 @@ def create_app(
         return response
 
     @app.errorhandler(HTTPException)
-    def _http_error(error: HTTPException) -> Response:
+    def _http_error(error: HTTPException) -> Page:
+        if api.is_api(request.path):
+            return api.http_problem(error)
         code = error.code or 500
         response = Response(error_page(code), code)
         if isinstance(error, MethodNotAllowed) and error.valid_methods:
@@ -119,13 +125,17 @@ def create_app(
         return response
 
     @app.errorhandler(StoreError)
-    def _store_error(error: StoreError) -> tuple[str, int]:
+    def _store_error(error: StoreError) -> Page:
         log.error("database: %s", error)
+        if api.is_api(request.path):
+            return api.problem(503, "the database is busy; try again in a minute")
         return error_page(503), 503
 
     @app.errorhandler(Exception)
-    def _unexpected(error: Exception) -> tuple[str, int]:
+    def _unexpected(error: Exception) -> Page:
         log.exception("unexpected error on %s %s", request.method, request.path)
+        if api.is_api(request.path):
+            return api.problem(500, "an unexpected error; it has been logged")
         return error_page(500), 500
 
     return app

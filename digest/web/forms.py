@@ -40,6 +40,8 @@ class FormState:
     name: str = ""
     categories: list[str] = field(default_factory=list)  # slugs
     frequency: str = "weekly"
+    timezone: str = "UTC"
+    pause: str = ""  # "", or weeks: "2", "4", "8"; "0" resumes
     errors: dict[str, str] = field(default_factory=dict)
 
     @property

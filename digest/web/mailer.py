@@ -32,6 +32,29 @@ class Mailer:
             self._pending.add(future)
         future.add_done_callback(self._done)
 
+    def submit_welcome(self, subscriber_id: int) -> None:
+        """The welcome email ([web] welcome) for a reader who has just confirmed."""
+        future = self._executor.submit(self._welcome, subscriber_id)
+        with self._lock:
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+
+    def _welcome(self, subscriber_id: int) -> None:
+        try:
+            result = self._core.send_welcome(subscriber_id)
+        except Exception:
+            log.exception("welcome email for subscriber %d failed", subscriber_id)
+            return
+        finally:
+            self._core.close()
+        if result is not None and result.kind != "sent":
+            log.warning(
+                "welcome email for subscriber %d not accepted by the relay: %s %s",
+                subscriber_id,
+                result.code,
+                result.reply,
+            )
+
     def _done(self, future: Future[None]) -> None:
         with self._lock:
             self._pending.discard(future)

@@ -16,6 +16,7 @@ from digest.links import ARCHIVE_PREFIX, CONFIRM_PREFIX, PREFERENCES_PREFIX, UNS
 from digest.models import MAX_ROW_ID, ArchivedEdition, Category, Subscriber, SubscriberStatus
 from digest.render.present import clean_text, date_label, period_label, safe_url, summary_text
 from digest.tokens import ConfirmClaim, ExpiredTokenError, TokenError
+from digest.web.choices import read_pause, read_timezone, zone_names
 from digest.web.context import core, error_page, state
 from digest.web.forms import (
     HONEYPOT_FIELD,
@@ -40,6 +41,8 @@ def _reject_undecodable() -> Page | None:
     """A form body that is not UTF-8 gets a clear 400, not a guess at what was meant."""
     if request.method != "POST" or request.mimetype not in FORM_CONTENT_TYPES:
         return None
+    if request.path.startswith("/api/"):
+        return None  # the API answers JSON only, with its own limit (digest.web.api)
     # Read (and cache) the body first: werkzeug then parses the form from the cache.
     body = request.get_data(cache=True) if request.mimetype.endswith("urlencoded") else b""
     if undecodable(request.mimetype, body, request.form):
@@ -94,7 +97,9 @@ def signup_page() -> Page:
 
 
 def _signup_form(form: FormState, status: int = 200) -> tuple[str, int]:
-    return render_template("web/signup.html", form=form, categories=_categories()), status
+    return render_template(
+        "web/signup.html", form=form, categories=_categories(), zones=zone_names()
+    ), status
 
 
 @bp.get("/subscribe")
@@ -129,14 +134,15 @@ def subscribe() -> Page:
     if email_error:
         form.errors["email"] = email_error
     choices = read_choices(request.form, _categories(), form)
-    if choices is None or email_error:
+    timezone = read_timezone(request.form, form)
+    if choices is None or email_error or not form.ok:
         return _signup_form(form, 400)
     refused = core().take_signup_slot(ip=_client_ip(), address=email)
     if refused:
         return _rate_limited(refused)
     # Always a job (kind "none" does nothing on the mail thread): the same steps for every
-    # address, known or not.
-    state().mailer.submit(core().sign_up(email, choices, detail))
+    # address, known or not. The timezone travels with the request, like the other choices.
+    state().mailer.submit(core().sign_up_in_zone(email, choices, detail, timezone))
     return _check_inbox()
 
 
@@ -186,6 +192,9 @@ def confirm(token: str) -> Page:
     if isinstance(claim, tuple):
         return claim
     outcome = core().confirm(claim, _client_ip())
+    subscriber_id = core().claimed_reader(claim)
+    if outcome == "confirmed" and subscriber_id is not None:
+        state().mailer.submit_welcome(subscriber_id)
     return _confirm_outcome(outcome)
 
 
@@ -260,6 +269,7 @@ def _preferences_state(subscriber: Subscriber, categories: list[Category]) -> Fo
         name=subscriber.name,
         categories=[by_id[i] for i in ids if i in by_id],
         frequency=subscriber.frequency,
+        timezone=subscriber.timezone,
     )
 
 
@@ -273,6 +283,8 @@ def _preferences(
         form=form or _preferences_state(subscriber, categories),
         categories=categories,
         action=request.path,
+        zones=zone_names(),
+        paused_until=core().reader_paused_until(subscriber.id),
         **extra,
     ), status
 
@@ -293,7 +305,9 @@ def preferences(token: str) -> Page:
         return _unsubscribed(subscriber.id)
     form = FormState(email=subscriber.email)
     choices = read_choices(request.form, _categories(), form)
-    if choices is None:
+    timezone = read_timezone(request.form, form)
+    pause = read_pause(request.form, form)
+    if choices is None or not form.ok:
         return _preferences(subscriber, form, 400)
     if action == "resubscribe":
         if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
@@ -303,7 +317,7 @@ def preferences(token: str) -> Page:
             return _rate_limited(refused)
         state().mailer.submit(core().sign_up(subscriber.email, choices, "preferences"))
         return _check_inbox()
-    core().save_preferences(subscriber.id, choices)
+    core().save_reader_choices(subscriber.id, choices, timezone=timezone, pause_weeks=pause)
     # Post/redirect/get: reloading the page must not post the form again.
     return redirect(f"{request.script_root}{request.path}?saved=1", 303)
 
@@ -399,6 +413,13 @@ def archive_edition(edition_id: int) -> Page:
 @bp.get("/static/site.css")
 def stylesheet() -> Response:
     response = Response(render_template("web/site.css"), mimetype="text/css")
+    response.headers["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+@bp.get("/static/timezone.js")
+def timezone_script() -> Response:
+    response = Response(render_template("web/timezone.js"), mimetype="text/javascript")
     response.headers["Cache-Control"] = "public, max-age=3600"
     return response
 
