@@ -147,24 +147,9 @@ class Renderer:
         self, content: DigestContent, subject: str, categories: list[str]
     ) -> RenderedVariant:
         tokens = self.placeholders.tokens
-        preheader = make_preheader(content, subject)
-        context = self._digest_context(content, subject, preheader, categories)
-        mjml_source = self._render(
-            "digest.mjml.j2",
-            {
-                **context,
-                "unsubscribe_url": tokens["unsub_html"],
-                "preferences_url": tokens["prefs_html"],
-            },
-        )
-        text = self._render(
-            "digest.txt.j2",
-            {
-                **context,
-                "unsubscribe_url": tokens["unsub_text"],
-                "preferences_url": tokens["prefs_text"],
-            },
-        )
+        preheader, html_context, text_context = self._part_contexts(content, subject, categories)
+        mjml_source = self._render("digest.mjml.j2", html_context)
+        text = self._render("digest.txt.j2", text_context)
         page = html_to_7bit(self.templates.compile(mjml_source, "digest.mjml.j2"))
         text = isolate(strip_controls(text), (tokens["unsub_text"], tokens["prefs_text"]))
         check_links(tokens, page, text)
@@ -181,6 +166,33 @@ class Renderer:
             html_size=html_part_size(tokens, page, self.site_links.longest_subscriber_link()),
             placeholders=self.placeholders,
         )
+
+    def part_contexts(self, content: DigestContent) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What digest.mjml.j2 and digest.txt.j2 see for ``content`` (links as placeholder
+        tokens), for the template check (digest.render.guard)."""
+        subject = self.subject_for(content)
+        _, html_context, text_context = self._part_contexts(
+            content, subject, [s.category for s in content.sections]
+        )
+        return html_context, text_context
+
+    def _part_contexts(
+        self, content: DigestContent, subject: str, categories: list[str]
+    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        tokens = self.placeholders.tokens
+        preheader = make_preheader(content, subject)
+        context = self._digest_context(content, subject, preheader, categories)
+        html_context = {
+            **context,
+            "unsubscribe_url": tokens["unsub_html"],
+            "preferences_url": tokens["prefs_html"],
+        }
+        text_context = {
+            **context,
+            "unsubscribe_url": tokens["unsub_text"],
+            "preferences_url": tokens["prefs_text"],
+        }
+        return preheader, html_context, text_context
 
     def _headers(self, subject: str, frequency: str) -> bytes:
         """The digest's header block, with placeholders for the per-recipient values."""

@@ -46,6 +46,22 @@ class SystemMails:
     def subject(self, name: str) -> str:
         return SUBJECTS[name].format(site=self.settings.site.name)
 
+    def context(
+        self,
+        name: str,
+        recipient: Recipient,
+        context: Mapping[str, str],
+        categories: Sequence[str],
+    ) -> dict[str, Any]:
+        """What both templates of the ``name`` mail see."""
+        return {
+            **common_context(self.settings),
+            **context,
+            "subject": self.subject(name),
+            "name": clean_text(recipient.name),
+            "categories": [clean_text(c) for c in categories],
+        }
+
     def render(
         self,
         name: str,
@@ -60,13 +76,7 @@ class SystemMails:
         if date.tzinfo is None:
             raise ValueError("date must be timezone-aware")
         subject = self.subject(name)
-        full = {
-            **common_context(self.settings),
-            **context,
-            "subject": subject,
-            "name": clean_text(recipient.name),
-            "categories": [clean_text(c) for c in categories],
-        }
+        full = self.context(name, recipient, context, categories)
         mjml_source = self.templates.render(f"{name}.mjml.j2", full)
         page = html_to_7bit(self.templates.compile(mjml_source, f"{name}.mjml.j2"))
         text = strip_controls(self.templates.render(f"{name}.txt.j2", full))
