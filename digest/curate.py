@@ -87,14 +87,18 @@ def build_sections(
     sections: list[Section] = []
     for category_id in ordered:
         picked: list[Article] = []
+        total = 0
         for row in by_category.get(category_id, []):
-            if row.id in seen or len(picked) >= max_per_category:
+            if row.id in seen:
+                continue
+            total += 1
+            if len(picked) >= max_per_category:
                 continue
             seen.add(row.id)
             picked.append(_article(row, names[category_id][0]))
         if picked:
             name, slug, _ = names[category_id]
-            sections.append(Section(category=name, slug=slug, articles=tuple(picked)))
+            sections.append(Section(category=name, slug=slug, articles=tuple(picked), total=total))
     return tuple(sections)
 
 

@@ -184,6 +184,14 @@ class Section:
     category: str  # display name
     slug: str
     articles: tuple[Article, ...]
+    # New articles in the category, those past max_articles_per_category included (0: just
+    # the ones shown). The digest says "5 of 11" and links to the rest.
+    total: int = 0
+
+    @property
+    def more(self) -> int:
+        """New articles of this category the digest does not show."""
+        return max(0, self.total - len(self.articles))
 
 
 @dataclass(frozen=True)

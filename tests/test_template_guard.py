@@ -92,8 +92,8 @@ BREAKAGES = {
     ),
     "skipped heading level": Breakage(
         "digest.mjml.j2",
-        '<h2 style="margin:0;padding-bottom:4px;',
-        '<h4 style="margin:0;padding-bottom:4px;',
+        '<h2 id="{{ section.slug }}" style="margin:0;padding-bottom:4px;',
+        '<h4 id="{{ section.slug }}" style="margin:0;padding-bottom:4px;',
         "<h4",
         "heading level skipped (<h4> after <h1>); allowed next: h1 to h2",
     ),

@@ -46,6 +46,12 @@ class SectionView:
     category: str
     slug: str
     articles: tuple[ArticleView, ...]
+    total: int = 0  # new articles in the category, shown or not
+    more_url: str = ""  # where the ones not shown are: the archive page's anchor
+
+    @property
+    def more(self) -> int:
+        return max(0, self.total - len(self.articles))
 
 
 def article_view(article: Article, *, fallback_url: str) -> ArticleView:

@@ -108,11 +108,12 @@ class Renderer:
         part would pass Gmail's clipping limit."""
         if content.article_count == 0:
             raise InputError("the digest has no articles: nothing to render")
-        subject = subject_prefix + self.subject_for(content)
         # The reader's categories, also those trimming empties: the footer says why they get it.
         categories = [s.category for s in content.sections]
         current = content
         while True:
+            # The subject counts what this message holds, so it follows the trimming.
+            subject = subject_prefix + self.subject_for(current)
             variant = self._render_once(current, subject, categories)
             if variant.html_size <= HTML_SIZE_LIMIT:
                 return variant
@@ -134,7 +135,7 @@ class Renderer:
             raw = self._subject.render(
                 site=self.settings.site,
                 frequency=content.frequency,
-                article_count=content.article_count + content.trimmed,
+                article_count=content.article_count,
                 categories=names,
                 category_summary=category_summary(names),
             )
@@ -224,11 +225,18 @@ class Renderer:
     def _digest_context(
         self, content: DigestContent, subject: str, preheader: str, names: list[str]
     ) -> dict[str, Any]:
+        links = self.site_links
         sections = [
             SectionView(
                 s.category,
                 s.slug,
                 tuple(self._article_view(a) for a in s.articles),
+                total=max(s.total, len(s.articles)),
+                more_url=(
+                    links.archive_section(content.edition_id, s.slug)
+                    if content.edition_id is not None
+                    else links.home()
+                ),
             )
             for s in content.sections
             if s.articles

@@ -74,10 +74,14 @@ class Case:
 def matrix(max_per_category: int) -> list[Case]:
     """Every branch: trimmed or not, with or without the archive link, one article with
     author, image and summary or one with none of them, the sample, the most a digest can
-    hold (seven categories of ``max_per_category``), and the sample in a right-to-left
-    language."""
+    hold (seven categories of ``max_per_category``, each with more left out), and the sample
+    in a right-to-left language."""
+    # Each category with more new articles than it shows: "5 of 11", "6 more in Courts".
     most = tuple(
-        _section(k, tuple(_article(k * 100 + i, full=True) for i in range(max_per_category)))
+        dataclasses.replace(
+            _section(k, tuple(_article(k * 100 + i, full=True) for i in range(max_per_category))),
+            total=max_per_category + 6,
+        )
         for k in range(len(_NAMES))
     )
     shapes = {
