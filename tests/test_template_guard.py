@@ -85,7 +85,7 @@ BREAKAGES = {
     ),
     "no postal address in the text part": Breakage(
         "digest.txt.j2",
-        "\n{{ site.postal_address }}\n",
+        "\n{{ site.postal_address|wordwrap(78, False, None, False) }}\n",
         "\n",
         "",
         "the postal address (site.postal_address) is missing from the text part",

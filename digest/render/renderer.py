@@ -27,10 +27,11 @@ from digest.mime import (
     DkimSigner,
     MessageTemplate,
     build_body,
+    feedback_id,
     format_address,
     header_line,
     html_to_7bit,
-    list_id,
+    list_id_line,
     list_unsubscribe_value,
     normalise_message_id,
     qp_line,
@@ -154,7 +155,7 @@ class Renderer:
         page = html_to_7bit(self.templates.compile(mjml_source, "digest.mjml.j2"))
         text = isolate(strip_controls(text), (tokens["unsub_text"], tokens["prefs_text"]))
         check_links(tokens, page, text)
-        data = self._headers(subject, content.frequency) + build_body(text, page)
+        data = self._headers(subject, content) + build_body(text, page)
         template = MessageTemplate.split(data, {k: v.encode("ascii") for k, v in tokens.items()})
         check_slots(template, tokens, page, text)
         return RenderedVariant(
@@ -195,9 +196,11 @@ class Renderer:
         }
         return preheader, html_context, text_context
 
-    def _headers(self, subject: str, frequency: str) -> bytes:
+    def _headers(self, subject: str, content: DigestContent) -> bytes:
         """The digest's header block, with placeholders for the per-recipient values."""
         tokens = self.placeholders.tokens
+        frequency = content.frequency
+        slugs = [s.slug for s in content.sections]
         headers = [
             f"From: {self.envelope.from_header}\r\n".encode("ascii"),
             f"To: {tokens['to']}\r\n".encode("ascii"),
@@ -205,7 +208,10 @@ class Renderer:
             f"Date: {tokens['date']}\r\n".encode("ascii"),
             f"Message-ID: {tokens['msgid']}\r\n".encode("ascii"),
             *self.envelope.reply_to(),
-            header_line("List-Id", list_id(self.settings, frequency)),
+            list_id_line(self.settings, frequency),
+            header_line(
+                "Feedback-ID", feedback_id(self.settings, frequency, slugs, content.edition_id)
+            ),
             f"List-Unsubscribe: {tokens['list_unsub']}\r\n".encode("ascii"),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             b"Precedence: bulk\r\n",
