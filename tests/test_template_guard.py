@@ -39,6 +39,9 @@ class Breakage:
     says: str
 
 
+UNSUB_LINK = (
+    '<a href="{{ unsubscribe_url }}" style="color:{{ accent }};">{{ _("Unsubscribe") }}</a>'
+)
 BREAKAGES = {
     "undefined variable under if trimmed": Breakage(
         "digest.mjml.j2",
@@ -70,16 +73,15 @@ BREAKAGES = {
     ),
     "unsubscribe in a comment": Breakage(
         "digest.mjml.j2",
-        '<a href="{{ unsubscribe_url }}" style="color:{{ accent }};">Unsubscribe</a>',
-        '<!-- <a href="{{ unsubscribe_url }}" style="color:{{ accent }};">Unsubscribe</a> -->',
+        UNSUB_LINK,
+        f"<!-- {UNSUB_LINK} -->",
         "unsubscribe_url",
         "the {{ unsubscribe_url }} link is not visible",
     ),
     "unsubscribe hidden": Breakage(
         "digest.mjml.j2",
-        '<a href="{{ unsubscribe_url }}" style="color:{{ accent }};">Unsubscribe</a>',
-        '<span style="display: none">'
-        '<a href="{{ unsubscribe_url }}" style="color:{{ accent }};">Unsubscribe</a></span>',
+        UNSUB_LINK,
+        f'<span style="display: none">{UNSUB_LINK}</span>',
         "unsubscribe_url",
         "the {{ unsubscribe_url }} link is not visible",
     ),

@@ -84,7 +84,8 @@ class Renderer:
                 f"site.accent_color: expected a colour like #1a4d8f, "
                 f"got {settings.site.accent_color!r}"
             )
-        self.templates = Templates(templates_dirs(settings), compiler=compiler)
+        self.lang = settings.site.lang
+        self.templates = Templates(templates_dirs(settings), compiler=compiler, lang=self.lang)
         self.dirs = self.templates.dirs
         self.env = self.templates.env
         self._subject = self.templates.from_string(settings.digest.subject, "digest.subject")
@@ -138,7 +139,7 @@ class Renderer:
                 frequency=content.frequency,
                 article_count=content.article_count,
                 categories=names,
-                category_summary=category_summary(names),
+                category_summary=category_summary(names, self.templates.translations),
             )
         except jinja2.TemplateError as e:
             raise TemplateError(f"digest.subject: {e}") from e
@@ -225,7 +226,9 @@ class Renderer:
         if view is None:
             if len(self._views) >= ARTICLE_VIEW_CACHE:
                 self._views.clear()
-            view = self._views[article] = article_view(article, fallback_url=self.site_links.home())
+            view = self._views[article] = article_view(
+                article, fallback_url=self.site_links.home(), lang=self.lang
+            )
         return view
 
     def _digest_context(
@@ -252,10 +255,10 @@ class Renderer:
             "subject": subject,
             "preheader": preheader,
             "frequency": content.frequency,
-            "period": period_label(content.starts_at, content.ends_at),
+            "period": period_label(content.starts_at, content.ends_at, self.lang),
             "sections": sections,
             "categories": names,
-            "category_summary": category_summary(names),
+            "category_summary": category_summary(names, self.templates.translations),
             "article_count": content.article_count,
             "trimmed": content.trimmed,
             "more_url": self.site_links.home(),

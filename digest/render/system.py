@@ -20,19 +20,30 @@ from digest.mime import (
 )
 from digest.models import OutgoingMessage, Recipient
 from digest.render.envelope import Envelope
+from digest.render.i18n import N_, direction
 from digest.render.present import clean_text
 from digest.render.templates import Templates
 
 # The subject of each system mail; ``{site}`` is the site's name.
 SUBJECTS = {
-    "confirm": "Please confirm your subscription to {site}",
-    "welcome_back": "You are already subscribed to {site}",
+    "confirm": N_("Please confirm your subscription to {site}"),
+    "welcome_back": N_("You are already subscribed to {site}"),
 }
 
 
-def common_context(settings: Settings) -> dict[str, Any]:
-    """What every template sees."""
-    return {"site": settings.site, "accent": settings.site.accent_color}
+def common_context(settings: Settings, lang: str | None = None) -> dict[str, Any]:
+    """What every template sees: the site, the accent colour, and the language with its
+    direction and the alignment that goes with it (start and end sides)."""
+    lang = lang or settings.site.lang
+    rtl = direction(lang) == "rtl"
+    return {
+        "site": settings.site,
+        "accent": settings.site.accent_color,
+        "lang": lang,
+        "dir": "rtl" if rtl else "ltr",
+        "align": "right" if rtl else "left",
+        "align_end": "left" if rtl else "right",
+    }
 
 
 class SystemMails:
@@ -44,7 +55,9 @@ class SystemMails:
         self.envelope = envelope
 
     def subject(self, name: str) -> str:
-        return SUBJECTS[name].format(site=self.settings.site.name)
+        return self.templates.translations.gettext(SUBJECTS[name]).format(
+            site=self.settings.site.name
+        )
 
     def context(
         self,

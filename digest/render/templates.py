@@ -20,6 +20,7 @@ import jinja2
 from mjml import mjml2html
 
 from digest.errors import TemplateError
+from digest.render.i18n import translations
 
 _MJML_POSITION = re.compile(r"position (\d+):(\d+)")
 
@@ -31,8 +32,11 @@ class Templates:
     ``compile_count`` counts compiles, so tests and benchmarks can see that many recipients
     of one variant cost one compile."""
 
-    def __init__(self, dirs: Sequence[Path], *, compiler: Compiler = mjml2html) -> None:
+    def __init__(
+        self, dirs: Sequence[Path], *, compiler: Compiler = mjml2html, lang: str = "en"
+    ) -> None:
         self.dirs = list(dirs)
+        self.lang = lang
         self.compiler = compiler
         self.compile_count = 0
         self.env = jinja2.Environment(
@@ -45,6 +49,12 @@ class Templates:
             # Templates do not change during a run; checking each file's mtime on every
             # render cost more than compiling the MJML.
             auto_reload=False,
+            extensions=["jinja2.ext.i18n"],
+        )
+        # Every string a reader sees goes through the catalog of ``lang`` (digest.render.i18n).
+        self.translations = translations(lang)
+        self.env.install_gettext_translations(  # type: ignore[attr-defined]
+            self.translations, newstyle=True
         )
 
     def from_string(self, source: str, where: str) -> jinja2.Template:
