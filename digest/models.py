@@ -128,6 +128,7 @@ class Subscriber:
     confirmed_at: datetime | None = None
     unsubscribed_at: datetime | None = None
     source: str = ""
+    language: str = ""  # "" for the site's language ([site] lang)
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,9 @@ class DigestContent:
     edition_id: int | None = None
     # Articles left out to stay under Gmail's clipping limit (filled in by render).
     trimmed: int = 0
+    # The readers' language ("" for the site's, [site] lang): part of the variant, so each
+    # language compiles once (docs/email.md rule 19).
+    language: str = ""
 
     @property
     def article_count(self) -> int:
@@ -256,6 +260,7 @@ class RecipientRow:
     attempts: int = 0
     # The subscriber's status now: one who left since the edition started is not mailed.
     subscriber_status: SubscriberStatus = SubscriberStatus.ACTIVE
+    language: str = ""  # "" for the site's language
 
 
 @dataclass(frozen=True)

@@ -94,12 +94,27 @@ class Renderer:
         )
         self.site_links = links if links is not None else Links.from_settings(settings)
         self.system = SystemMails(settings, self.templates, self.envelope)
-        self._views: dict[Article, ArticleView] = {}
+        self._views: dict[tuple[Article, str], ArticleView] = {}
+        # One template environment (and its catalog) per reader language, built on first use;
+        # the site's language is ``self.templates``.
+        self._languages: dict[str, tuple[Templates, jinja2.Template]] = {
+            self.lang: (self.templates, self._subject)
+        }
 
     @property
     def compile_count(self) -> int:
-        """MJML compiles so far, digests and system mails alike."""
-        return self.templates.compile_count
+        """MJML compiles so far, digests and system mails alike, in every language."""
+        return sum(t.compile_count for t, _ in self._languages.values())
+
+    def language(self, lang: str) -> tuple[Templates, jinja2.Template]:
+        """The templates and subject template of ``lang`` ("" is the site's language)."""
+        lang = lang or self.lang
+        found = self._languages.get(lang)
+        if found is None:
+            templates = Templates(self.dirs, compiler=self.templates.compiler, lang=lang)
+            subject = templates.from_string(self.settings.digest.subject, "digest.subject")
+            found = self._languages[lang] = (templates, subject)
+        return found
 
     # -- the digest -------------------------------------------------------------------------
 
@@ -133,13 +148,14 @@ class Renderer:
 
     def subject_for(self, content: DigestContent) -> str:
         names = [s.category for s in content.sections]
+        templates, subject_template = self.language(content.language)
         try:
-            raw = self._subject.render(
+            raw = subject_template.render(
                 site=self.settings.site,
                 frequency=content.frequency,
                 article_count=content.article_count,
                 categories=names,
-                category_summary=category_summary(names, self.templates.translations),
+                category_summary=category_summary(names, templates.translations),
             )
         except jinja2.TemplateError as e:
             raise TemplateError(f"digest.subject: {e}") from e
@@ -151,9 +167,10 @@ class Renderer:
     ) -> RenderedVariant:
         tokens = self.placeholders.tokens
         preheader, html_context, text_context = self._part_contexts(content, subject, categories)
-        mjml_source = self._render("digest.mjml.j2", html_context)
-        text = self._render("digest.txt.j2", text_context)
-        page = html_to_7bit(self.templates.compile(mjml_source, "digest.mjml.j2"))
+        templates = self.language(content.language)[0]
+        mjml_source = templates.render("digest.mjml.j2", html_context)
+        text = templates.render("digest.txt.j2", text_context)
+        page = html_to_7bit(templates.compile(mjml_source, "digest.mjml.j2"))
         text = isolate(strip_controls(text), (tokens["unsub_text"], tokens["prefs_text"]))
         check_links(tokens, page, text)
         data = self._headers(subject, content) + build_body(text, page)
@@ -219,15 +236,16 @@ class Renderer:
         ]
         return b"".join(headers)
 
-    def _article_view(self, article: Article) -> ArticleView:
+    def _article_view(self, article: Article, lang: str) -> ArticleView:
         """Views are cached: the same articles recur in many variants of an edition. Keyed
-        on the whole (frozen) article, so a changed article is never shown stale."""
-        view = self._views.get(article)
+        on the whole (frozen) article and the language, so a changed article is never shown
+        stale."""
+        view = self._views.get((article, lang))
         if view is None:
             if len(self._views) >= ARTICLE_VIEW_CACHE:
                 self._views.clear()
-            view = self._views[article] = article_view(
-                article, fallback_url=self.site_links.home(), lang=self.lang
+            view = self._views[(article, lang)] = article_view(
+                article, fallback_url=self.site_links.home(), lang=lang
             )
         return view
 
@@ -235,11 +253,13 @@ class Renderer:
         self, content: DigestContent, subject: str, preheader: str, names: list[str]
     ) -> dict[str, Any]:
         links = self.site_links
+        lang = content.language or self.lang
+        translations = self.language(lang)[0].translations
         sections = [
             SectionView(
                 s.category,
                 s.slug,
-                tuple(self._article_view(a) for a in s.articles),
+                tuple(self._article_view(a, lang) for a in s.articles),
                 total=max(s.total, len(s.articles)),
                 more_url=(
                     links.archive_section(content.edition_id, s.slug)
@@ -251,14 +271,14 @@ class Renderer:
             if s.articles
         ]
         return {
-            **common_context(self.settings),
+            **common_context(self.settings, lang),
             "subject": subject,
             "preheader": preheader,
             "frequency": content.frequency,
-            "period": period_label(content.starts_at, content.ends_at, self.lang),
+            "period": period_label(content.starts_at, content.ends_at, lang),
             "sections": sections,
             "categories": names,
-            "category_summary": category_summary(names, self.templates.translations),
+            "category_summary": category_summary(names, translations),
             "article_count": content.article_count,
             "trimmed": content.trimmed,
             "more_url": self.site_links.home(),

@@ -167,3 +167,10 @@ def m004_bounces(db: sqlite_utils.Database) -> None:
         CREATE INDEX deliveries_message_id ON deliveries (message_id) WHERE message_id != '';
         """
     )
+
+
+@migrations()
+def m006_emails_subscriber_language(db: sqlite_utils.Database) -> None:
+    # The reader's language for their emails (BCP 47, e.g. es, ar); '' is the site's,
+    # [site] lang (docs/email.md rule 27).
+    db.execute("ALTER TABLE subscribers ADD COLUMN language TEXT NOT NULL DEFAULT ''")

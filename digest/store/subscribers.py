@@ -42,7 +42,7 @@ STATUS_EVENT_KINDS = {
 
 _COLUMNS = (
     "id, email, name, status, frequency, timezone, created_at, confirmed_at, "
-    "unsubscribed_at, source"
+    "unsubscribed_at, source, language"
 )
 SUPPRESSED_SQL = ", ".join(sorted(f"'{s}'" for s in SUPPRESSED_STATUSES))
 
@@ -217,6 +217,7 @@ def _subscriber(row: sqlite3.Row, categories: tuple[str, ...]) -> Subscriber:
         confirmed_at=from_db(row["confirmed_at"]),
         unsubscribed_at=from_db(row["unsubscribed_at"]),
         source=row["source"],
+        language=row["language"],
     )
 
 
