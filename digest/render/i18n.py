@@ -98,3 +98,11 @@ def period_label(starts_at: datetime, ends_at: datetime, lang: str = "en") -> st
     first = date_label(starts_at, lang)
     end = date_label(last, lang)
     return first if first == end else f"{first} – {end}"
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """(tag, the language's own name) for each language with a catalog, for a form."""
+    return [
+        (tag, locale_of(tag).get_display_name(locale_of(tag)) or tag)
+        for tag in available_languages()
+    ]

@@ -102,6 +102,7 @@ def update_subscriber(
     name: str | None = None,
     frequency: str | None = None,
     timezone: str | None = None,
+    language: str | None = None,
 ) -> None:
     """Overwrite the given profile fields (None leaves a field as it is). Status changes go
     through :func:`set_status` instead, so they are always recorded as events."""
@@ -109,7 +110,12 @@ def update_subscriber(
     if email is not None:
         fields["email"] = email
         fields["email_hash"] = email_hash(email)
-    for key, value in (("name", name), ("frequency", frequency), ("timezone", timezone)):
+    for key, value in (
+        ("name", name),
+        ("frequency", frequency),
+        ("timezone", timezone),
+        ("language", language),
+    ):
         if value is not None:
             fields[key] = value
     if not fields:

@@ -13,6 +13,7 @@ from digest.app import ConfirmOutcome, Refusal
 from digest.app.signup import SOURCE
 from digest.links import ARCHIVE_PREFIX, CONFIRM_PREFIX, PREFERENCES_PREFIX, UNSUBSCRIBE_PREFIX
 from digest.models import ArchivedEdition, Category, Subscriber, SubscriberStatus
+from digest.render.i18n import language_choices
 from digest.render.present import clean_text, date_label, period_label, safe_url, summary_text
 from digest.tokens import ConfirmClaim, ExpiredTokenError, TokenError
 from digest.web.context import core, error_page, state
@@ -254,6 +255,7 @@ def _preferences_state(subscriber: Subscriber, categories: list[Category]) -> Fo
         name=subscriber.name,
         categories=[by_id[i] for i in ids if i in by_id],
         frequency=subscriber.frequency,
+        language=subscriber.language,
     )
 
 
@@ -266,6 +268,7 @@ def _preferences(
         subscriber=subscriber,
         form=form or _preferences_state(subscriber, categories),
         categories=categories,
+        languages=language_choices(),
         action=request.path,
         **extra,
     ), status
