@@ -15,7 +15,7 @@ from babel.messages.pofile import read_po
 from digest.models import Recipient
 from digest.render import Renderer
 from digest.render.i18n import LOCALE_DIR, available_languages, direction
-from tests.render_samples import SETTINGS, parse, parts, send, seven_articles
+from tests.render_samples import NOW, SETTINGS, parse, parts, send, seven_articles
 
 ROOT = Path(__file__).parent.parent
 
@@ -116,3 +116,26 @@ def test_a_regular_install_ships_the_catalogs(tmp_path: Path) -> None:
             text=True,
         ).stdout
     )
+
+
+def test_confirm_and_welcome_back_mails_are_translated() -> None:
+    renderer = in_language("es")
+    reader = Recipient(1, "a@example.org", "Ana")
+    confirm = parse(
+        renderer.render_confirm(
+            reader, categories=["Courts"], message_id="<c@news.example.com>", date=NOW
+        ).data
+    )
+    assert str(confirm["Subject"]) == "Confirme su suscripción a Legal Reader"
+    text, page = parts(confirm)
+    for part in (text, html.unescape(page)):
+        assert "Hola, Ana: Esta dirección (usted, o alguien que la usa)" in " ".join(part.split())
+        assert "Confirmar mi suscripción" in part and "Categorías: Courts." in part
+    back = parse(
+        in_language("ar")
+        .render_welcome_back(reader, categories=[], message_id="<w@news.example.com>", date=NOW)
+        .data
+    )
+    text, page = parts(back)
+    assert str(back["Subject"]) == "أنت مشترك بالفعل في Legal Reader"
+    assert '<html lang="ar" dir="rtl"' in page and "إلغاء الاشتراك في كل شيء" in text
