@@ -87,14 +87,18 @@ def build_sections(
     sections: list[Section] = []
     for category_id in ordered:
         picked: list[Article] = []
+        total = 0
         for row in by_category.get(category_id, []):
-            if row.id in seen or len(picked) >= max_per_category:
+            if row.id in seen:
+                continue
+            total += 1
+            if len(picked) >= max_per_category:
                 continue
             seen.add(row.id)
             picked.append(_article(row, names[category_id][0]))
         if picked:
             name, slug, _ = names[category_id]
-            sections.append(Section(category=name, slug=slug, articles=tuple(picked)))
+            sections.append(Section(category=name, slug=slug, articles=tuple(picked), total=total))
     return tuple(sections)
 
 
@@ -141,7 +145,7 @@ class Curator:
         self._load = articles
         self.selections = 0  # article selections made: one per group, not per recipient
         self._rows: list[ArticleRow] | None = None
-        self._cache: OrderedDict[tuple[tuple[int, ...], str | None], DigestContent | None] = (
+        self._cache: OrderedDict[tuple[tuple[int, ...], str | None, str], DigestContent | None] = (
             OrderedDict()
         )
 
@@ -157,18 +161,20 @@ class Curator:
 
     def content_for(self, recipient: RecipientRow) -> DigestContent | None:
         """The recipient's digest, or None when nothing is new for them."""
-        key = (recipient.category_ids, recipient.last_sent_end)
+        key = (recipient.category_ids, recipient.last_sent_end, recipient.language)
         if key in self._cache:
             self._cache.move_to_end(key)
             return self._cache[key]
-        content = self.select(recipient.category_ids, recipient.last_sent_end)
+        content = self.select(
+            recipient.category_ids, recipient.last_sent_end, language=recipient.language
+        )
         self._cache[key] = content
         if len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
         return content
 
     def select(
-        self, category_ids: tuple[int, ...], last_sent_end: str | None
+        self, category_ids: tuple[int, ...], last_sent_end: str | None, *, language: str = ""
     ) -> DigestContent | None:
         self.selections += 1
         window = self.window
@@ -201,4 +207,5 @@ class Curator:
             ends_at=window.ends_at,
             sections=sections,
             edition_id=self.edition_id,
+            language=language,
         )

@@ -69,6 +69,10 @@ class Links:
     def archive(self, edition_id: int) -> str:
         return self.base + self.archive_path(edition_id)
 
+    def archive_section(self, edition_id: int, slug: str) -> str:
+        """One category's part of an edition's archive page (its ``id`` anchor)."""
+        return f"{self.archive(edition_id)}#{slug}"
+
     def longest_subscriber_link(self) -> int:
         """Characters in the longest unsubscribe or preferences URL any subscriber can get."""
         return len(self.base) + len(UNSUBSCRIBE_PREFIX) + _ID_TOKEN_CHARS

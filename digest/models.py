@@ -137,6 +137,7 @@ class Subscriber:
     confirmed_at: datetime | None = None
     unsubscribed_at: datetime | None = None
     source: str = ""
+    language: str = ""  # "" for the site's language ([site] lang)
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,14 @@ class Section:
     category: str  # display name
     slug: str
     articles: tuple[Article, ...]
+    # New articles in the category, those past max_articles_per_category included (0: just
+    # the ones shown). The digest says "5 of 11" and links to the rest.
+    total: int = 0
+
+    @property
+    def more(self) -> int:
+        """New articles of this category the digest does not show."""
+        return max(0, self.total - len(self.articles))
 
 
 @dataclass(frozen=True)
@@ -209,6 +218,9 @@ class DigestContent:
     edition_id: int | None = None
     # Articles left out to stay under Gmail's clipping limit (filled in by render).
     trimmed: int = 0
+    # The readers' language ("" for the site's, [site] lang): part of the variant, so each
+    # language compiles once (docs/email.md rule 19).
+    language: str = ""
 
     @property
     def article_count(self) -> int:
@@ -260,6 +272,7 @@ class RecipientRow:
     attempts: int = 0
     # The subscriber's status now: one who left since the edition started is not mailed.
     subscriber_status: SubscriberStatus = SubscriberStatus.ACTIVE
+    language: str = ""  # "" for the site's language
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+from babel import Locale, UnknownLocaleError
 from email_validator import EmailNotValidError, validate_email
 
 from digest.errors import InputError
@@ -148,3 +149,16 @@ def checked(label: str, check: Callable[[str], T], value: str) -> T:
         return check(value)
     except InputError as e:
         raise InputError(f"{label}: {e.message}") from e
+
+
+def validate_language(value: str) -> str:
+    """A reader's language as a BCP 47 tag Babel knows (``es``, ``pt-BR``, ``ar``), or ""
+    for the site's language ([site] lang)."""
+    tag = value.strip()
+    if not tag:
+        return ""
+    try:
+        locale = Locale.parse(tag.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        raise InputError(f"{value!r} is not a language tag (such as 'es' or 'pt-BR')") from None
+    return str(locale).replace("_", "-")

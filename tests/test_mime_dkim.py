@@ -55,6 +55,7 @@ def test_dkim_signature_verifies_offline() -> None:
         "mime-version",
         "content-type",
         "list-id",
+        "feedback-id",
         "list-unsubscribe",
         "list-unsubscribe-post",
     ):

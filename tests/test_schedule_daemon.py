@@ -56,8 +56,11 @@ def setup(tmp_path: Path, relay: Relay, readers: int, extra: str = "") -> tuple[
         )
     db.close()
     config = tmp_path / "digest.toml"
+    # The SMTP timeout outlasts any hold: test_daemon_and_digest_send_on_the_same_edition
+    # holds the editor's message until the daemon has started, checked its templates and been
+    # refused, and a client that gives up on a held message retries it (a second copy).
     config.write_text(
-        f'secret_key = "k"\n[smtp]\nurl = "{relay.url}"\ntimeout = 5\n'
+        f'secret_key = "k"\n[smtp]\nurl = "{relay.url}"\ntimeout = 60\n'
         f'[schedule]\ntimezone = "UTC"\ndaily_time = "{now:%H:%M}"\n{extra}'
     )
     return config, path, now.date().isoformat()

@@ -801,3 +801,30 @@ def test_serve_is_a_cli_command() -> None:
     result = CliRunner().invoke(cli, ["serve", "--help"], catch_exceptions=False)
     assert result.exit_code == 0
     assert "--port" in result.output and "reverse proxy" in result.output
+
+
+def test_preferences_page_sets_the_readers_language(web: Web) -> None:
+    subscriber_id = active_subscriber(web, "lang@example.com")
+    path = f"/p/{make_preferences_token(SECRET, subscriber_id)}"
+    page = web.client.get(path)
+    text = page.get_data(as_text=True)
+    assert '<select id="language" name="language">' in text
+    assert '<option value="es" lang="es">español</option>' in text
+    assert '<option value="ar" lang="ar">العربية</option>' in text
+    form = {
+        "csrf_token": csrf_of(page),
+        "action": "save",
+        "categories": ["courts"],
+        "frequency": "weekly",
+    }
+    saved = web.client.post(path, data={**form, "language": "es"})
+    assert saved.status_code == 303
+    assert web.subscriber("lang@example.com").language == "es"
+    again = web.client.get(path).get_data(as_text=True)
+    assert '<option value="es" lang="es" selected>' in again
+    bad = web.client.post(path, data={**form, "language": "xx"})
+    assert bad.status_code == 400
+    assert "Choose a language from the list." in bad.get_data(as_text=True)
+    assert web.subscriber("lang@example.com").language == "es"
+    web.client.post(path, data={**form, "language": ""})
+    assert web.subscriber("lang@example.com").language == ""

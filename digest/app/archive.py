@@ -1,12 +1,14 @@
 """Use cases for the public archive: the editions that went out, and what each carried.
-Built only from what was actually sent (the articles of an edition's sent deliveries);
-nothing here returns a reader's address or name."""
+Built from what was actually sent (the articles of an edition's sent deliveries) plus, in the
+categories sent, the edition window's other new articles that digests linked to as "6 more in
+Courts"; nothing here returns a reader's address or name."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from digest.app.base import AppBase
+from digest.clock import to_db
 from digest.curate import build_sections
 from digest.models import MAX_ROW_ID, ArchivedEdition, Section
 from digest.store import editions as edition_store
@@ -38,6 +40,21 @@ class Archive(AppBase):
         rows = store.sent_articles(self.db, edition_id)
         names = edition_store.category_names(self.db)
         category_ids = tuple(dict.fromkeys(r.category_id for r in rows))
+        # A digest shows at most max_articles_per_category of a category and links "6 more in
+        # Courts" here: the rest of that category's new articles in the edition's window.
+        sent = {(r.id, r.category_id) for r in rows}
+        rest = [
+            r
+            for r in edition_store.available_articles(
+                self.db,
+                published_after=to_db(edition.starts_at),
+                available_until=to_db(edition.ends_at),
+            )
+            if r.category_id in category_ids and (r.id, r.category_id) not in sent
+        ]
+        rows = sorted(
+            sorted([*rows, *rest], key=lambda r: r.id), key=lambda r: r.published_at, reverse=True
+        )
         sections = build_sections(rows, category_ids, names, ARCHIVE_MAX_PER_CATEGORY)
         return ArchivePage(edition, sections)
 

@@ -34,7 +34,7 @@ from digest.validate import (
 )
 
 IMPORT_BATCH_SIZE = 5000
-EXPORT_COLUMNS = ("email", "name", "categories", "frequency", "timezone", "status")
+EXPORT_COLUMNS = ("email", "name", "categories", "frequency", "timezone", "status", "language")
 
 
 @dataclass(frozen=True)
@@ -296,4 +296,5 @@ def _export_row(subscriber: Subscriber) -> dict[str, str]:
         "frequency": subscriber.frequency,
         "timezone": subscriber.timezone,
         "status": subscriber.status,
+        "language": subscriber.language,
     }

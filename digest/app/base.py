@@ -17,10 +17,11 @@ import sqlite_utils
 from digest.clock import Clock, system_clock
 from digest.config import Settings
 from digest.deliver.smtp import SmtpTransport, Transport, relay_offers
-from digest.errors import InputError
+from digest.errors import InputError, TemplateError
 from digest.links import Links
 from digest.mime import make_message_id, sending_domain
 from digest.render import Renderer
+from digest.render.checks import cached_check
 from digest.store import Store
 from digest.validate import envelope_address, normalise_email
 
@@ -56,6 +57,7 @@ class AppBase:
         self.links = Links.from_settings(settings)
         self._renderer: Renderer | None = None
         self._smtputf8: bool | None = None
+        self._templates_checked = False
 
     @property
     def db(self) -> sqlite_utils.Database:
@@ -94,6 +96,18 @@ class AppBase:
             smtp = self.settings.smtp
             self._smtputf8 = relay_offers(smtp.parsed, "smtputf8", timeout=smtp.timeout)
         return self._smtputf8
+
+    def ensure_templates(self) -> None:
+        """The template check (digest.render.guard) every render path runs before its first
+        message: once per App. Raises TemplateError with the first problem, one line."""
+        if self._templates_checked:
+            return
+        report = cached_check(self.settings)
+        if not report.ok:
+            more = len(report.errors) - 1
+            extra = f" (and {more} more: run `digest templates check`)" if more else ""
+            raise TemplateError(report.errors[0] + extra)
+        self._templates_checked = True
 
     def message_id(self) -> str:
         return make_message_id(sending_domain(self.settings))

@@ -4,8 +4,8 @@ The rules (the CLI's `digest subscribers import --help` says the same):
 
 - A header row is required; column names are matched case-insensitively. ``email`` is
   required; ``name``, ``categories`` (separated by ``;`` or ``|``), ``frequency``,
-  ``timezone`` and ``status`` are optional, and other columns are ignored (so an export with
-  extra columns imports cleanly).
+  ``timezone``, ``status`` and ``language`` (a tag such as ``es``) are optional, and other
+  columns are ignored (so an export with extra columns imports cleanly).
 - An empty cell means "keep what the subscriber has" for an existing address and "the
   default" for a new one; a new address must list at least one category.
 - ``status`` may be empty or ``active`` (subscribe; also confirms a pending subscriber),
@@ -31,6 +31,7 @@ from digest.validate import (
     checked,
     normalise_email,
     validate_frequency,
+    validate_language,
     validate_name,
     validate_timezone,
 )
@@ -123,6 +124,7 @@ def _parse_row(cells: list[str], columns: dict[str, int], lookup: CategoryIds, l
     name = _cell(cells, columns, "name")
     frequency = _cell(cells, columns, "frequency")
     timezone = _cell(cells, columns, "timezone")
+    language = _cell(cells, columns, "language")
     categories = _cell(cells, columns, "categories")
     return StagedRow(
         line=line,
@@ -134,6 +136,7 @@ def _parse_row(cells: list[str], columns: dict[str, int], lookup: CategoryIds, l
         timezone=None if timezone is None else checked("timezone", validate_timezone, timezone),
         category_ids=None if categories is None else lookup.ids(categories),
         status=status,
+        language=None if language is None else checked("language", validate_language, language),
     )
 
 

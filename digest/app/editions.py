@@ -83,6 +83,7 @@ class Editions(Feedback):
         """The edition for the period containing ``as_of`` (or the named ``period``): found,
         or created with its recipients and the cutoff ``as_of``. The scheduler names the
         period itself under local-time delivery."""
+        self.ensure_templates()
         window = edition_window(self.settings, frequency, as_of)
         period = period or window.period
         edition = store.find_edition(self.db, frequency, period)
@@ -141,6 +142,7 @@ class Editions(Feedback):
     ) -> Preview | None:
         """What a new reader of these categories would get in the edition at ``as_of``;
         None when nothing is new."""
+        self.ensure_templates()
         ids = tuple(sorted(c.id for c in resolve_categories(self.db, list(categories))))
         curator = self.curator(edition_window(self.settings, frequency, as_of))
         content = curator.select(ids, None)
@@ -148,6 +150,7 @@ class Editions(Feedback):
 
     def preview_for_subscriber(self, email: str, as_of: datetime) -> Preview | None:
         """What this subscriber would get in their next edition at ``as_of``."""
+        self.ensure_templates()
         row = store.planned_recipient(self.db, email)
         if row is None:
             raise NotFoundError(f"no subscriber with address {email!r}")
@@ -160,6 +163,7 @@ class Editions(Feedback):
     def render_preview(self, preview: Preview, fmt: str, *, date: datetime) -> RenderedPreview:
         """``preview`` rendered as ``fmt``: html, text, or eml (the exact bytes it would be
         sent as, dated ``date``)."""
+        self.ensure_templates()
         renderer = self.renderer
         variant = renderer.render_variant(preview.content)
         if fmt == "html":
@@ -174,7 +178,8 @@ class Editions(Feedback):
         return RenderedPreview(variant, data)
 
     def check_templates(self, template_dir: str | None = None) -> CheckReport:
-        """Compile the templates against hostile sample content and audit the result."""
+        """Render the templates against the matrix of sample contexts and audit the result
+        (digest.render.guard); every send, dry run and preview runs the same check first."""
         return check_templates(self.settings, template_dir)
 
     def test_send(
@@ -188,6 +193,7 @@ class Editions(Feedback):
         """One real copy of a digest to an editor's address, "[TEST]" in the subject,
         recording nothing: the copy ``as_subscriber`` would get, or a new reader of
         ``categories``."""
+        self.ensure_templates()
         address = normalise_email(to)
         if as_subscriber:
             preview = self.preview_for_subscriber(as_subscriber, as_of)
@@ -219,6 +225,7 @@ class Editions(Feedback):
     ) -> SendReport:
         """Render every message the real send would, send nothing, write nothing to the
         database. For an edition that was interrupted, shows what resuming it would send."""
+        self.ensure_templates()
         started = time.monotonic()
         window = edition_window(self.settings, frequency, as_of)
         edition = store.find_edition(self.db, frequency, window.period)
@@ -278,6 +285,7 @@ class Editions(Feedback):
         """Send (or resume) the edition of ``frequency`` for the period containing
         ``as_of``, or ``edition``. ``due`` picks the recipients whose turn it is (local-time
         delivery); the others stay pending and the edition stays open."""
+        self.ensure_templates()
         if edition is None:
             edition = self.open_edition(frequency, as_of)
         if edition.status != EditionStatus.OPEN:

@@ -158,6 +158,8 @@ class Scheduled(Editions, Content):
     def send_due(self, frequency: str, *, stop: threading.Event) -> SendRun:
         """Send whatever of ``frequency`` is due now; record what was missed. One send at a
         time: the weekly and daily jobs share the relay."""
+        # Broken templates: refuse before a feed refresh, a skip record or an edition.
+        self.ensure_templates()
         spec = SendSpec.from_settings(self.settings, frequency)
         run = SendRun(frequency)
         with _SEND_LOCK:

@@ -65,6 +65,7 @@ class Choices:
     category_names: tuple[str, ...]
     frequency: Frequency
     timezone: str | None = None  # an IANA name, checked; None: keep (or the default)
+    language: str | None = None  # None: the form has no language field; "" the site's
 
 
 @dataclass(frozen=True)
@@ -244,14 +245,20 @@ class Signup(AppBase):
             subscriber = store.get_subscriber(db, subscriber_id)
             if subscriber is None or subscriber.status.suppressed:
                 return False
+            language = subscriber.language if choices.language is None else choices.language
             changed = (
                 subscriber.name != choices.name
                 or subscriber.frequency != choices.frequency
+                or subscriber.language != language
                 or tuple(store.category_ids_for(db, subscriber_id)) != choices.category_ids
             )
             if changed:
                 store.update_subscriber(
-                    db, subscriber_id, name=choices.name, frequency=choices.frequency
+                    db,
+                    subscriber_id,
+                    name=choices.name,
+                    frequency=choices.frequency,
+                    language=language,
                 )
                 store.set_categories(db, subscriber_id, choices.category_ids)
                 store.record_event(db, subscriber_id, "updated", self.now(), SOURCE, "preferences")

@@ -100,6 +100,7 @@ def send(
         if outbox is not None and not as_json:
             click.echo(f"Wrote {len(outbox.manifest)} message(s) and manifest.json to {output}")
         return
+    app.core.ensure_templates()  # before the relay: a broken template is the editor's to fix
     app.core.check_relay()
     with _stop_on_sigterm() as stop, _progress() as progress:
         report = app.core.send(frequency, moment, stop=stop, progress=progress)

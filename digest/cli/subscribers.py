@@ -108,11 +108,11 @@ def import_(app: AppContext, file: str, strict: bool) -> None:
     """Import subscribers from a UTF-8 CSV FILE with a header row.
 
     Columns (any case, any order): email (required), name, categories (separated by ; or |),
-    frequency, timezone, status. An empty cell keeps the existing value. Addresses that
-    unsubscribed, bounced, complained or were forgotten are reported and never re-subscribed.
-    When an address appears twice, the last row wins. Rejected rows are listed on stderr
-    with their line numbers and the exit code is 1; the good rows are still imported
-    unless --strict is given.
+    frequency, timezone, status, language (es, ar...). An empty cell keeps the existing
+    value. Addresses that unsubscribed, bounced, complained or were forgotten are reported and
+    never re-subscribed. When an address appears twice, the last row wins. Rejected rows are
+    listed on stderr with their line numbers and the exit code is 1; the good rows are still
+    imported unless --strict is given.
 
     \b
     Example file:

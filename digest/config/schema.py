@@ -173,9 +173,10 @@ class DigestSettings:
         1, "Days of articles a new daily reader's first email covers.", minimum=1, shown=True
     )
     subject: str = setting(
-        "{{ site.name }} {{ frequency }}: {{ article_count }} new "
-        "article{{ 's' if article_count != 1 else '' }} in {{ category_summary }}",
-        "Subject line, a Jinja template.",
+        "{{ ngettext('%(site)s %(frequency)s: %(num)d new article in %(categories)s', "
+        "'%(site)s %(frequency)s: %(num)d new articles in %(categories)s', article_count, "
+        "site=site.name, frequency=_(frequency), categories=category_summary) }}",
+        "Subject line, a Jinja template; _() and ngettext() translate to the reader's language.",
         shown=True,
     )
 

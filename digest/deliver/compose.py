@@ -41,7 +41,10 @@ class Variants:
         self._seen_categories: dict[str, set[str]] = {}
 
     def get(self, content: DigestContent) -> RenderedVariant:
-        key = tuple((s.slug, tuple(a.id for a in s.articles)) for s in content.sections)
+        key = (
+            content.language,
+            tuple((s.slug, tuple(a.id for a in s.articles)) for s in content.sections),
+        )
         variant = self._cache.get(key)
         if variant is not None:
             self._cache.move_to_end(key)

@@ -23,6 +23,7 @@ DKIM_HEADERS = (
     "content-type",
     "reply-to",
     "list-id",
+    "feedback-id",
     "list-unsubscribe",
     "list-unsubscribe-post",
 )

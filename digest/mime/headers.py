@@ -8,11 +8,13 @@ it are per-recipient and because some Python versions glue RFC 2047 encoded-word
 from __future__ import annotations
 
 import base64
+import hashlib
 import hmac
 import itertools
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from email.utils import formataddr, parseaddr
 
 from digest.config import Settings
@@ -137,6 +139,35 @@ def list_id(settings: Settings, frequency: str) -> str:
     """``<label>`` for List-Id: sender.list_id, else ``<frequency>.<sending domain>``."""
     label = settings.sender.list_id or f"{frequency}.{sending_domain(settings)}"
     return f"<{label.strip('<>')}>"
+
+
+def list_id_line(settings: Settings, frequency: str) -> bytes:
+    """The List-Id header with its description (RFC 2919 section 3):
+    ``"Legal Reader weekly digest" <weekly.news.example.com>``; a non-ASCII description as
+    encoded-words, the label always plain."""
+    label = list_id(settings, frequency)
+    description = " ".join(strip_controls(f"{settings.site.name} {frequency} digest").split())
+    prefix = "List-Id: "
+    if description.isascii():
+        phrase = '"' + description.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    else:
+        phrase = encoded_words(description, len(prefix))
+    last = phrase.rsplit("\n", 1)[-1]
+    separator = " " if len(last) + len(label) + 1 <= HEADER_SOFT_LIMIT else "\r\n "
+    return f"{prefix}{phrase}{separator}{label}\r\n".encode("ascii")
+
+
+def feedback_id(
+    settings: Settings, frequency: str, slugs: Sequence[str], edition_id: int | None
+) -> str:
+    """Gmail's Feedback-ID, ``campaign:category-set:edition:sender`` (docs/email.md rule 5):
+    the same for every message of one variant of one edition. A long category set becomes a
+    short hash so the header stays one line."""
+    categories = ".".join(sorted(slugs)) or "none"
+    if len(categories) > 40 or not re.fullmatch(r"[A-Za-z0-9.-]+", categories):
+        categories = "c" + hashlib.sha256(categories.encode()).hexdigest()[:12]
+    edition = str(edition_id) if edition_id is not None else "preview"
+    return f"{frequency}-digest:{categories}:{edition}:{sending_domain(settings)}"
 
 
 # A random prefix drawn once per process plus a counter: unique across every message ever

@@ -7,55 +7,32 @@ import dataclasses
 import email
 import email.policy
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from html.parser import HTMLParser
 
-from digest.config import Settings
+from digest.config import Settings, templates_dirs
 from digest.errors import DigestError
 from digest.mime import make_message_id, sending_domain
-from digest.models import Article, DigestContent, Frequency, Recipient, Section
+from digest.models import Recipient
+from digest.render.guard import check_digest_case, check_mjml_template, locator
 from digest.render.renderer import Renderer
+from digest.render.samples import HOSTILE, SAMPLE_NOW, matrix, sample_content
 from digest.render.variant import HTML_SIZE_LIMIT
+
+__all__ = [
+    "HOSTILE",
+    "SAMPLE_NOW",
+    "CheckReport",
+    "audit_html",
+    "check_templates",
+    "sample_content",
+]
 
 CSS_LIMIT = 16 * 1024
 _C1 = re.compile("[\u0080-\u009f]")
 _VAGUE_LINK = re.compile(r"^\s*(click here|here|this|link|more|read more|click)\s*[.!]?\s*$", re.I)
-SAMPLE_NOW = datetime(2026, 11, 28, 8, 0, tzinfo=UTC)
-# Text that has broken templates elsewhere: markup, MJML closers, Jinja syntax, entities.
-HOSTILE = "</mj-text><mj-raw><script>alert(1)</script></mj-raw> {{ 7*7 }} {% if %} & \"q\" 'q' <b>"
-
-
-def sample_content() -> DigestContent:
-    """A three-category digest whose text tries every trick an article could."""
-    articles = [
-        Article(
-            id=f"sample-{i}",
-            url=f'https://news.example.com/articles/{i}?utm_source=digest&x="y"',
-            title=f"Sample headline {i}: Café “quotes” {HOSTILE}",
-            published_at=SAMPLE_NOW - timedelta(hours=6 * i),
-            summary=f"Summary {i} with naïve text, an ellipsis… and {HOSTILE}" if i % 3 else "",
-            body_html=f"<p>Body {i} <img src=x onerror=alert(1)> {HOSTILE}</p>",
-            author="Zoë O'Brien" if i % 2 else "",
-            image_url="https://news.example.com/img/sample.png" if i % 4 == 0 else "",
-            image_alt=f"Photo for sample {i} {HOSTILE}",
-        )
-        for i in range(15)
-    ]
-    names = ("Opioid Drugs", "Consumer Safety", "Recalls & Warnings")
-    sections = tuple(
-        Section(category=name, slug=name.lower().replace(" ", "-"), articles=tuple(articles[k::3]))
-        for k, name in enumerate(names)
-    )
-    return DigestContent(
-        site_name="Legal Reader",
-        frequency=Frequency.WEEKLY,
-        starts_at=SAMPLE_NOW - timedelta(days=7),
-        ends_at=SAMPLE_NOW,
-        sections=sections,
-        edition_id=1,
-    )
 
 
 @dataclass
@@ -80,7 +57,7 @@ class _Audit(HTMLParser):
         self.images: list[dict[str, str | None]] = []
         self.tables_without_role = 0
         self.links: list[tuple[str, str]] = []  # (accessible name, href)
-        self.css = ""
+        self.style_blocks: list[str] = []
         self._stack: list[str] = []
         self._link: tuple[dict[str, str | None], list[str]] | None = None
 
@@ -96,8 +73,6 @@ class _Audit(HTMLParser):
             self.tables_without_role += 1
         elif tag == "a":
             self._link = (a, [])
-        if a.get("style"):
-            self.css += a["style"] or ""
         self._stack.append(tag)
 
     def handle_endtag(self, tag: str) -> None:
@@ -114,53 +89,69 @@ class _Audit(HTMLParser):
         if current == "title":
             self.title += data
         elif current == "style":
-            self.css += data
+            self.style_blocks.append(data)
         if self._link is not None:
             self._link[1].append(data)
 
 
-def audit_html(page: str, name: str, report: CheckReport) -> None:
-    """docs/email.md rules 12-14, 17-18 and 21 on one compiled page."""
+def audit_html(page: str, name: str, where: Callable[[str], str], report: CheckReport) -> None:
+    """docs/email.md rules 12-14, 17-18 and 21 on one compiled page; ``where(word)`` names
+    the template line that mentions ``word`` (see :func:`digest.render.guard.locator`)."""
     audit = _Audit()
     audit.feed(page)
+    errors = report.errors
     if not audit.html_attrs.get("lang") or audit.html_attrs.get("lang") == "und":
-        report.errors.append(f"{name}: <html> has no lang (set site.lang)")
+        errors.append(f"{where('lang=')}: <html> has no lang (set site.lang)")
     if not audit.html_attrs.get("dir"):
-        report.errors.append(f"{name}: <html> has no dir")
+        errors.append(f"{where('dir=')}: <html> has no dir (ltr or rtl)")
     if not audit.title.strip():
-        report.errors.append(f"{name}: empty <title> (add an mj-title)")
+        errors.append(f"{where('<mj-head')}: empty <title> (add an mj-title)")
     for img in audit.images:
+        src = img.get("src")
         if img.get("alt") is None:
-            report.errors.append(f"{name}: <img src={img.get('src')!r}> has no alt")
+            errors.append(f"{where('<mj-image')}: <img src={src!r}> has no alt (alt=\"\" if "
+                          "decorative)")  # fmt: skip
         if not img.get("width"):
-            report.errors.append(f"{name}: <img src={img.get('src')!r}> has no width")
-        if not (img.get("src") or "").startswith("https://"):
-            report.errors.append(f"{name}: <img src={img.get('src')!r}> is not an https URL")
+            errors.append(f"{where('<mj-image')}: <img src={src!r}> has no width")
+        if not (src or "").startswith("https://"):
+            errors.append(f"{where('<mj-image')}: <img src={src!r}> is not an https URL")
     if audit.headings.count(1) > 1:
-        report.errors.append(f"{name}: {audit.headings.count(1)} <h1> headings, at most one")
+        errors.append(f"{where('<h1')}: {audit.headings.count(1)} <h1> headings, at most one")
     level = 0
     for h in audit.headings:
         if h > level + 1:
-            report.errors.append(f"{name}: heading level skipped (<h{h}> after <h{level}>)")
+            errors.append(
+                f"{where(f'<h{h}')}: heading level skipped (<h{h}> after "
+                f"{f'<h{level}>' if level else 'no heading'}); allowed next: h1 to h{level + 1}"
+            )
             break
         level = h
     for text, href in audit.links:
         if not text.strip():
-            report.errors.append(f"{name}: link to {href!r} has no text")
+            errors.append(f"{where('<a ')}: link to {href!r} has no text")
         elif _VAGUE_LINK.match(text):
-            report.errors.append(f"{name}: link text {text!r} does not say where it goes")
+            errors.append(f"{where(text)}: link text {text!r} does not say where it goes")
     if audit.tables_without_role:
-        report.errors.append(
-            f"{name}: {audit.tables_without_role} table(s) without role=presentation"
+        errors.append(
+            f"{where('<table')}: {audit.tables_without_role} table(s) without role=presentation"
         )
-    css_size = len(audit.css.encode("utf-8"))
-    if css_size >= CSS_LIMIT:
-        report.errors.append(f"{name}: {css_size} bytes of CSS, Gmail drops over {CSS_LIMIT}")
+    sizes = [len(block.encode("utf-8")) for block in audit.style_blocks]
+    for size in sizes:
+        if size >= CSS_LIMIT:
+            errors.append(
+                f"{where('<mj-style')}: a <style> block of {size} bytes; Gmail drops a block "
+                f"of {CSS_LIMIT} or more"
+            )
     if _nested_at_rule(page):
-        report.errors.append(f"{name}: an at-rule nested in another (Gmail drops the style block)")
+        errors.append(
+            f"{where('@media')}: an at-rule nested in another (Gmail drops the style block)"
+        )
     if _C1.search(page) or re.search(r"&#(12[89]|1[3-5][0-9]);", page):
-        report.errors.append(f"{name}: C1 control characters (U+0080-U+009F) in the HTML")
-    report.notes.append(f"{name}: {len(page)} bytes of HTML, {css_size} bytes of CSS")
+        errors.append(f"{where('')}: C1 control characters (U+0080-U+009F) in the HTML")
+    report.notes.append(
+        f"{name}: {len(page)} bytes of HTML, {len(sizes)} <style> block(s), "
+        f"{sum(sizes)} bytes of CSS"
+    )
 
 
 def _nested_at_rule(page: str) -> bool:
@@ -180,7 +171,9 @@ def _nested_at_rule(page: str) -> bool:
 
 
 def check_templates(settings: Settings, template_dir: str | None = None) -> CheckReport:
-    """Render every template with sample content and audit the results."""
+    """Render every template against every context of the matrix
+    (:func:`digest.render.samples.matrix`) and audit the results. The first error found in
+    a template stops that template's checks: one line a user can act on."""
     if template_dir is not None:
         settings = dataclasses.replace(
             settings, templates=dataclasses.replace(settings.templates, dir=template_dir)
@@ -191,7 +184,19 @@ def check_templates(settings: Settings, template_dir: str | None = None) -> Chec
     report = CheckReport()
     try:
         renderer = Renderer(settings, dkim=None)
+        rtl = Renderer(
+            dataclasses.replace(settings, site=dataclasses.replace(settings.site, lang="ar")),
+            dkim=None,
+        )
         _check_accent(settings.site.accent_color, report)
+        where = locator(renderer, "digest.mjml.j2")
+        for case in matrix(settings.digest.max_articles_per_category):
+            scratch = CheckReport()
+            variant = check_digest_case(rtl if case.rtl else renderer, case)
+            audit_html(variant.html, "digest.mjml.j2", where, scratch)
+            report.errors += [f"{e} ({case.name})" for e in scratch.errors]
+            if report.errors:
+                return report
         variant = renderer.render_variant(sample_content())
         message = renderer.personalise(
             variant,
@@ -203,7 +208,7 @@ def check_templates(settings: Settings, template_dir: str | None = None) -> Chec
         report.errors.append(str(e))
         return report
     page = renderer.render_html(variant)
-    audit_html(page, "digest.mjml.j2", report)
+    audit_html(page, "digest.mjml.j2", where, report)
     report.notes.append(
         f"digest: subject {variant.subject!r}, preheader {len(variant.preheader)} characters, "
         f"encoded HTML part at most {variant.html_size} bytes (limit {HTML_SIZE_LIMIT})"
@@ -216,32 +221,45 @@ def check_templates(settings: Settings, template_dir: str | None = None) -> Chec
         report.warnings.append(f"digest: {variant.trimmed} sample articles trimmed for size")
     _check_message(message.data, settings, report)
     for kind in ("confirm", "welcome_back"):
-        try:
-            recipient = Recipient(1, "reader@example.org", "Zoë Reader")
-            categories = ["Opioid Drugs", f"Recalls {HOSTILE}"]
-            message_id = make_message_id(sending_domain(settings))
-            if kind == "confirm":
-                single = renderer.render_confirm(
-                    recipient,
-                    request_id=1,
-                    nonce="sample-nonce",
-                    categories=categories,
-                    message_id=message_id,
-                    date=SAMPLE_NOW,
-                )
-            else:
-                single = renderer.render_welcome_back(
-                    recipient, categories=categories, message_id=message_id, date=SAMPLE_NOW
-                )
-        except DigestError as e:
-            report.errors.append(str(e))
-            continue
-        parsed = email.message_from_bytes(single.data, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        html_part = parsed.get_body(("html",))
-        if html_part is not None:
-            audit_html(html_part.get_content(), f"{kind}.mjml.j2", report)
+        _check_system(renderer, kind, report)
     return report
+
+
+def _check_system(renderer: Renderer, kind: str, report: CheckReport) -> None:
+    reader = Recipient(1, "reader@example.org", "Zoë Reader")
+    categories = ["Opioid Drugs", f"Recalls {HOSTILE}"]
+    links = {"confirm_url": "https://news.example.com/c/x", "preferences_url": "p",
+             "unsubscribe_url": "u"}  # fmt: skip
+    try:
+        context = renderer.system.context(kind, reader, links, categories)
+        check_mjml_template(renderer, f"{kind}.mjml.j2", context, kind)
+        message_id = make_message_id(sending_domain(renderer.settings))
+        if kind == "confirm":
+            single = renderer.render_confirm(
+                reader,
+                request_id=1,
+                nonce="sample-nonce",
+                categories=categories,
+                message_id=message_id,
+                date=SAMPLE_NOW,
+            )
+        else:
+            single = renderer.render_welcome_back(
+                reader, categories=categories, message_id=message_id, date=SAMPLE_NOW
+            )
+    except DigestError as e:
+        report.errors.append(str(e))
+        return
+    parsed = email.message_from_bytes(single.data, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    html_part = parsed.get_body(("html",))
+    if html_part is not None:
+        audit_html(
+            html_part.get_content(),
+            f"{kind}.mjml.j2",
+            locator(renderer, f"{kind}.mjml.j2"),
+            report,
+        )
 
 
 def _check_message(data: bytes, settings: Settings, report: CheckReport) -> None:
@@ -283,3 +301,25 @@ def contrast(a: str, b: str) -> float:
 
     la, lb = sorted((luminance(a), luminance(b)), reverse=True)
     return (la + 0.05) / (lb + 0.05)
+
+
+_CACHE: dict[tuple[Settings, tuple[tuple[str, int, int], ...]], CheckReport] = {}
+
+
+def cached_check(settings: Settings) -> CheckReport:
+    """:func:`check_templates` for ``settings``, remembered while neither the settings nor any
+    template file changes (tests and a long-running scheduler build many Apps)."""
+    files = tuple(
+        (str(path), stat.st_mtime_ns, stat.st_size)
+        for folder in templates_dirs(settings)
+        if folder.is_dir()
+        for path in sorted(folder.glob("*.j2"))
+        for stat in (path.stat(),)
+    )
+    key = (settings, files)
+    report = _CACHE.get(key)
+    if report is None:
+        if len(_CACHE) >= 16:
+            _CACHE.clear()
+        report = _CACHE[key] = check_templates(settings)
+    return report

@@ -7,20 +7,21 @@ template context from them, and the web pages use the same ones so mail and site
 from __future__ import annotations
 
 import dataclasses
+import gettext
 import html
 import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import nh3
 
 from digest.mime import strip_controls
 from digest.models import Article, DigestContent, Section
+from digest.render import i18n
 
 SUMMARY_CHARS = 320
 IMAGE_WIDTH = 552  # the 600px body less 24px padding each side
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif")
 
 
@@ -46,9 +47,15 @@ class SectionView:
     category: str
     slug: str
     articles: tuple[ArticleView, ...]
+    total: int = 0  # new articles in the category, shown or not
+    more_url: str = ""  # where the ones not shown are: the archive page's anchor
+
+    @property
+    def more(self) -> int:
+        return max(0, self.total - len(self.articles))
 
 
-def article_view(article: Article, *, fallback_url: str) -> ArticleView:
+def article_view(article: Article, *, fallback_url: str, lang: str = "en") -> ArticleView:
     """``article`` as templates see it; ``fallback_url`` (the site) stands in for a link that
     is not safe."""
     image = safe_image_url(article.image_url)
@@ -57,7 +64,7 @@ def article_view(article: Article, *, fallback_url: str) -> ArticleView:
         id=article.id,
         title=clean_text(article.title) or "(untitled)",
         url=safe_url(article.url) or fallback_url,
-        date=date_label(article.published_at),
+        date=date_label(article.published_at, lang),
         date_iso=article.published_at.date().isoformat(),
         author=clean_text(article.author),
         summary=summary,
@@ -109,24 +116,30 @@ def safe_image_url(url: str) -> str:
     return url
 
 
-def date_label(dt: datetime) -> str:
-    return f"{dt.day} {_MONTHS[dt.month - 1]} {dt.year}"
+def date_label(dt: datetime, lang: str = "en") -> str:
+    """The date in the language's format (Babel): ``28 Nov 2026``, ``28 nov 2026``."""
+    return i18n.date_label(dt, lang)
 
 
-def period_label(starts_at: datetime, ends_at: datetime) -> str:
+def period_label(starts_at: datetime, ends_at: datetime, lang: str = "en") -> str:
     """``22 Nov 2026 – 28 Nov 2026``; the end is exclusive, so midnight is the day before."""
-    last = ends_at - timedelta(microseconds=1) if ends_at > starts_at else ends_at
-    first = date_label(starts_at)
-    return first if first == date_label(last) else f"{first} – {date_label(last)}"
+    return i18n.period_label(starts_at, ends_at, lang)
 
 
-def category_summary(names: Sequence[str]) -> str:
-    """Names for a subject: A; A and B; A, B and 1 more."""
+def category_summary(
+    names: Sequence[str], translate: gettext.NullTranslations | None = None
+) -> str:
+    """Names for a subject: A; A and B; A, B and 1 more (in the language of ``translate``)."""
+    t = translate or gettext.NullTranslations()
     if len(names) <= 1:
         return names[0] if names else ""
     if len(names) == 2:
-        return f"{names[0]} and {names[1]}"
-    return f"{names[0]}, {names[1]} and {len(names) - 2} more"
+        return t.gettext("%(first)s and %(second)s") % {"first": names[0], "second": names[1]}
+    return t.ngettext(
+        "%(first)s, %(second)s and %(num)d more",
+        "%(first)s, %(second)s and %(num)d more",
+        len(names) - 2,
+    ) % {"first": names[0], "second": names[1], "num": len(names) - 2}
 
 
 def make_preheader(content: DigestContent, subject: str) -> str:

@@ -27,10 +27,11 @@ from digest.mime import (
     DkimSigner,
     MessageTemplate,
     build_body,
+    feedback_id,
     format_address,
     header_line,
     html_to_7bit,
-    list_id,
+    list_id_line,
     list_unsubscribe_value,
     normalise_message_id,
     qp_line,
@@ -83,7 +84,8 @@ class Renderer:
                 f"site.accent_color: expected a colour like #1a4d8f, "
                 f"got {settings.site.accent_color!r}"
             )
-        self.templates = Templates(templates_dirs(settings), compiler=compiler)
+        self.lang = settings.site.lang
+        self.templates = Templates(templates_dirs(settings), compiler=compiler, lang=self.lang)
         self.dirs = self.templates.dirs
         self.env = self.templates.env
         self._subject = self.templates.from_string(settings.digest.subject, "digest.subject")
@@ -92,12 +94,27 @@ class Renderer:
         )
         self.site_links = links if links is not None else Links.from_settings(settings)
         self.system = SystemMails(settings, self.templates, self.envelope)
-        self._views: dict[Article, ArticleView] = {}
+        self._views: dict[tuple[Article, str], ArticleView] = {}
+        # One template environment (and its catalog) per reader language, built on first use;
+        # the site's language is ``self.templates``.
+        self._languages: dict[str, tuple[Templates, jinja2.Template]] = {
+            self.lang: (self.templates, self._subject)
+        }
 
     @property
     def compile_count(self) -> int:
-        """MJML compiles so far, digests and system mails alike."""
-        return self.templates.compile_count
+        """MJML compiles so far, digests and system mails alike, in every language."""
+        return sum(t.compile_count for t, _ in self._languages.values())
+
+    def language(self, lang: str) -> tuple[Templates, jinja2.Template]:
+        """The templates and subject template of ``lang`` ("" is the site's language)."""
+        lang = lang or self.lang
+        found = self._languages.get(lang)
+        if found is None:
+            templates = Templates(self.dirs, compiler=self.templates.compiler, lang=lang)
+            subject = templates.from_string(self.settings.digest.subject, "digest.subject")
+            found = self._languages[lang] = (templates, subject)
+        return found
 
     # -- the digest -------------------------------------------------------------------------
 
@@ -108,11 +125,12 @@ class Renderer:
         part would pass Gmail's clipping limit."""
         if content.article_count == 0:
             raise InputError("the digest has no articles: nothing to render")
-        subject = subject_prefix + self.subject_for(content)
         # The reader's categories, also those trimming empties: the footer says why they get it.
         categories = [s.category for s in content.sections]
         current = content
         while True:
+            # The subject counts what this message holds, so it follows the trimming.
+            subject = subject_prefix + self.subject_for(current)
             variant = self._render_once(current, subject, categories)
             if variant.html_size <= HTML_SIZE_LIMIT:
                 return variant
@@ -130,13 +148,14 @@ class Renderer:
 
     def subject_for(self, content: DigestContent) -> str:
         names = [s.category for s in content.sections]
+        templates, subject_template = self.language(content.language)
         try:
-            raw = self._subject.render(
+            raw = subject_template.render(
                 site=self.settings.site,
                 frequency=content.frequency,
-                article_count=content.article_count + content.trimmed,
+                article_count=content.article_count,
                 categories=names,
-                category_summary=category_summary(names),
+                category_summary=category_summary(names, templates.translations),
             )
         except jinja2.TemplateError as e:
             raise TemplateError(f"digest.subject: {e}") from e
@@ -147,28 +166,14 @@ class Renderer:
         self, content: DigestContent, subject: str, categories: list[str]
     ) -> RenderedVariant:
         tokens = self.placeholders.tokens
-        preheader = make_preheader(content, subject)
-        context = self._digest_context(content, subject, preheader, categories)
-        mjml_source = self._render(
-            "digest.mjml.j2",
-            {
-                **context,
-                "unsubscribe_url": tokens["unsub_html"],
-                "preferences_url": tokens["prefs_html"],
-            },
-        )
-        text = self._render(
-            "digest.txt.j2",
-            {
-                **context,
-                "unsubscribe_url": tokens["unsub_text"],
-                "preferences_url": tokens["prefs_text"],
-            },
-        )
-        page = html_to_7bit(self.templates.compile(mjml_source, "digest.mjml.j2"))
+        preheader, html_context, text_context = self._part_contexts(content, subject, categories)
+        templates = self.language(content.language)[0]
+        mjml_source = templates.render("digest.mjml.j2", html_context)
+        text = templates.render("digest.txt.j2", text_context)
+        page = html_to_7bit(templates.compile(mjml_source, "digest.mjml.j2"))
         text = isolate(strip_controls(text), (tokens["unsub_text"], tokens["prefs_text"]))
         check_links(tokens, page, text)
-        data = self._headers(subject, content.frequency) + build_body(text, page)
+        data = self._headers(subject, content) + build_body(text, page)
         template = MessageTemplate.split(data, {k: v.encode("ascii") for k, v in tokens.items()})
         check_slots(template, tokens, page, text)
         return RenderedVariant(
@@ -182,9 +187,38 @@ class Renderer:
             placeholders=self.placeholders,
         )
 
-    def _headers(self, subject: str, frequency: str) -> bytes:
+    def part_contexts(self, content: DigestContent) -> tuple[dict[str, Any], dict[str, Any]]:
+        """What digest.mjml.j2 and digest.txt.j2 see for ``content`` (links as placeholder
+        tokens), for the template check (digest.render.guard)."""
+        subject = self.subject_for(content)
+        _, html_context, text_context = self._part_contexts(
+            content, subject, [s.category for s in content.sections]
+        )
+        return html_context, text_context
+
+    def _part_contexts(
+        self, content: DigestContent, subject: str, categories: list[str]
+    ) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        tokens = self.placeholders.tokens
+        preheader = make_preheader(content, subject)
+        context = self._digest_context(content, subject, preheader, categories)
+        html_context = {
+            **context,
+            "unsubscribe_url": tokens["unsub_html"],
+            "preferences_url": tokens["prefs_html"],
+        }
+        text_context = {
+            **context,
+            "unsubscribe_url": tokens["unsub_text"],
+            "preferences_url": tokens["prefs_text"],
+        }
+        return preheader, html_context, text_context
+
+    def _headers(self, subject: str, content: DigestContent) -> bytes:
         """The digest's header block, with placeholders for the per-recipient values."""
         tokens = self.placeholders.tokens
+        frequency = content.frequency
+        slugs = [s.slug for s in content.sections]
         headers = [
             f"From: {self.envelope.from_header}\r\n".encode("ascii"),
             f"To: {tokens['to']}\r\n".encode("ascii"),
@@ -192,44 +226,59 @@ class Renderer:
             f"Date: {tokens['date']}\r\n".encode("ascii"),
             f"Message-ID: {tokens['msgid']}\r\n".encode("ascii"),
             *self.envelope.reply_to(),
-            header_line("List-Id", list_id(self.settings, frequency)),
+            list_id_line(self.settings, frequency),
+            header_line(
+                "Feedback-ID", feedback_id(self.settings, frequency, slugs, content.edition_id)
+            ),
             f"List-Unsubscribe: {tokens['list_unsub']}\r\n".encode("ascii"),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             b"Precedence: bulk\r\n",
         ]
         return b"".join(headers)
 
-    def _article_view(self, article: Article) -> ArticleView:
+    def _article_view(self, article: Article, lang: str) -> ArticleView:
         """Views are cached: the same articles recur in many variants of an edition. Keyed
-        on the whole (frozen) article, so a changed article is never shown stale."""
-        view = self._views.get(article)
+        on the whole (frozen) article and the language, so a changed article is never shown
+        stale."""
+        view = self._views.get((article, lang))
         if view is None:
             if len(self._views) >= ARTICLE_VIEW_CACHE:
                 self._views.clear()
-            view = self._views[article] = article_view(article, fallback_url=self.site_links.home())
+            view = self._views[(article, lang)] = article_view(
+                article, fallback_url=self.site_links.home(), lang=lang
+            )
         return view
 
     def _digest_context(
         self, content: DigestContent, subject: str, preheader: str, names: list[str]
     ) -> dict[str, Any]:
+        links = self.site_links
+        lang = content.language or self.lang
+        translations = self.language(lang)[0].translations
         sections = [
             SectionView(
                 s.category,
                 s.slug,
-                tuple(self._article_view(a) for a in s.articles),
+                tuple(self._article_view(a, lang) for a in s.articles),
+                total=max(s.total, len(s.articles)),
+                more_url=(
+                    links.archive_section(content.edition_id, s.slug)
+                    if content.edition_id is not None
+                    else links.home()
+                ),
             )
             for s in content.sections
             if s.articles
         ]
         return {
-            **common_context(self.settings),
+            **common_context(self.settings, lang),
             "subject": subject,
             "preheader": preheader,
             "frequency": content.frequency,
-            "period": period_label(content.starts_at, content.ends_at),
+            "period": period_label(content.starts_at, content.ends_at, lang),
             "sections": sections,
             "categories": names,
-            "category_summary": category_summary(names),
+            "category_summary": category_summary(names, translations),
             "article_count": content.article_count,
             "trimmed": content.trimmed,
             "more_url": self.site_links.home(),

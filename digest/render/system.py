@@ -23,20 +23,31 @@ from digest.mime import (
 )
 from digest.models import OutgoingMessage, Recipient
 from digest.render.envelope import Envelope
+from digest.render.i18n import N_, direction
 from digest.render.present import clean_text
 from digest.render.templates import Templates
 
 # The subject of each system mail; ``{site}`` is the site's name.
 SUBJECTS = {
-    "confirm": "Please confirm your subscription to {site}",
-    "welcome_back": "You are already subscribed to {site}",
-    "welcome": "Welcome to {site}",
+    "confirm": N_("Please confirm your subscription to {site}"),
+    "welcome_back": N_("You are already subscribed to {site}"),
+    "welcome": N_("Welcome to {site}"),
 }
 
 
-def common_context(settings: Settings) -> dict[str, Any]:
-    """What every template sees."""
-    return {"site": settings.site, "accent": settings.site.accent_color}
+def common_context(settings: Settings, lang: str | None = None) -> dict[str, Any]:
+    """What every template sees: the site, the accent colour, and the language with its
+    direction and the alignment that goes with it (start and end sides)."""
+    lang = lang or settings.site.lang
+    rtl = direction(lang) == "rtl"
+    return {
+        "site": settings.site,
+        "accent": settings.site.accent_color,
+        "lang": lang,
+        "dir": "rtl" if rtl else "ltr",
+        "align": "right" if rtl else "left",
+        "align_end": "left" if rtl else "right",
+    }
 
 
 class SystemMails:
@@ -48,7 +59,28 @@ class SystemMails:
         self.envelope = envelope
 
     def subject(self, name: str) -> str:
-        return SUBJECTS[name].format(site=self.settings.site.name)
+        return self.templates.translations.gettext(SUBJECTS[name]).format(
+            site=self.settings.site.name
+        )
+
+    def context(
+        self,
+        name: str,
+        recipient: Recipient,
+        context: Mapping[str, str],
+        categories: Sequence[str],
+    ) -> dict[str, Any]:
+        """What both templates of the ``name`` mail see."""
+        return {
+            **common_context(self.settings),
+            **context,
+            "subject": self.subject(name),
+            # Never the name: whoever signs up types it, and these mails go to an address
+            # that did not choose it (a phishing channel). Kept as a variable, always empty,
+            # so an editor's template that still greets by name renders.
+            "name": "",
+            "categories": [clean_text(c) for c in categories],
+        }
 
     def render(
         self,
@@ -64,16 +96,7 @@ class SystemMails:
         if date.tzinfo is None:
             raise ValueError("date must be timezone-aware")
         subject = self.subject(name)
-        full = {
-            **common_context(self.settings),
-            **context,
-            "subject": subject,
-            # Never the name: whoever signs up types it, and these mails go to an address
-            # that did not choose it (a phishing channel). Kept as a variable, always empty,
-            # so an editor's template that still greets by name renders.
-            "name": "",
-            "categories": [clean_text(c) for c in categories],
-        }
+        full = self.context(name, recipient, context, categories)
         mjml_source = self.templates.render(f"{name}.mjml.j2", full)
         page = html_to_7bit(self.templates.compile(mjml_source, f"{name}.mjml.j2"))
         text = strip_controls(self.templates.render(f"{name}.txt.j2", full))

@@ -172,7 +172,7 @@ def skip_missed_edition(
 
 
 _RECIPIENT_COLUMNS = """
-    s.id AS subscriber_id, s.email, s.name, s.timezone, {group_key} AS group_key,
+    s.id AS subscriber_id, s.email, s.name, s.timezone, s.language, {group_key} AS group_key,
     (SELECT MAX(e.ends_at) FROM deliveries d2 JOIN editions e ON e.id = d2.edition_id
       WHERE d2.subscriber_id = s.id AND d2.status = 'sent' {not_this_edition}) AS last_sent_end
 """
@@ -251,6 +251,7 @@ def _recipient(row: sqlite3.Row) -> RecipientRow:
         timezone=row["timezone"],
         category_ids=_category_ids(row["group_key"]),
         last_sent_end=row["last_sent_end"],
+        language=row["language"],
     )
 
 
@@ -266,6 +267,7 @@ def _resumed(row: sqlite3.Row) -> RecipientRow:
         status=DeliveryStatus(row["status"]),
         attempts=row["attempts"],
         subscriber_status=SubscriberStatus(row["subscriber_status"]),
+        language=row["language"],
     )
 
 

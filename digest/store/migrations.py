@@ -388,3 +388,10 @@ def m008_webhooks_confirmed_sign_ups(db: sqlite_utils.Database) -> None:
         END;
         """
     )
+
+
+@migrations()
+def m006_emails_subscriber_language(db: sqlite_utils.Database) -> None:
+    # The reader's language for their emails (BCP 47, e.g. es, ar); '' is the site's,
+    # [site] lang (docs/email.md rule 27).
+    db.execute("ALTER TABLE subscribers ADD COLUMN language TEXT NOT NULL DEFAULT ''")

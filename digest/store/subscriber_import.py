@@ -32,6 +32,7 @@ class StagedRow:
     timezone: str | None
     category_ids: tuple[int, ...] | None
     status: str = "active"  # active or pending, for new subscribers
+    language: str | None = None  # "" is the site's language
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ def begin_import(db: sqlite_utils.Database) -> None:
             name TEXT,
             frequency TEXT,
             timezone TEXT,
+            language TEXT,
             cats TEXT,              -- JSON array of category ids in the subscriber's order
             want_status TEXT NOT NULL,
             sub_id INTEGER,
@@ -76,8 +78,8 @@ def begin_import(db: sqlite_utils.Database) -> None:
 def stage_rows(db: sqlite_utils.Database, rows: Iterable[StagedRow]) -> None:
     """Add a batch of parsed rows to the staging table (one executemany)."""
     db.conn.executemany(
-        f"INSERT INTO {_STAGING} (line, email, hash, name, frequency, timezone, cats, "
-        "want_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        f"INSERT INTO {_STAGING} (line, email, hash, name, frequency, timezone, language, "
+        "cats, want_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 r.line,
@@ -86,6 +88,7 @@ def stage_rows(db: sqlite_utils.Database, rows: Iterable[StagedRow]) -> None:
                 r.name,
                 r.frequency,
                 r.timezone,
+                r.language,
                 None if r.category_ids is None else _json_ids(r.category_ids),
                 r.status,
             )
@@ -150,6 +153,7 @@ def apply_import(db: sqlite_utils.Database, now: datetime, source: str) -> Impor
                 OR s.name IS NOT COALESCE(subscriber_import.name, s.name)
                 OR s.frequency IS NOT COALESCE(subscriber_import.frequency, s.frequency)
                 OR s.timezone IS NOT COALESCE(subscriber_import.timezone, s.timezone)
+                OR s.language IS NOT COALESCE(subscriber_import.language, s.language)
                 OR (s.status = 'pending' AND subscriber_import.want_status = 'active')
                 OR (subscriber_import.cats IS NOT NULL AND subscriber_import.cats IS NOT (
                     SELECT json_group_array(category_id) FROM (
@@ -172,6 +176,7 @@ def apply_import(db: sqlite_utils.Database, now: datetime, source: str) -> Impor
             name = COALESCE(i.name, subscribers.name),
             frequency = COALESCE(i.frequency, subscribers.frequency),
             timezone = COALESCE(i.timezone, subscribers.timezone),
+            language = COALESCE(i.language, subscribers.language),
             status = CASE WHEN subscribers.status = 'pending' AND i.want_status = 'active'
                 THEN 'active' ELSE subscribers.status END,
             confirmed_at = CASE WHEN subscribers.status = 'pending' AND i.want_status = 'active'
@@ -191,9 +196,10 @@ def apply_import(db: sqlite_utils.Database, now: datetime, source: str) -> Impor
     db.execute(
         f"""
         INSERT INTO subscribers (email, email_hash, name, status, frequency, timezone,
-            created_at, confirmed_at, source)
+            language, created_at, confirmed_at, source)
         SELECT email, hash, COALESCE(name, ''), want_status, COALESCE(frequency, 'weekly'),
-            COALESCE(timezone, 'UTC'), ?, CASE want_status WHEN 'active' THEN ? END, ?
+            COALESCE(timezone, 'UTC'), COALESCE(language, ''), ?,
+            CASE want_status WHEN 'active' THEN ? END, ?
         FROM {_STAGING} WHERE sub_id IS NULL ORDER BY line
         """,
         [at, at, source],

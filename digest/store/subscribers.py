@@ -42,7 +42,7 @@ STATUS_EVENT_KINDS = {
 
 _COLUMNS = (
     "id, email, name, status, frequency, timezone, created_at, confirmed_at, "
-    "unsubscribed_at, source"
+    "unsubscribed_at, source, language"
 )
 SUPPRESSED_SQL = ", ".join(sorted(f"'{s}'" for s in SUPPRESSED_STATUSES))
 
@@ -135,6 +135,7 @@ def update_subscriber(
     name: str | None = None,
     frequency: str | None = None,
     timezone: str | None = None,
+    language: str | None = None,
 ) -> None:
     """Overwrite the given profile fields (None leaves a field as it is). Status changes go
     through :func:`set_status` instead, so they are always recorded as events."""
@@ -142,7 +143,12 @@ def update_subscriber(
     if email is not None:
         fields["email"] = email
         fields["email_hash"] = email_hash(email)
-    for key, value in (("name", name), ("frequency", frequency), ("timezone", timezone)):
+    for key, value in (
+        ("name", name),
+        ("frequency", frequency),
+        ("timezone", timezone),
+        ("language", language),
+    ):
         if value is not None:
             fields[key] = value
     if not fields:
@@ -250,6 +256,7 @@ def _subscriber(row: sqlite3.Row, categories: tuple[str, ...]) -> Subscriber:
         confirmed_at=from_db(row["confirmed_at"]),
         unsubscribed_at=from_db(row["unsubscribed_at"]),
         source=row["source"],
+        language=row["language"],
     )
 
 

@@ -13,6 +13,7 @@ from werkzeug.datastructures import MultiDict
 from digest.app import Choices
 from digest.errors import InputError
 from digest.models import FREQUENCIES, Category, Frequency
+from digest.render.i18n import available_languages
 from digest.validate import (
     MAX_NAME_LENGTH,
     InvalidName,
@@ -42,6 +43,7 @@ class FormState:
     frequency: str = "weekly"
     timezone: str = "UTC"
     pause: str = ""  # "", or weeks: "2", "4", "8"; "0" resumes
+    language: str = ""  # "" for the site's language
     errors: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -122,6 +124,11 @@ def read_choices(
     except InputError:
         frequency = Frequency.WEEKLY
         state.errors["frequency"] = f"Choose {' or '.join(FREQUENCIES)}."
+    language = form.get("language")
+    if language is not None:
+        state.language = language.strip()[:20]
+        if state.language not in ("", *available_languages()):
+            state.errors["language"] = "Choose a language from the list."
     if state.errors:
         return None
     # Keep the site's order, whatever order the browser sent the boxes in.
@@ -131,4 +138,5 @@ def read_choices(
         category_ids=tuple(c.id for c in ordered),
         category_names=tuple(c.name for c in ordered),
         frequency=frequency,
+        language=None if language is None else state.language,
     )

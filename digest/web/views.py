@@ -14,6 +14,7 @@ from digest.app.signup import SOURCE
 from digest.errors import InputError
 from digest.links import ARCHIVE_PREFIX, CONFIRM_PREFIX, PREFERENCES_PREFIX, UNSUBSCRIBE_PREFIX
 from digest.models import MAX_ROW_ID, ArchivedEdition, Category, Subscriber, SubscriberStatus
+from digest.render.i18n import language_choices
 from digest.render.present import clean_text, date_label, period_label, safe_url, summary_text
 from digest.tokens import ConfirmClaim, ExpiredTokenError, TokenError
 from digest.web.choices import read_pause, read_timezone, zone_names
@@ -270,6 +271,7 @@ def _preferences_state(subscriber: Subscriber, categories: list[Category]) -> Fo
         categories=[by_id[i] for i in ids if i in by_id],
         frequency=subscriber.frequency,
         timezone=subscriber.timezone,
+        language=subscriber.language,
     )
 
 
@@ -282,6 +284,7 @@ def _preferences(
         subscriber=subscriber,
         form=form or _preferences_state(subscriber, categories),
         categories=categories,
+        languages=language_choices(),
         action=request.path,
         zones=zone_names(),
         paused_until=core().reader_paused_until(subscriber.id),
