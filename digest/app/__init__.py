@@ -12,6 +12,7 @@ from pathlib import Path
 from digest.app.archive import Archive, ArchivePage
 from digest.app.audience import AddResult, ImportResult, ReaderHistory
 from digest.app.base import DatabaseFailure, TransportFactory, smtp_transports
+from digest.app.desk import CategoryPlan, EditionPlanView, PlannedArticle
 from digest.app.editions import EditionDetail, EditionSummary, Preview, TestSend
 from digest.app.sample import Sample, SampleResult
 from digest.app.scheduled import NextEdition, Scheduled, SendRun
@@ -45,15 +46,18 @@ __all__ = [
     "AddResult",
     "App",
     "ArchivePage",
+    "CategoryPlan",
     "Choices",
     "ConfirmOutcome",
     "DatabaseFailure",
     "EditionDetail",
+    "EditionPlanView",
     "EditionRun",
     "EditionSummary",
     "ImportResult",
     "MailJob",
     "NextEdition",
+    "PlannedArticle",
     "Preview",
     "ReaderHistory",
     "Refusal",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from digest.app.content import Content
-from digest.app.editions import Editions
+from digest.app.desk import Desk
 from digest.config import FeedSettings
 from digest.curate import lookback
 from digest.deliver.report import SendReport
@@ -98,7 +98,7 @@ class NextEdition:
     last_zone: str
 
 
-class Scheduled(Editions, Content):
+class Scheduled(Desk, Content):
     def next_local_edition(self, frequency: str, now: datetime) -> NextEdition | None:
         """First and last send time of the next edition across the readers' timezones."""
         spec = SendSpec.from_settings(self.settings, frequency)
@@ -181,11 +181,12 @@ class Scheduled(Editions, Content):
     ) -> None:
         period = edition_period(self.settings, spec, day)
         edition = store.find_edition(self.db, spec.frequency, period)
-        if edition is not None and edition.status != "open":
+        if edition is not None and edition.status.finished:
             log.debug("%s %s: already %s", spec.frequency, period, edition.status)
             return
-        started_at = edition.created_at if edition is not None else None
-        if edition is None:
+        started = edition is not None and edition.status == EditionStatus.SENDING
+        started_at = edition.created_at if edition is not None and started else None
+        if edition is None or not started:
             edition = self._start_edition(spec, day, period, now, run, stop)
             if edition is None:
                 return
@@ -257,7 +258,12 @@ class Scheduled(Editions, Content):
             return None
         self.check_relay()  # relay down: fail before fixing a cutoff and a recipient list
         now = self.now()
-        return self.open_edition(spec.frequency, now, period=period)
+        edition = self.open_edition(spec.frequency, now, period=period)
+        if edition.status.steerable:  # prepared beforehand: its cutoff is already fixed
+            if edition.awaiting_approval:
+                return None
+            edition = self.start_edition(edition, editor="scheduler")
+        return edition
 
     def _continue_edition(
         self,
@@ -308,7 +314,7 @@ class Scheduled(Editions, Content):
         elif not waiting:
             # Everything left was missed (or an earlier run died before closing it).
             note = f"{len(missed)} deliveries skipped as missed" if missed else ""
-            store.mark_edition(db, edition.id, EditionStatus.COMPLETE, now, note=note)
+            store.mark_edition(db, edition.id, EditionStatus.SENT, now, note=note)
             run.add(edition.period, "complete")
         else:
             run.add(edition.period, "waiting")

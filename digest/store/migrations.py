@@ -180,3 +180,97 @@ def m005_fencing(db: sqlite_utils.Database) -> None:
         ALTER TABLE send_locks ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
         """
     )
+
+
+# The editor's desk (issue 13). An edition now has a life: draft -> approved -> sending ->
+# sent, or cancelled; held when approval is required and the send time came without it.
+# Today's 'open' (recipients fixed, being sent) is 'sending', 'complete' is 'sent'.
+# SQLite cannot change a CHECK constraint, so the table is rebuilt the documented way
+# (https://sqlite.org/lang_altertable.html#otheralter): foreign keys off, so that dropping
+# the old table does not cascade into deliveries, outside the migration's own transaction.
+@migrations(transactional=False)
+def m010_desk_edition_states(db: sqlite_utils.Database) -> None:
+    conn = db.conn
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _EDITION_STATES_SQL:
+                conn.execute(statement)
+            problems = conn.execute("PRAGMA foreign_key_check").fetchall()
+            if problems:
+                raise RuntimeError(f"m010_desk_edition_states: foreign keys broken: {problems}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+# One statement each: executescript would commit the transaction around them.
+_EDITION_STATES_SQL = (
+    """
+                CREATE TABLE editions_desk (
+                    id INTEGER PRIMARY KEY,
+                    frequency TEXT NOT NULL,
+                    period TEXT NOT NULL,
+                    starts_at TEXT NOT NULL,
+                    ends_at TEXT NOT NULL,         -- the cutoff, fixed when prepared
+                    status TEXT NOT NULL DEFAULT 'sending' CHECK (status IN
+                        ('draft', 'approved', 'held', 'sending', 'sent', 'cancelled',
+                         'skipped')),
+                    created_at TEXT NOT NULL,
+                    completed_at TEXT,
+                    note TEXT NOT NULL DEFAULT '',
+                    approval TEXT NOT NULL DEFAULT 'optional'
+                        CHECK (approval IN ('optional', 'required')),
+                    intro TEXT NOT NULL DEFAULT '',    -- Markdown, as the editor wrote it
+                    subject TEXT NOT NULL DEFAULT '',  -- '' : the subject template's
+                    due_at TEXT,                       -- when the scheduler sends it
+                    approved_at TEXT,
+                    approved_by TEXT NOT NULL DEFAULT '',
+                    started_at TEXT,                   -- recipients fixed, send begun
+                    UNIQUE (frequency, period)
+                )
+    """,
+    """
+                INSERT INTO editions_desk (id, frequency, period, starts_at, ends_at, status,
+                                           created_at, completed_at, note, started_at)
+                SELECT id, frequency, period, starts_at, ends_at,
+                       CASE status WHEN 'open' THEN 'sending' WHEN 'complete' THEN 'sent'
+                                   ELSE status END,
+                       created_at, completed_at, note, created_at
+                FROM editions
+    """,
+    "DROP TABLE editions",
+    "ALTER TABLE editions_desk RENAME TO editions",
+)
+
+
+@migrations()
+def m010_desk_edition_changes(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- What an editor changed in an edition's selection: a pinned article leads its
+        -- category (in ``position`` order); an excluded one is not sent in this edition.
+        CREATE TABLE edition_picks (
+            edition_id INTEGER NOT NULL REFERENCES editions (id) ON DELETE CASCADE,
+            article_id TEXT NOT NULL,
+            category_id INTEGER NOT NULL DEFAULT 0,  -- the pinned category; 0 for exclusions
+            action TEXT NOT NULL CHECK (action IN ('pin', 'exclude')),
+            position INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (edition_id, action, article_id)
+        ) WITHOUT ROWID;
+        -- Every change to an edition, with who made it and when.
+        CREATE TABLE edition_changes (
+            id INTEGER PRIMARY KEY,
+            edition_id INTEGER NOT NULL REFERENCES editions (id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            editor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX edition_changes_edition ON edition_changes (edition_id, id);
+        """
+    )
