@@ -326,6 +326,22 @@ class EditionPick:
     position: int = 0
 
 
+@dataclass(frozen=True)
+class Editor:
+    """Someone who may use the editor's desk. Never carries the password hash."""
+
+    id: int
+    email: str
+    name: str = ""
+    created_at: datetime | None = None
+    password_set_at: datetime | None = None
+    last_login_at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.email
+
+
 class UpsertCounts(NamedTuple):
     """What importing a batch of articles did."""
 

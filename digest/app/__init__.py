@@ -14,6 +14,7 @@ from digest.app.audience import AddResult, ImportResult, ReaderHistory
 from digest.app.base import DatabaseFailure, TransportFactory, smtp_transports
 from digest.app.desk import CategoryPlan, EditionPlanView, PlannedArticle
 from digest.app.editions import EditionDetail, EditionSummary, Preview, TestSend
+from digest.app.editors import EditorInvite, Editors, LoginRefused
 from digest.app.sample import Sample, SampleResult
 from digest.app.scheduled import NextEdition, Scheduled, SendRun
 from digest.app.sending import EditionRun
@@ -23,7 +24,7 @@ from digest.config import Settings
 from digest.store import Store
 
 
-class App(Scheduled, Sample, Signup, Archive):
+class App(Scheduled, Sample, Signup, Archive, Editors):
     """Every use case of digest, over one settings object, one store, one way to reach the
     relay and one clock. Thread-safe in the way the adapters use it: each thread gets its
     own database connection from the store."""
@@ -54,7 +55,9 @@ __all__ = [
     "EditionPlanView",
     "EditionRun",
     "EditionSummary",
+    "EditorInvite",
     "ImportResult",
+    "LoginRefused",
     "MailJob",
     "NextEdition",
     "PlannedArticle",

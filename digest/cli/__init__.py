@@ -65,6 +65,7 @@ def cli(ctx: click.Context, config_path: str | None, db_path: str | None) -> Non
 from digest.cli import articles as _articles  # noqa: E402
 from digest.cli import bounces as _bounces  # noqa: E402
 from digest.cli import desk as _desk  # noqa: E402
+from digest.cli import editors as _editors  # noqa: E402
 from digest.cli import init as _init  # noqa: E402
 from digest.cli import preview as _preview  # noqa: E402
 from digest.cli import schedule as _schedule  # noqa: E402
@@ -79,6 +80,7 @@ for _module in (
     _preview,
     _send,
     _desk,
+    _editors,
     _bounces,
     _schedule,
     _serve,

@@ -274,3 +274,25 @@ def m010_desk_edition_changes(db: sqlite_utils.Database) -> None:
         CREATE INDEX edition_changes_edition ON edition_changes (edition_id, id);
         """
     )
+
+
+@migrations()
+def m010_desk_editors(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The editors who may use the desk. password_hash is argon2id ('' until set);
+        -- password_nonce makes each set-password link single-use (replaced on use).
+        CREATE TABLE editors (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            name TEXT NOT NULL DEFAULT '',
+            password_hash TEXT NOT NULL DEFAULT '',
+            password_nonce TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            password_set_at TEXT,
+            last_login_at TEXT,
+            failed_logins INTEGER NOT NULL DEFAULT 0,
+            locked_until TEXT
+        );
+        """
+    )
