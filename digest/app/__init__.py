@@ -15,6 +15,7 @@ from digest.app.base import DatabaseFailure, TransportFactory, smtp_transports
 from digest.app.desk import CategoryPlan, EditionPlanView, PlannedArticle
 from digest.app.editions import EditionDetail, EditionSummary, Preview, TestSend
 from digest.app.editors import EditorInvite, Editors, LoginRefused
+from digest.app.lookups import ArticleCarried, Lookups, ReaderDetail
 from digest.app.sample import Sample, SampleResult
 from digest.app.scheduled import NextEdition, Scheduled, SendRun
 from digest.app.sending import EditionRun
@@ -24,7 +25,7 @@ from digest.config import Settings
 from digest.store import Store
 
 
-class App(Scheduled, Sample, Signup, Archive, Editors):
+class App(Scheduled, Sample, Signup, Archive, Editors, Lookups):
     """Every use case of digest, over one settings object, one store, one way to reach the
     relay and one clock. Thread-safe in the way the adapters use it: each thread gets its
     own database connection from the store."""
@@ -47,6 +48,7 @@ __all__ = [
     "AddResult",
     "App",
     "ArchivePage",
+    "ArticleCarried",
     "CategoryPlan",
     "Choices",
     "ConfirmOutcome",
@@ -62,6 +64,7 @@ __all__ = [
     "NextEdition",
     "PlannedArticle",
     "Preview",
+    "ReaderDetail",
     "ReaderHistory",
     "Refusal",
     "SampleResult",

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from digest.app.editions import Editions
+from digest.app.editions import PREVIEW_RECIPIENT, Editions, Preview, TestSend
 from digest.curate import edition_window
 from digest.deliver.compose import window_of
 from digest.errors import InputError, NotFoundError
@@ -25,6 +26,7 @@ from digest.models import (
     EditionChange,
     EditionPick,
     EditionStatus,
+    Recipient,
 )
 from digest.render.intro import render_intro
 from digest.store import desk as desk_store
@@ -49,6 +51,7 @@ class CategoryPlan:
     articles: tuple[PlannedArticle, ...]
     candidates: int  # articles it could carry (in the look-back, available by the cutoff)
     readers: int = 0
+    others: tuple[ArticleRow, ...] = ()  # candidates it does not carry, newest first
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,14 @@ class EditionPlanView:
     intro_text: str
     changes: tuple[EditionChange, ...]
     refreshed: bool = False  # prepare found the draft and moved its cutoff
+    variants: int = 0  # distinct category sets among its readers
+
+
+@dataclass(frozen=True)
+class PastEdition:
+    edition: Edition
+    counts: dict[str, int]
+    unsubscribes: int  # of its readers, since it started
 
 
 class Desk(Editions):
@@ -137,9 +148,15 @@ class Desk(Editions):
                 if content is not None
                 else ()
             )
+            carried = {p.article.id for p in chosen}
             categories.append(
                 CategoryPlan(
-                    category_id, name, chosen, len(candidates), readers.get(category_id, 0)
+                    category_id,
+                    name,
+                    chosen,
+                    len(candidates),
+                    readers.get(category_id, 0),
+                    tuple(r for r in candidates if r.id not in carried),
                 )
             )
         picks = desk_store.picks(self.db, edition_id)
@@ -150,6 +167,7 @@ class Desk(Editions):
             intro_html=plan.intro_html,
             intro_text=plan.intro_text,
             changes=tuple(desk_store.changes(self.db, edition_id)),
+            variants=desk_store.category_sets(self.db, edition.frequency),
         )
 
     # -- steer -------------------------------------------------------------------------------
@@ -309,6 +327,47 @@ class Desk(Editions):
         )
         return self.edition_plan_view(edition_id)
 
+    # -- look and try ------------------------------------------------------------------------
+
+    def edition_preview(
+        self,
+        edition_id: int,
+        *,
+        reader: str | None = None,
+        categories: Sequence[str] = (),
+    ) -> Preview:
+        """What ``reader`` (an address), or a new reader of ``categories``, gets in this
+        edition as it stands: its cutoff, pins, exclusions, intro and subject."""
+        edition = store.get_edition(self.db, edition_id)
+        curator = self.curator(window_of(edition), edition.id)
+        if reader:
+            row = store.planned_recipient(self.db, reader)
+            if row is None:
+                raise NotFoundError(f"no subscriber with address {reader!r}")
+            content = curator.content_for(row)
+            recipient = Recipient(row.subscriber_id, row.email, row.name)
+        else:
+            if not categories:
+                raise InputError("choose a reader or at least one category to preview")
+            ids = tuple(sorted(c.id for c in resolve_categories(self.db, list(categories))))
+            content = curator.select(ids, None)
+            recipient = PREVIEW_RECIPIENT
+        if content is None:
+            raise NotFoundError("nothing new for that reader in this edition")
+        return Preview(recipient, content)
+
+    def edition_test_send(
+        self,
+        edition_id: int,
+        to: str,
+        *,
+        reader: str | None = None,
+        categories: Sequence[str] = (),
+    ) -> TestSend:
+        """One real copy of this edition, "[TEST]" in the subject, to an editor's address."""
+        preview = self.edition_preview(edition_id, reader=reader, categories=categories)
+        return self.send_test_copy(to, preview)
+
     # -- decide ------------------------------------------------------------------------------
 
     def approve_edition(self, edition_id: int, *, editor: str) -> Edition:
@@ -356,6 +415,22 @@ class Desk(Editions):
             edition,
         )
         return store.get_edition(self.db, edition_id)
+
+    def past_editions(self, limit: int = 50) -> list[PastEdition]:
+        """Editions that started sending (or were cancelled or skipped), newest first, with
+        their counts and the unsubscribes among their readers since."""
+        rows = []
+        for edition in store.list_editions(self.db)[: limit * 2]:
+            if edition.status.steerable:
+                continue
+            rows.append(
+                PastEdition(
+                    edition,
+                    store.delivery_counts(self.db, edition.id),
+                    desk_store.unsubscribes_since(self.db, edition.id),
+                )
+            )
+        return rows[:limit]
 
     def upcoming_editions(self) -> list[Edition]:
         """Drafts, approved and held editions, soonest first."""

@@ -232,6 +232,11 @@ class Editions(Feedback):
             preview = self.preview_for_categories(categories, as_of)
         if preview is None:
             raise NotFoundError("nothing new in that digest at this moment: no test copy sent")
+        return self.send_test_copy(address, preview)
+
+    def send_test_copy(self, to: str, preview: Preview) -> TestSend:
+        """Send ``preview`` once to ``to`` with "[TEST]" in the subject, recording nothing."""
+        address = normalise_email(to)
         renderer = self.new_renderer()
         variant = renderer.render_variant(preview.content, subject_prefix="[TEST] ")
         message = renderer.personalise(

@@ -266,6 +266,38 @@ def readers_per_category(db: sqlite_utils.Database, frequency: str) -> dict[int,
     return {int(r[0]): int(r[1]) for r in rows}
 
 
+def unsubscribes_since(db: sqlite_utils.Database, edition_id: int) -> int:
+    """Readers of the edition who unsubscribed after it started."""
+    row = db.execute(
+        "SELECT COUNT(DISTINCT ev.subscriber_id) FROM deliveries d"
+        " JOIN editions e ON e.id = d.edition_id"
+        " JOIN events ev ON ev.subscriber_id = d.subscriber_id"
+        " WHERE d.edition_id = ? AND ev.kind = 'unsubscribed'"
+        " AND ev.at >= COALESCE(e.started_at, e.created_at)",
+        [edition_id],
+    ).fetchone()
+    return int(row[0])
+
+
+def category_sets(db: sqlite_utils.Database, frequency: str) -> int:
+    """Distinct category sets among active readers of ``frequency``: the content variants
+    a send renders at least (returning readers may split a set by their last cutoff)."""
+    row = db.execute(
+        """
+        SELECT COUNT(DISTINCT categories) FROM (
+            SELECT group_concat(category_id) AS categories FROM (
+                SELECT x.subscriber_id, x.category_id FROM subscriptions x
+                JOIN subscribers s ON s.id = x.subscriber_id
+                WHERE s.status = 'active' AND s.frequency = ?
+                ORDER BY x.subscriber_id, x.category_id
+            ) GROUP BY subscriber_id
+        )
+        """,
+        [frequency],
+    ).fetchone()
+    return int(row[0])
+
+
 def article_categories(db: sqlite_utils.Database, article_id: str) -> list[int] | None:
     """The categories an article is filed under; None when there is no such article."""
     if db.execute("SELECT 1 FROM articles WHERE id = ?", [article_id]).fetchone() is None:
@@ -309,3 +341,27 @@ def _at(value: str) -> datetime:
     if at is None:
         raise ValueError("missing time")
     return at
+
+
+def search_subscribers(db: sqlite_utils.Database, prefix: str, limit: int = 50) -> list[int]:
+    """Ids of subscribers whose address starts with ``prefix`` (any case), by address:
+    the NOCASE index answers it, however many readers there are."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = db.execute(
+        "SELECT id FROM subscribers WHERE email LIKE ? ESCAPE '\\' ORDER BY email LIMIT ?",
+        [escaped + "%", limit],
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def deliveries_of_reader(
+    db: sqlite_utils.Database, subscriber_id: int, limit: int = 50
+) -> list[tuple[int, str, str, str, str, int]]:
+    """(edition id, frequency, period, delivery status, reply, article count), newest first."""
+    rows = db.execute(
+        "SELECT e.id, e.frequency, e.period, d.status, d.reply, json_array_length(d.article_ids)"
+        " FROM deliveries d JOIN editions e ON e.id = d.edition_id"
+        " WHERE d.subscriber_id = ? ORDER BY e.ends_at DESC LIMIT ?",
+        [subscriber_id, limit],
+    ).fetchall()
+    return [(int(r[0]), r[1], r[2], r[3], r[4], int(r[5] or 0)) for r in rows]
