@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +36,10 @@ from digest.store import editions as store
 from digest.store.categories import resolve_categories
 
 SUBJECT_MAX = 200
+# Reader counts on the desk may be this old (seconds): see Desk.reader_counts.
+COUNTS_SECONDS = 60.0
+_COUNTS: dict[tuple[int, str], tuple[float, dict[int, int], int]] = {}
+_COUNTS_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -130,7 +136,7 @@ class Desk(Editions):
         edition = store.get_edition(self.db, edition_id)
         curator = self.curator(window_of(edition), edition.id)
         plan = curator.plan
-        readers = desk_store.readers_per_category(self.db, edition.frequency)
+        readers, variants = self.reader_counts(edition.frequency)
         categories: list[CategoryPlan] = []
         names = sorted(curator.names.items(), key=lambda kv: (kv[1][2], kv[1][0]))
         for category_id, (name, _, _) in names:
@@ -167,8 +173,31 @@ class Desk(Editions):
             intro_html=plan.intro_html,
             intro_text=plan.intro_text,
             changes=tuple(desk_store.changes(self.db, edition_id)),
-            variants=desk_store.category_sets(self.db, edition.frequency),
+            variants=variants,
         )
+
+    def category_choices(self) -> list[tuple[str, str]]:
+        """(slug, name) of every category in the site's order: cheaper than the counts of
+        list_categories."""
+        names = store.category_names(self.db)
+        return [
+            (slug, name) for name, slug, _ in sorted(names.values(), key=lambda v: (v[2], v[0]))
+        ]
+
+    def reader_counts(self, frequency: str) -> tuple[dict[int, int], int]:
+        """(active readers per category, distinct category sets) of ``frequency``. Two
+        aggregates over every reader (hundreds of ms at 100k): computed at most once a
+        minute per process, so the desk's pages stay fast (bench/desk.py)."""
+        now = time.monotonic()
+        with _COUNTS_LOCK:
+            cached = _COUNTS.get((id(self.store), frequency))
+            if cached is not None and now - cached[0] < COUNTS_SECONDS:
+                return cached[1], cached[2]
+        readers = desk_store.readers_per_category(self.db, frequency)
+        sets = desk_store.category_sets(self.db, frequency)
+        with _COUNTS_LOCK:
+            _COUNTS[(id(self.store), frequency)] = (now, readers, sets)
+        return readers, sets
 
     # -- steer -------------------------------------------------------------------------------
 

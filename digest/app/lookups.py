@@ -5,11 +5,12 @@ carried them. Each answer is one indexed query or a handful, so the pages stay f
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 from digest.app.content import Content
 from digest.app.feedback import Feedback
-from digest.models import Article, Event, Subscriber
+from digest.models import Article, Edition, EditionStatus, Event, Subscriber
 from digest.store import desk as desk_store
 from digest.store import editions as edition_store
 from digest.store import subscribers as subscriber_store
@@ -38,7 +39,24 @@ class ArticleCarried:
     editions: tuple[int, ...]  # ids of the recent editions that carried it
 
 
+# What a sent edition carried never changes: kept per process, by (store, edition id).
+_CARRIED: dict[tuple[int, int], frozenset[str]] = {}
+_CARRIED_LOCK = threading.Lock()
+
+
 class Lookups(Feedback, Content):
+    def _carried(self, edition: Edition) -> frozenset[str]:
+        """The ids of the articles an edition sent (a scan of its deliveries' variants)."""
+        key = (id(self.store), edition.id)
+        with _CARRIED_LOCK:
+            if key in _CARRIED:
+                return _CARRIED[key]
+        ids = frozenset(row.id for row in web_store.sent_articles(self.db, edition.id))
+        if edition.status == EditionStatus.SENT:
+            with _CARRIED_LOCK:
+                _CARRIED[key] = ids
+        return ids
+
     def search_readers(self, prefix: str, limit: int = 50) -> list[Subscriber]:
         text = prefix.strip()
         if not text:
@@ -64,8 +82,8 @@ class Lookups(Feedback, Content):
         carried it."""
         carried: dict[str, list[int]] = {}
         for edition in edition_store.list_editions(self.db)[:editions]:
-            for row in web_store.sent_articles(self.db, edition.id):
-                ids = carried.setdefault(row.id, [])
+            for article_id in self._carried(edition):
+                ids = carried.setdefault(article_id, [])
                 if edition.id not in ids:
                     ids.append(edition.id)
         return [

@@ -173,7 +173,7 @@ def _edition_page(
         e=view.edition,
         counts=app.show_edition(edition_id).counts,
         variants=view.variants,
-        categories=app.list_categories(),
+        categories=app.category_choices(),
         reader=reader,
         chosen=chosen,
         preview_query=query,
