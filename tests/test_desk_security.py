@@ -238,3 +238,27 @@ def test_next_never_leaves_the_desk(app: Flask) -> None:
         },
     )
     assert response.headers["Location"] == "/admin/"
+
+
+def test_the_set_password_page_works_once(app: Flask, settings: Settings) -> None:
+    core = App.open(settings, clock=lambda: NOW)
+    link = core.add_editor("new@example.com", "New").link
+    core.close()
+    path = link.removeprefix("https://news.example.com")
+    client = app.test_client()
+    page = client.get(path)
+    assert page.status_code == 200 and "For new@example.com." in page.text
+    token = token_in(page.text, path)
+    short = client.post(path, data={"csrf_token": token, "password": "short", "again": "short"})
+    assert short.status_code == 400 and "at least 12 characters" in short.text
+    differ = client.post(
+        path, data={"csrf_token": token, "password": PASSWORD, "again": PASSWORD + "!"}
+    )
+    assert differ.status_code == 400 and "The two passwords differ." in differ.text
+    done = client.post(path, data={"csrf_token": token, "password": PASSWORD, "again": PASSWORD})
+    assert done.status_code == 303 and done.headers["Location"] == "/admin/login"
+    again = client.get(path)
+    assert again.status_code == 400 and "This link does not work" in again.text
+    forged = client.get(path[:-3] + "abc")
+    assert forged.status_code == 400
+    log_in(client, "new@example.com")
