@@ -179,6 +179,7 @@ class Edition:
     due_at: datetime | None = None  # when the scheduler sends it
     approved_at: datetime | None = None
     approved_by: str = ""
+    started_at: datetime | None = None  # when its recipients were fixed and sending began
 
     @property
     def awaiting_approval(self) -> bool:

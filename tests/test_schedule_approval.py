@@ -183,3 +183,26 @@ def test_approved_before_its_time_goes_at_its_time(
     run = runner.send_due("weekly")
     assert (run.statuses, run.sent) == (["complete"], 1)
     assert editions(conf) == [("2026-W49", "sent", "")]
+
+
+def test_a_late_approved_send_that_resumes_counts_lateness_from_its_start(
+    setup: tuple[Runner, Clock, Settings], relay: Relay
+) -> None:
+    """Approved 5 h late, its send begun (recipients fixed) and then interrupted: resumed at
+    6.5 h, the readers are not 'missed', since the send only began at 5 h."""
+    runner, clock, conf = setup
+    clock.now = SEND - timedelta(hours=2)
+    runner.desk_due("weekly")
+    clock.now = SEND
+    runner.send_due("weekly")  # held
+    clock.now = SEND + timedelta(hours=5)
+    core = App.open(conf, clock=clock)
+    try:
+        core.approve_edition(1, editor="Eve")
+        core.start_edition(core.show_edition(1).edition, editor="test: a send that stopped")
+    finally:
+        core.close()
+    clock.now = SEND + timedelta(hours=6, minutes=30)
+    run = runner.send_due("weekly")
+    assert (run.statuses, run.sent, run.missed) == (["complete"], 1, 0)
+    assert editions(conf) == [("2026-W49", "sent", "")]

@@ -206,7 +206,9 @@ class Scheduled(Approvals, Content):
             log.debug("%s %s: already %s", spec.frequency, period, edition.status)
             return
         started = edition is not None and edition.status == EditionStatus.SENDING
-        started_at = edition.created_at if edition is not None and started else None
+        # Lateness counts from when its send began (a held edition approved late), not from
+        # when it was prepared.
+        started_at = (edition.started_at or edition.created_at) if edition and started else None
         if edition is None or not started:
             edition = self._start_edition(spec, day, period, now, run, stop)
             if edition is None:

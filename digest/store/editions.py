@@ -47,6 +47,7 @@ def edition_of(row: sqlite3.Row) -> Edition:
         due_at=from_db(row["due_at"]),
         approved_at=from_db(row["approved_at"]),
         approved_by=str(row["approved_by"]),
+        started_at=from_db(row["started_at"]),
     )
 
 
@@ -59,7 +60,7 @@ def _time(value: str) -> datetime:
 
 EDITION_COLUMNS = (
     "id, frequency, period, starts_at, ends_at, status, created_at, completed_at, note,"
-    " approval, intro, subject, due_at, approved_at, approved_by"
+    " approval, intro, subject, due_at, approved_at, approved_by, started_at"
 )
 
 
