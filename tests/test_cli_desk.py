@@ -192,7 +192,7 @@ def test_send_refuses_an_unapproved_draft_then_sends_it_approved(desk: Desk, rel
     desk.approval = "required"
     desk.ok("editions", "prepare")
     assert desk.fails("send") == (
-        "Error: edition #1 (weekly 2026-W48) is a draft that needs approval before it is "
+        "Error: edition #1 (weekly 2026-W48) is a draft and needs approval before it is "
         "sent: review it with `digest editions show 1`, then `digest editions approve 1`"
     )
     assert relay.by_recipient() == {}
@@ -213,7 +213,7 @@ def test_send_without_a_draft_under_required_approval_makes_one(desk: Desk) -> N
     result = desk("send")
     assert result.exit_code == 1
     assert result.output.strip().splitlines() == [
-        "Error: edition #1 (weekly 2026-W48) is a draft that needs approval before it is "
+        "Error: edition #1 (weekly 2026-W48) is a draft and needs approval before it is "
         "sent: review it with `digest editions show 1`, then `digest editions approve 1`"
     ]
     assert json.loads(desk.ok("editions", "show", "1", "--json"))["status"] == "draft"

@@ -15,6 +15,7 @@ import pytest
 
 from digest.app import App
 from digest.config import ScheduleSettings, Settings
+from digest.errors import InputError
 from digest.schedule import Runner, job_specs
 from digest.store import editions as store
 from digest.store import open_db
@@ -152,6 +153,13 @@ def test_never_approved_is_skipped_after_max_delay(
     runner.desk_due("weekly")
     clock.now = SEND
     runner.send_due("weekly")
+    # `digest send` refuses the held edition too, saying how to approve it.
+    core = App.open(conf, clock=clock)
+    try:
+        with pytest.raises(InputError, match=r"is held and needs approval .* approve 1`$"):
+            core.send("weekly", SEND)
+    finally:
+        core.close()
     clock.now = SEND + timedelta(hours=6, minutes=5)
     run = runner.desk_due("weekly")
     note = (

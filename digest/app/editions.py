@@ -344,8 +344,9 @@ class Editions(Feedback):
         it needs an approval nobody has given."""
         if edition.awaiting_approval:
             raise InputError(
-                f"edition #{edition.id} ({edition.frequency} {edition.period}) is a "
-                f"{edition.status} that needs approval before it is sent: review it with "
+                f"edition #{edition.id} ({edition.frequency} {edition.period}) is "
+                f"{'a draft' if edition.status == EditionStatus.DRAFT else 'held'} and needs "
+                "approval before it is sent: review it with "
                 f"`digest editions show {edition.id}`, then `digest editions approve "
                 f"{edition.id}`"
             )
