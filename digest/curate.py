@@ -245,6 +245,7 @@ class Curator:
             intro_html=self.plan.intro_html,
             intro_text=self.plan.intro_text,
             subject=self.plan.subject,
+            pinned=frozenset(a for ids in self.plan.pins.values() for a in ids),
         )
 
     def candidates(self, category_id: int) -> list[ArticleRow]:

@@ -240,6 +240,8 @@ class DigestContent:
     intro_html: str = ""
     intro_text: str = ""
     subject: str = ""
+    # Articles an editor pinned: the last to go when trimming for Gmail's clipping limit.
+    pinned: frozenset[str] = frozenset()
 
     @property
     def article_count(self) -> int:
