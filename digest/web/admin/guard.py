@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, g, redirect, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -120,8 +121,6 @@ def page(template: str, **context: Any) -> str:
 
 
 def _quote(path: str) -> str:
-    from urllib.parse import quote
-
     return quote(path.rstrip("?"), safe="/")
 
 

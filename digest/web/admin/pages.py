@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import email
 from email.message import Message
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from flask import Response, redirect, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -265,8 +265,6 @@ def _back(edition_id: int, *, error: str) -> Page:
 
 
 def _q(text: str) -> str:
-    from urllib.parse import quote
-
     return quote(text)
 
 
