@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import dryrun, imports, render, send
+from bench import desk, dryrun, imports, render, send
 from bench.common import OUT, REPO, Figure, fmt, machine
 
 RESULTS = REPO / "bench" / "RESULTS.md"
@@ -35,6 +35,7 @@ class Sizes:
     import_rows: int
     feed_entries: int
     runs: int
+    desk: int = 100_000
 
 
 FULL = Sizes(
@@ -56,6 +57,7 @@ QUICK = Sizes(
     import_rows=5_000,
     feed_entries=200,
     runs=1,
+    desk=2_000,
 )
 RATE = 200.0
 
@@ -99,6 +101,11 @@ def benchmarks(sizes: Sizes) -> list[tuple[str, str, Callable[[], list[Figure]]]
             f"python -m bench.send --rate-messages {sizes.rate_messages} "
             f"--rate {RATE:g} --runs {n}",
             lambda: send.rate_accuracy(sizes.rate_messages, RATE, n),
+        ),
+        (
+            desk.SECTION,
+            f"python -m bench.desk --subscribers {sizes.desk} --runs {max(n, 10)}",
+            lambda: desk.pages(sizes.desk, max(n, 10)),
         ),
     ]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -71,28 +71,62 @@ def edition_window(settings: Settings, frequency: str, as_of: datetime) -> Editi
     )
 
 
+@dataclass(frozen=True)
+class EditionPlan:
+    """What the editors decided for one edition: pinned articles lead their category (in
+    this order, even when older than the newest N), excluded ones are never sent; an intro
+    (sanitised HTML and its text rendering) and a subject of their own."""
+
+    pins: dict[int, tuple[str, ...]] = field(default_factory=dict)  # category id -> ids
+    excluded: frozenset[str] = frozenset()
+    intro_html: str = ""
+    intro_text: str = ""
+    subject: str = ""
+
+
+NO_PLAN = EditionPlan()
+
+
 def build_sections(
     rows: list[ArticleRow],
     category_ids: tuple[int, ...],
     names: dict[int, tuple[str, str, int]],
     max_per_category: int,
+    pins: dict[int, tuple[str, ...]] | None = None,
 ) -> tuple[Section, ...]:
     """Sections in the site's category order, newest first, at most ``max_per_category``
-    each. An article in two of the reader's categories appears once, in the first."""
+    each, with ``total`` the new articles the category had ("5 of 11"). An article in two of
+    the reader's categories appears once, in the first. Pinned articles lead their category,
+    before the newest (and on top of the N when there are more pins than N); an article
+    pinned in one of the reader's categories appears only there."""
     by_category: dict[int, list[ArticleRow]] = {c: [] for c in category_ids}
     for row in rows:  # rows come newest first
         by_category.setdefault(row.category_id, []).append(row)
     ordered = sorted(category_ids, key=lambda c: (names[c][2], names[c][0]))
+    pins = pins or {}
+    pinned_here = {a: c for c in category_ids for a in pins.get(c, ())}
     seen: set[str] = set()
     sections: list[Section] = []
     for category_id in ordered:
         picked: list[Article] = []
-        total = 0
-        for row in by_category.get(category_id, []):
+        candidates = by_category.get(category_id, [])
+        lead = pins.get(category_id, ())
+        if lead:
+            by_id = {row.id: row for row in candidates}
+            for article_id in lead:
+                pin = by_id.get(article_id)
+                if pin is not None and pin.id not in seen:
+                    seen.add(pin.id)
+                    picked.append(_article(pin, names[category_id][0]))
+        total = len(picked)
+        limit = max(max_per_category, len(picked))
+        for row in candidates:
             if row.id in seen:
                 continue
+            if pinned_here.get(row.id, category_id) != category_id:
+                continue  # it leads another of the reader's categories
             total += 1
-            if len(picked) >= max_per_category:
+            if len(picked) >= limit:
                 continue
             seen.add(row.id)
             picked.append(_article(row, names[category_id][0]))
@@ -137,10 +171,12 @@ class Curator:
         names: CategoryNames,
         articles: ArticleSource,
         edition_id: int | None = None,
+        plan: EditionPlan = NO_PLAN,
     ) -> None:
         self.settings = settings
         self.window = window
         self.edition_id = edition_id
+        self.plan = plan
         self.names = names
         self._load = articles
         self.selections = 0  # article selections made: one per group, not per recipient
@@ -188,15 +224,21 @@ class Curator:
             oldest = max(last, oldest) - back
         chosen = set(category_ids)
         after = to_db(oldest)
+        excluded = self.plan.excluded
         rows = [
             row
             for row in self._available()
             if row.category_id in chosen
             and row.published_at > after
             and (last_sent_end is None or row.available_at > last_sent_end)
+            and row.id not in excluded
         ]
         sections = build_sections(
-            rows, category_ids, self.names, self.settings.digest.max_articles_per_category
+            rows,
+            category_ids,
+            self.names,
+            self.settings.digest.max_articles_per_category,
+            self.plan.pins,
         )
         if not sections:
             return None
@@ -208,4 +250,18 @@ class Curator:
             sections=sections,
             edition_id=self.edition_id,
             language=language,
+            intro_html=self.plan.intro_html,
+            intro_text=self.plan.intro_text,
+            subject=self.plan.subject,
+            pinned=frozenset(a for ids in self.plan.pins.values() for a in ids),
         )
+
+    def candidates(self, category_id: int) -> list[ArticleRow]:
+        """The articles this edition could carry in one category for a new reader: filed
+        under it, published in the look-back, available by the cutoff; newest first."""
+        after = to_db(self.window.starts_at)
+        return [
+            row
+            for row in self._available()
+            if row.category_id == category_id and row.published_at > after
+        ]

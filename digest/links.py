@@ -16,6 +16,8 @@ from digest.tokens import (
     UNSUBSCRIBE_SALT,
     ConfirmClaim,
     ConfirmSigner,
+    EditorClaim,
+    EditorLinkSigner,
     IdSigner,
 )
 
@@ -23,6 +25,10 @@ UNSUBSCRIBE_PREFIX = "/u/"
 PREFERENCES_PREFIX = "/p/"
 CONFIRM_PREFIX = "/c/"
 ARCHIVE_PREFIX = "/archive/"
+# The editor's desk (issue 13).
+ADMIN_PREFIX = "/admin/"
+EDITOR_PASSWORD_PREFIX = "/admin/password/"
+ADMIN_EDITION_PREFIX = "/admin/editions/"
 # The longest subscriber id token: 13 base-36 digits, a dot and the signature.
 _ID_TOKEN_CHARS = 13 + 1 + SIGNATURE_CHARS
 
@@ -90,6 +96,26 @@ class Links:
 
     def archive_path(self, edition_id: int) -> str:
         return f"{ARCHIVE_PREFIX}{edition_id}"
+
+    # -- the editor's desk -------------------------------------------------------------------
+
+    def editor_password(self, editor_id: int, nonce: str) -> str:
+        """The one-time link an editor follows to set a password."""
+        return self.base + self.editor_password_path(editor_id, nonce)
+
+    def editor_password_path(self, editor_id: int, nonce: str) -> str:
+        return EDITOR_PASSWORD_PREFIX + EditorLinkSigner(self._secret).sign(editor_id, nonce)
+
+    def admin_edition(self, edition_id: int) -> str:
+        """Where an editor reviews an edition."""
+        return self.base + self.admin_edition_path(edition_id)
+
+    def admin_edition_path(self, edition_id: int) -> str:
+        return f"{ADMIN_EDITION_PREFIX}{edition_id}"
+
+    def read_editor_password(self, token: str, max_age: int) -> EditorClaim:
+        """The claim in a set-password token no older than ``max_age`` seconds."""
+        return EditorLinkSigner(self._secret).read(token, max_age=max_age)
 
     # -- readers -----------------------------------------------------------------------------
 

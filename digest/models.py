@@ -35,9 +35,25 @@ class Frequency(StrEnum):
 
 
 class EditionStatus(StrEnum):
-    OPEN = "open"  # created, recipients fixed; being sent or to be resumed
-    COMPLETE = "complete"
+    """draft -> approved -> sending -> sent, or cancelled; held when approval is required
+    and the send time came without it. An edition sent without a draft starts at sending."""
+
+    DRAFT = "draft"  # prepared: cutoff fixed, editors may steer it; no recipients yet
+    APPROVED = "approved"  # an editor approved it; goes at its send time
+    HELD = "held"  # approval required, the send time came without it: goes once approved
+    SENDING = "sending"  # recipients fixed; being sent or to be resumed (was 'open')
+    SENT = "sent"  # every delivery decided (was 'complete')
+    CANCELLED = "cancelled"  # an editor cancelled it: never sent
     SKIPPED = "skipped"  # deliberately not sent (missed by more than max_delay_hours)
+
+    @property
+    def steerable(self) -> bool:
+        """Its selection, intro and subject may still change: nothing has gone out."""
+        return self in (EditionStatus.DRAFT, EditionStatus.APPROVED, EditionStatus.HELD)
+
+    @property
+    def finished(self) -> bool:
+        return self in (EditionStatus.SENT, EditionStatus.CANCELLED, EditionStatus.SKIPPED)
 
 
 class DeliveryStatus(StrEnum):
@@ -158,10 +174,25 @@ class Edition:
     period: str
     starts_at: datetime
     ends_at: datetime
-    status: EditionStatus = EditionStatus.OPEN
+    status: EditionStatus = EditionStatus.SENDING
     created_at: datetime | None = None
     completed_at: datetime | None = None
     note: str = ""
+    approval: str = "optional"  # or 'required': only an approved edition is sent
+    intro: str = ""  # Markdown, as the editor wrote it
+    subject: str = ""  # the editor's subject; '' for the subject template's
+    due_at: datetime | None = None  # when the scheduler sends it
+    approved_at: datetime | None = None
+    approved_by: str = ""
+    started_at: datetime | None = None  # when its recipients were fixed and sending began
+
+    @property
+    def awaiting_approval(self) -> bool:
+        """Approval is required and nobody has given it yet."""
+        return self.approval == "required" and self.status in (
+            EditionStatus.DRAFT,
+            EditionStatus.HELD,
+        )
 
 
 @dataclass(frozen=True)
@@ -221,6 +252,12 @@ class DigestContent:
     # The readers' language ("" for the site's, [site] lang): part of the variant, so each
     # language compiles once (docs/email.md rule 19).
     language: str = ""
+    # The editor's introduction (sanitised HTML and its text rendering) and subject.
+    intro_html: str = ""
+    intro_text: str = ""
+    subject: str = ""
+    # Articles an editor pinned: the last to go when trimming for Gmail's clipping limit.
+    pinned: frozenset[str] = frozenset()
 
     @property
     def article_count(self) -> int:
@@ -287,6 +324,42 @@ class ArticleRow:
     published_at: str
     category_id: int
     available_at: str = ""  # when it was both published and imported
+
+
+@dataclass(frozen=True)
+class EditionChange:
+    """One change an editor made to an edition: who, when, what."""
+
+    at: datetime
+    editor: str
+    action: str  # prepare, refresh, pin, unpin, exclude, include, intro, subject, approve, ...
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class EditionPick:
+    """An editor's pin (leads ``category_id``, in ``position`` order) or exclusion."""
+
+    article_id: str
+    action: str  # 'pin' or 'exclude'
+    category_id: int = 0
+    position: int = 0
+
+
+@dataclass(frozen=True)
+class Editor:
+    """Someone who may use the editor's desk. Never carries the password hash."""
+
+    id: int
+    email: str
+    name: str = ""
+    created_at: datetime | None = None
+    password_set_at: datetime | None = None
+    last_login_at: datetime | None = None
+
+    @property
+    def label(self) -> str:
+        return self.name or self.email
 
 
 class UpsertCounts(NamedTuple):

@@ -198,6 +198,49 @@ def _confirm_claim(serializer: URLSafeTimedSerializer, token: str, max_age: int)
     return ConfirmClaim(request_id=payload[0], nonce=payload[1], address_tag=payload[2])
 
 
+# -- editors: a one-time link to set a password ---------------------------------------------
+
+EDITOR_PASSWORD_SALT = "editor-password"
+
+
+@dataclass(frozen=True)
+class EditorClaim:
+    """What a genuine set-password link says: which editor, and the one-time nonce that
+    must still be theirs (setting the password replaces it, so the link works once)."""
+
+    editor_id: int
+    nonce: str
+
+
+class EditorLinkSigner:
+    """Signed, timestamped set-password tokens: [editor id, nonce]."""
+
+    def __init__(self, secret: str) -> None:
+        _check_secret(secret)
+        self._serializer = URLSafeTimedSerializer(secret, salt=EDITOR_PASSWORD_SALT)
+
+    def sign(self, editor_id: int, nonce: str) -> str:
+        token: str = self._serializer.dumps([editor_id, nonce])
+        return token
+
+    def read(self, token: str, *, max_age: int) -> EditorClaim:
+        try:
+            payload: Any = self._serializer.loads(token, max_age=max_age)
+        except SignatureExpired as e:
+            raise ExpiredTokenError("this link to set a password has expired") from e
+        except BadSignature as e:
+            raise TokenError("this link to set a password is not valid") from e
+        if (
+            not isinstance(payload, list)
+            or len(payload) != 2
+            or not isinstance(payload[0], int)
+            or isinstance(payload[0], bool)
+            or not isinstance(payload[1], str)
+        ):
+            raise TokenError("this link to set a password is not valid")
+        return EditorClaim(editor_id=payload[0], nonce=payload[1])
+
+
 # -- VERP: the envelope sender names the reader, so a bounce can be matched to them ----------
 
 VERP_PLACEHOLDER = "{token}"

@@ -341,7 +341,7 @@ def test_editions_show_their_delivery_counts(api: Api) -> None:
     edition = api.core.open_edition("weekly", NOW)
     items = api.call("GET", "/editions", key="read").get_json()["items"]
     assert [(e["id"], e["period"], e["status"]) for e in items] == [
-        (edition.id, "2026-W48", "open")
+        (edition.id, "2026-W48", "sending")
     ]
     shown = api.call("GET", f"/editions/{edition.id}", key="read").get_json()["edition"]
     assert shown["deliveries"]["pending"] == 1

@@ -111,7 +111,7 @@ def test_send_then_editions(tmp_path: Path, db_path: Path, relay: Relay) -> None
         "1",
         "weekly",
         "2026-W48",
-        "complete",
+        "sent",
         "3",
         "2",
         "1",

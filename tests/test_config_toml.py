@@ -57,6 +57,7 @@ LIMITS = {
     "digest.lookback_days_weekly": "at least 1",
     "digest.lookback_days_daily": "at least 1",
     "schedule.max_delay_hours": "at least 0",
+    "schedule.prepare_hours_before": "at least 0",
     "sending.concurrency": "at least 1",
     "sending.rate": "at least 0",
     "sending.hourly_limit": "at least 0",

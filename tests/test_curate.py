@@ -121,3 +121,28 @@ def test_curator_selects_once_per_group(tmp_path: Path) -> None:
     assert len(contents) == 1
     assert curator.selections == 1
     assert category_names(db)[3][0] == "Courts"
+
+
+def test_trimming_drops_pinned_articles_last() -> None:
+    """An editor's pin leads its category even when it is the oldest article: trimming for
+    Gmail's clipping limit takes the oldest unpinned ones first."""
+    import dataclasses
+    from datetime import UTC, datetime
+
+    from digest.models import Article, DigestContent, Frequency, Section
+    from digest.render.present import drop_oldest
+
+    def dated(key: str, day: int) -> Article:
+        return Article(key, f"https://e.com/{key}", key, datetime(2026, 11, day, tzinfo=UTC))
+
+    content = DigestContent(
+        site_name="S",
+        frequency=Frequency.WEEKLY,
+        starts_at=datetime(2026, 11, 1, tzinfo=UTC),
+        ends_at=datetime(2026, 11, 28, tzinfo=UTC),
+        sections=(Section("A", "a", (dated("old", 20), dated("new", 27), dated("mid", 24))),),
+    )
+    assert [a.id for a in drop_oldest(content, 1).sections[0].articles] == ["new", "mid"]
+    pinned = dataclasses.replace(content, pinned=frozenset({"old"}))
+    assert [a.id for a in drop_oldest(pinned, 1).sections[0].articles] == ["old", "new"]
+    assert [a.id for a in drop_oldest(pinned, 2).sections[0].articles] == ["old"]

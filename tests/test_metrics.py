@@ -71,7 +71,7 @@ def test_counters_move_after_a_real_send(tmp_path: Path) -> None:
         edition = core.open_edition("weekly", NOW)
         opened = scrape(settings, token)
         assert value(opened, "digest_queue_depth") == 3
-        assert value(opened, "digest_editions", status="open") == 1
+        assert value(opened, "digest_editions", status="sending") == 1
         relay.on_rcpt = lambda a: "550 5.1.1 no such user" if a.startswith("r2@") else None
         report = core.send("weekly", NOW, edition=edition)
         assert (report.sent, report.bounced) == (2, 1)
@@ -81,7 +81,7 @@ def test_counters_move_after_a_real_send(tmp_path: Path) -> None:
     assert value(after, "digest_messages_total", relay=relay_label, outcome="failed") == 1
     assert value(after, "digest_messages_total", relay=relay_label, outcome="deferred") == 0
     assert value(after, "digest_queue_depth") == 0
-    assert value(after, "digest_editions", status="complete") == 1
+    assert value(after, "digest_editions", status="sent") == 1
     assert value(after, "digest_reader_events_total", event="bounced") == 1
     assert value(after, "digest_edition_send_seconds", frequency="weekly") == 0  # frozen clock
     # A second scrape of the same process reads the complete edition from its cache.

@@ -291,7 +291,7 @@ def test_weekly_in_berlin_sends_at_its_time_and_only_once(tmp_path: Path, relay:
     clock.now += timedelta(minutes=15)
     assert runner.send_due("weekly").periods == []  # already complete: nothing redone
     assert counts(relay) == {"ana@example.com": 1, "bo@example.com": 1}
-    assert weekly_editions(path) == [("2026-W49", "complete", "")]
+    assert weekly_editions(path) == [("2026-W49", "sent", "")]
 
 
 def test_daily_on_the_fall_back_night_sends_once(tmp_path: Path, relay: Relay) -> None:
@@ -314,7 +314,7 @@ def test_daily_on_the_fall_back_night_sends_once(tmp_path: Path, relay: Relay) -
     clock.now = second
     assert runner.send_due("daily").periods == []
     assert counts(relay) == {"ana@example.com": 1}
-    assert weekly_editions(path, "daily") == [("2026-11-01", "complete", "")]
+    assert weekly_editions(path, "daily") == [("2026-11-01", "sent", "")]
 
 
 def test_missed_run_within_max_delay_is_sent(tmp_path: Path, relay: Relay) -> None:
@@ -349,7 +349,7 @@ def test_missed_run_beyond_max_delay_is_recorded_as_skipped(
         "missed: due at 2026-11-30 08:00 CET; the scheduler was not running until "
         "2026-12-03 09:00 CET, more than 6 h later (schedule.max_delay_hours)"
     )
-    assert weekly_editions(path) == [("2026-W48", "complete", ""), ("2026-W49", "skipped", note)]
+    assert weekly_editions(path) == [("2026-W48", "sent", ""), ("2026-W49", "skipped", note)]
     assert caplog.messages == [f"weekly 2026-W49 skipped, {note}"]
     assert runner.send_due("weekly").periods == []  # the skip is final
     assert relay.received == []
@@ -426,7 +426,7 @@ def test_local_time_reaches_each_reader_at_their_hour_in_one_edition(
     assert arrived == EXPECTED
     assert set(counts(relay).values()) == {1}
     [(period, status, _)] = weekly_editions(path)
-    assert (period, status) == ("2026-W49", "complete")
+    assert (period, status) == ("2026-W49", "sent")
     # The edition was created (its cutoff fixed) by the first reader's tick.
     db = open_db(path)
     edition = store.find_edition(db, "weekly", "2026-W49")
@@ -461,7 +461,7 @@ def test_local_time_across_the_spring_dst_change(tmp_path: Path, relay: Relay) -
         "berlin@example.com": "2026-03-29T01:30",
         "newyork@example.com": "2026-03-29T06:30",
     }
-    assert weekly_editions(path) == [("2026-W13", "complete", "")]
+    assert weekly_editions(path) == [("2026-W13", "sent", "")]
 
 
 def test_local_time_after_downtime_skips_only_the_late_readers(
@@ -484,7 +484,7 @@ def test_local_time_after_downtime_skips_only_the_late_readers(
     last_week = app_for(db, settings, clock=lambda: monday).open_edition(
         "weekly", monday, period="2026-W48"
     )
-    store.mark_edition(db, last_week.id, "complete", at("2026-11-24T00:00Z"))
+    store.mark_edition(db, last_week.id, "sent", at("2026-11-24T00:00Z"))
     db.close()
 
     # Down from Sunday evening until Monday 12:00 UTC.

@@ -166,7 +166,7 @@ def test_daemon_sends_refreshes_feeds_and_stops_on_sigterm(tmp_path: Path) -> No
                 daemon.wait_for_line(f"job {job} end")
             returncode, _, err = daemon.finish(signal.SIGTERM)
         assert returncode == 0, err
-        assert edition_status(path, period) == "complete"
+        assert edition_status(path, period) == "sent"
         got = relay.by_recipient()
         assert sorted(got) == [f"reader{i:02d}@example.com" for i in range(3)]
         for items in got.values():
@@ -217,7 +217,7 @@ def test_daemon_and_digest_send_on_the_same_edition(tmp_path: Path) -> None:
         got = relay.by_recipient()
         assert len(got) == readers
         assert {len(items) for items in got.values()} == {1}
-    assert edition_status(path, period) == "complete"
+    assert edition_status(path, period) == "sent"
     assert f"Edition daily {period} (#1): complete" in out
     assert end.startswith(
         "WARNING digest.schedule: job send-daily end: edition 1 is being sent by another process"
@@ -298,7 +298,7 @@ def test_apscheduler_fires_the_send_at_its_time(tmp_path: Path) -> None:
         db = open_db(path)
         edition = store.find_edition(db, "daily", "2026-11-30")
         db.close()
-        assert edition is not None and edition.status == "complete"
+        assert edition is not None and edition.status == "sent"
         assert edition.created_at == send_at
 
 
@@ -321,7 +321,7 @@ def test_sigterm_mid_send_stops_at_a_message_boundary_and_resumes(tmp_path: Path
         assert returncode == 0, err
         first = len(relay.received)
         assert first == accepted + concurrency
-        assert edition_status(path, period) == "open"
+        assert edition_status(path, period) == "sending"
         [end] = [line for line in err.splitlines() if "job send-daily end" in line]
         assert end.startswith(
             f"INFO digest.schedule: job send-daily end: {period} stopped "
@@ -334,7 +334,7 @@ def test_sigterm_mid_send_stops_at_a_message_boundary_and_resumes(tmp_path: Path
             returncode, _, log = again.finish(signal.SIGTERM)
         assert returncode == 0, log
         assert f"{period} complete; sent={readers - first} " in end
-        assert edition_status(path, period) == "complete"
+        assert edition_status(path, period) == "sent"
         got = relay.by_recipient()
         assert len(got) == readers
         assert {len(items) for items in got.values()} == {1}

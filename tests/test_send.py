@@ -210,7 +210,7 @@ def test_relay_rejecting_everything_stops_the_send(tmp_path: Path, relay: Relay)
         db.execute("SELECT COUNT(*) FROM subscribers WHERE status = 'bounced'").fetchone()[0] == 1
     )  # only the one made bounced in _setup
     edition = store.find_edition(db, "weekly", "2026-W48")
-    assert edition is not None and edition.status == "open"
+    assert edition is not None and edition.status == "sending"
     counts = store.delivery_counts(db, edition.id)
     assert counts["pending"] == 4 and counts["failed"] == 0
     relay.on_data = lambda rcpt: None

@@ -97,7 +97,7 @@ def test_a_sender_paused_past_its_lease_stops_when_it_resumes(tmp_path: Path) ->
         assert len({c.message["Message-ID"] for c in copies}) == 1
     db = open_db(path)
     edition = store.find_edition(db, "weekly", "2026-W48")
-    assert edition is not None and edition.status == "complete"
+    assert edition is not None and edition.status == "sent"
     counts = store.delivery_counts(db, edition.id)
     assert counts["sent"] == len(emails) and counts["sending"] == 0
 

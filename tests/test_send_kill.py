@@ -106,7 +106,7 @@ def test_killed_send_resumes_without_skipping(tmp_path: Path) -> None:
             assert len({c.message["Message-ID"] for c in copies}) == 1
         db = open_db(path)
         edition = store.find_edition(db, "weekly", "2026-W48")
-        assert edition is not None and edition.status == "complete"
+        assert edition is not None and edition.status == "sent"
         assert store.delivery_counts(db, edition.id)["sent"] == len(emails)
 
 

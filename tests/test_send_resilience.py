@@ -103,7 +103,7 @@ def test_a_database_locked_mid_send_pauses_the_senders(tmp_path: Path) -> None:
     assert all(len(copies) == 1 for copies in got.values())  # nobody twice
     db = open_db(path)
     edition = store.find_edition(db, "weekly", "2026-W48")
-    assert edition is not None and edition.status == "complete"
+    assert edition is not None and edition.status == "sent"
     counts = store.delivery_counts(db, edition.id)
     assert counts["sent"] == len(emails) and counts["sending"] == 0
     assert f"sent: {len(emails)}; skipped: 0; failed: 0" in out

@@ -66,8 +66,8 @@ BREAKAGES = {
     ),
     "missing column end": Breakage(
         "digest.mjml.j2",
-        "        </mj-text>\n      </mj-column>\n    </mj-section>\n{% for",
-        "        </mj-text>\n    </mj-section>\n{% for",
+        "        </mj-text>\n      </mj-column>\n    </mj-section>\n{% if intro_html %}",
+        "        </mj-text>\n    </mj-section>\n{% if intro_html %}",
         "<mj-column>",
         "<mj-column> is never closed",
     ),

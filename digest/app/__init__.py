@@ -12,8 +12,11 @@ from pathlib import Path
 from digest.app.archive import Archive, ArchivePage
 from digest.app.audience import AddResult, ImportResult, ReaderHistory
 from digest.app.base import DatabaseFailure, TransportFactory, smtp_transports
+from digest.app.desk import CategoryPlan, EditionPlanView, PlannedArticle
 from digest.app.editions import EditionDetail, EditionSummary, Preview, TestSend
+from digest.app.editors import EditorInvite, Editors, LoginRefused
 from digest.app.integration import Integration, NewKey, ReaderChange
+from digest.app.lookups import ArticleCarried, Lookups, ReaderDetail
 from digest.app.metrics import Metrics, Observed
 from digest.app.sample import Sample, SampleResult
 from digest.app.scheduled import NextEdition, Scheduled, SendRun
@@ -25,7 +28,7 @@ from digest.config import Settings
 from digest.store import Store
 
 
-class App(Scheduled, Sample, Integration, Hooks, Observed, Archive):
+class App(Scheduled, Sample, Integration, Hooks, Observed, Archive, Editors, Lookups):
     """Every use case of digest, over one settings object, one store, one way to reach the
     relay and one clock. Thread-safe in the way the adapters use it: each thread gets its
     own database connection from the store."""
@@ -49,20 +52,27 @@ __all__ = [
     "AddResult",
     "App",
     "ArchivePage",
+    "ArticleCarried",
+    "CategoryPlan",
     "Choices",
     "ConfirmOutcome",
     "DatabaseFailure",
     "EditionDetail",
+    "EditionPlanView",
     "EditionRun",
     "EditionSummary",
+    "EditorInvite",
     "ImportResult",
+    "LoginRefused",
     "MailJob",
     "Metrics",
     "NewKey",
     "NewWebhook",
     "NextEdition",
+    "PlannedArticle",
     "Preview",
     "ReaderChange",
+    "ReaderDetail",
     "ReaderHistory",
     "Refusal",
     "SampleResult",

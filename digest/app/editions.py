@@ -2,7 +2,8 @@
 copy, and send it for real (the loop itself is :class:`digest.app.sending.EditionRun`).
 
 An edition is one frequency for one period (ISO week ``2026-W48``, day ``2026-11-28``). Its
-cutoff is the moment it is created and its recipients are fixed then, in one transaction.
+cutoff is the moment it is created (or prepared as a draft, digest.app.desk); its recipients
+are fixed when its send starts, in one transaction.
 """
 
 from __future__ import annotations
@@ -16,12 +17,12 @@ from datetime import datetime
 
 from digest.app.feedback import Feedback
 from digest.app.sending import EditionRun
-from digest.curate import Curator, EditionWindow, edition_window
+from digest.curate import NO_PLAN, Curator, EditionPlan, EditionWindow, edition_window
 from digest.deliver.compose import Composer, Variants, random_message_ids, window_of
 from digest.deliver.outbox import Outbox
 from digest.deliver.report import ProgressCallback, SendReport, finish_report
 from digest.deliver.smtp import SendResult, check_relay
-from digest.errors import DeliveryError, NotFoundError
+from digest.errors import DeliveryError, InputError, NotFoundError
 from digest.mime import DeliveryMessageIds, sending_domain
 from digest.models import (
     DeliveryRow,
@@ -34,7 +35,9 @@ from digest.models import (
 )
 from digest.render import RenderedVariant
 from digest.render.checks import CheckReport, check_templates
+from digest.render.intro import render_intro
 from digest.store import bounces as bounce_store
+from digest.store import desk as desk_store
 from digest.store import editions as store
 from digest.store.categories import resolve_categories
 from digest.validate import normalise_email
@@ -90,6 +93,19 @@ class Editions(Feedback):
         if edition is not None:
             return edition
         try:
+            if self.settings.schedule.approval == "required":
+                # Nobody has looked at it yet: a draft, which `send` then refuses.
+                return desk_store.create_draft(
+                    self.db,
+                    frequency=frequency,
+                    period=period,
+                    starts_at=window.starts_at,
+                    ends_at=window.ends_at,
+                    now=self.now(),
+                    approval="required",
+                    due_at=None,
+                    editor="digest send",
+                )
             return store.create_edition(
                 self.db,
                 frequency=frequency,
@@ -126,6 +142,8 @@ class Editions(Feedback):
     # -- content -----------------------------------------------------------------------------
 
     def curator(self, window: EditionWindow, edition_id: int | None = None) -> Curator:
+        """The edition's curator, with what its editors decided (pins, exclusions, intro,
+        subject) when it is a stored edition."""
         db = self.db
         return Curator(
             self.settings,
@@ -135,6 +153,25 @@ class Editions(Feedback):
                 db, published_after=after, available_until=until
             ),
             edition_id=edition_id,
+            plan=self.edition_plan(edition_id) if edition_id is not None else NO_PLAN,
+        )
+
+    def edition_plan(self, edition_id: int) -> EditionPlan:
+        edition = store.get_edition(self.db, edition_id)
+        pins: dict[int, list[str]] = {}
+        excluded: set[str] = set()
+        for pick in desk_store.picks(self.db, edition_id):
+            if pick.action == "pin":
+                pins.setdefault(pick.category_id, []).append(pick.article_id)
+            else:
+                excluded.add(pick.article_id)
+        intro = render_intro(edition.intro)
+        return EditionPlan(
+            pins={c: tuple(ids) for c, ids in pins.items()},
+            excluded=frozenset(excluded),
+            intro_html=intro.html,
+            intro_text=intro.text,
+            subject=edition.subject,
         )
 
     def preview_for_categories(
@@ -201,6 +238,11 @@ class Editions(Feedback):
             preview = self.preview_for_categories(categories, as_of)
         if preview is None:
             raise NotFoundError("nothing new in that digest at this moment: no test copy sent")
+        return self.send_test_copy(address, preview)
+
+    def send_test_copy(self, to: str, preview: Preview) -> TestSend:
+        """Send ``preview`` once to ``to`` with "[TEST]" in the subject, recording nothing."""
+        address = normalise_email(to)
         renderer = self.new_renderer()
         variant = renderer.render_variant(preview.content, subject_prefix="[TEST] ")
         message = renderer.personalise(
@@ -229,7 +271,7 @@ class Editions(Feedback):
         started = time.monotonic()
         window = edition_window(self.settings, frequency, as_of)
         edition = store.find_edition(self.db, frequency, window.period)
-        if edition is not None and edition.status != EditionStatus.OPEN:
+        if edition is not None and edition.status.finished:
             return self.already_done(edition)
         report = SendReport(frequency=frequency, period=window.period, edition_id=None)
         page = self.settings.sending.page_size
@@ -237,8 +279,9 @@ class Editions(Feedback):
         if edition is not None:
             window = window_of(edition)
             report.edition_id = edition.id
+        if edition is not None and edition.status == EditionStatus.SENDING:
             rows = store.iter_open_deliveries(self.db, edition.id, batch=page)
-        else:
+        else:  # not started (or a draft): the readers a send now would fix
             rows = store.iter_planned_recipients(self.db, frequency, batch=page)
         renderer = self.new_renderer()
         domain = sending_domain(self.settings)
@@ -251,7 +294,7 @@ class Editions(Feedback):
                 DeliveryMessageIds(
                     self.settings.secret_key, domain, edition.id, str(edition.created_at)
                 )
-                if edition is not None
+                if edition is not None and edition.status == EditionStatus.SENDING
                 else random_message_ids(domain)
             ),
             on_skip=lambda row, why: None,
@@ -288,7 +331,9 @@ class Editions(Feedback):
         self.ensure_templates()
         if edition is None:
             edition = self.open_edition(frequency, as_of)
-        if edition.status != EditionStatus.OPEN:
+        if edition.status.steerable:
+            edition = self.start_edition(edition, editor="digest send")
+        if edition.status != EditionStatus.SENDING:
             return self.already_done(edition)
         run = EditionRun(
             self,
@@ -302,9 +347,23 @@ class Editions(Feedback):
         )
         return run.run()
 
+    def start_edition(self, edition: Edition, *, editor: str) -> Edition:
+        """A prepared edition begins its send: its recipients are fixed now. Refused while
+        it needs an approval nobody has given."""
+        if edition.awaiting_approval:
+            raise InputError(
+                f"edition #{edition.id} ({edition.frequency} {edition.period}) is "
+                f"{'a draft' if edition.status == EditionStatus.DRAFT else 'held'} and needs "
+                "approval before it is sent: review it with "
+                f"`digest editions show {edition.id}`, then `digest editions approve "
+                f"{edition.id}`"
+            )
+        desk_store.start_edition(self.db, edition.id, edition.frequency, self.now(), editor=editor)
+        return store.get_edition(self.db, edition.id)
+
     def already_done(self, edition: Edition) -> SendReport:
         counts = store.delivery_counts(self.db, edition.id)
-        status = "already-complete" if edition.status == EditionStatus.COMPLETE else edition.status
+        status = "already-complete" if edition.status == EditionStatus.SENT else edition.status
         return SendReport(
             frequency=edition.frequency,
             period=edition.period,

@@ -73,13 +73,13 @@ class Observed(AppBase):
                 counts = cache.complete.get(e.id)
                 if counts is None:
                     counts = edition_store.delivery_counts(db, e.id)
-                    if e.status == EditionStatus.COMPLETE:
+                    if e.status == EditionStatus.SENT:
                         cache.complete[e.id] = counts
-                if e.status == EditionStatus.OPEN:
+                if e.status == EditionStatus.SENDING:
                     queue += counts["pending"] + counts["sending"]
                 for status in deliveries:
                     deliveries[status] += counts.get(status, 0)
-                if e.status == EditionStatus.COMPLETE and e.created_at and e.completed_at:
+                if e.status == EditionStatus.SENT and e.created_at and e.completed_at:
                     last[e.frequency] = (e.completed_at - e.created_at).total_seconds()
             top, new = store.event_counts(db, cache.events_after)
             cache.events_after = top

@@ -10,13 +10,14 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from digest.app.approval import Approvals
 from digest.app.content import Content
-from digest.app.editions import Editions
 from digest.config import FeedSettings
 from digest.curate import lookback
 from digest.deliver.report import SendReport
 from digest.errors import DigestError
 from digest.models import DeliveryStatus, Edition, EditionStatus, RecipientRow, UpsertCounts
+from digest.store import desk as desk_store
 from digest.store import editions as store
 from digest.store import leases, transaction
 from digest.timing import (
@@ -98,7 +99,7 @@ class NextEdition:
     last_zone: str
 
 
-class Scheduled(Editions, Content):
+class Scheduled(Approvals, Content):
     def next_local_edition(self, frequency: str, now: datetime) -> NextEdition | None:
         """First and last send time of the next edition across the readers' timezones."""
         spec = SendSpec.from_settings(self.settings, frequency)
@@ -171,6 +172,26 @@ class Scheduled(Editions, Content):
                 self._send_day(spec, day, now, run, stop)
         return run
 
+    def desk_due(self, frequency: str, *, stop: threading.Event) -> SendRun:
+        """With approval required, every few minutes: prepare the next draft when its time
+        comes, and send a held edition the moment it is approved (or skip it once it is
+        more than max_delay_hours late)."""
+        run = SendRun(frequency)
+        if not self.approval_required:
+            return run
+        self.prepare_due(frequency)
+        now = self.now()
+        waiting = [
+            e
+            for e in self.upcoming_editions()
+            if e.frequency == frequency
+            and (
+                e.status == EditionStatus.HELD
+                or (e.status == EditionStatus.APPROVED and e.due_at is not None and e.due_at <= now)
+            )
+        ]
+        return self.send_due(frequency, stop=stop) if waiting else run
+
     @property
     def _max_delay(self) -> timedelta:
         return timedelta(hours=self.settings.schedule.max_delay_hours)
@@ -183,11 +204,14 @@ class Scheduled(Editions, Content):
     ) -> None:
         period = edition_period(self.settings, spec, day)
         edition = store.find_edition(self.db, spec.frequency, period)
-        if edition is not None and edition.status != "open":
+        if edition is not None and edition.status.finished:
             log.debug("%s %s: already %s", spec.frequency, period, edition.status)
             return
-        started_at = edition.created_at if edition is not None else None
-        if edition is None:
+        started = edition is not None and edition.status == EditionStatus.SENDING
+        # Lateness counts from when its send began (a held edition approved late), not from
+        # when it was prepared.
+        started_at = (edition.started_at or edition.created_at) if edition and started else None
+        if edition is None or not started:
             edition = self._start_edition(spec, day, period, now, run, stop)
             if edition is None:
                 return
@@ -219,9 +243,22 @@ class Scheduled(Editions, Content):
             in_time = in_time or state != "missed"
         if not readers or not reached or first is None:
             return None  # nobody subscribes to this frequency, or nobody's time has come
+        prepared = store.find_edition(db, spec.frequency, period)
+        if prepared is not None and not in_time:
+            self._skip_prepared(prepared, first, now, run)
+            return None
+        if prepared is not None and prepared.awaiting_approval:
+            self.hold_edition(prepared, first)
+            run.add(period, "held", "waiting for an editor's approval")
+            return None
         if not in_time:
             hours = self.settings.schedule.max_delay_hours
-            if not any(e.frequency == spec.frequency for e in store.list_editions(db)):
+            history = [
+                e
+                for e in store.list_editions(db)
+                if e.frequency == spec.frequency and not e.status.steerable  # drafts: not yet
+            ]
+            if not history:
                 # A first start (a new install) missed nothing. A skipped record would also
                 # stop the editors from sending this period by hand with `digest send`.
                 log.info(
@@ -259,7 +296,40 @@ class Scheduled(Editions, Content):
             return None
         self.check_relay()  # relay down: fail before fixing a cutoff and a recipient list
         now = self.now()
-        return self.open_edition(spec.frequency, now, period=period)
+        edition = self.open_edition(spec.frequency, now, period=period)
+        if edition.status.steerable:  # prepared beforehand: its cutoff is already fixed
+            if edition.awaiting_approval:  # made just now, under approval = required
+                self.hold_edition(edition, first)
+                run.add(period, "held", "waiting for an editor's approval")
+                return None
+            edition = self.start_edition(edition, editor="scheduler")
+        return edition
+
+    def _skip_prepared(
+        self, edition: Edition, first: datetime, now: datetime, run: SendRun
+    ) -> None:
+        """A prepared edition whose time is past max_delay_hours: recorded as skipped, with
+        why (never approved, or the scheduler was not running)."""
+        hours = self.settings.schedule.max_delay_hours
+        tz = self.settings.tz
+        why = "not approved" if edition.awaiting_approval else "the scheduler was not running"
+        note = (
+            f"missed: due at {fmt(first, tz)}; {why} until {fmt(now, tz)}, more than "
+            f"{hours:g} h later (schedule.max_delay_hours)"
+        )
+        skipped = desk_store.set_status(
+            self.db,
+            edition.id,
+            EditionStatus.SKIPPED,
+            allowed_from=(EditionStatus.DRAFT, EditionStatus.APPROVED, EditionStatus.HELD),
+            now=now,
+            editor="scheduler",
+            action="skip",
+            detail=note,
+        )
+        if skipped:
+            log.warning("%s %s skipped, %s", edition.frequency, edition.period, note)
+            run.add(edition.period, "skipped", note)
 
     def _continue_edition(
         self,
@@ -310,7 +380,7 @@ class Scheduled(Editions, Content):
         elif not waiting:
             # Everything left was missed (or an earlier run died before closing it).
             note = f"{len(missed)} deliveries skipped as missed" if missed else ""
-            store.mark_edition(db, edition.id, EditionStatus.COMPLETE, now, note=note)
+            store.mark_edition(db, edition.id, EditionStatus.SENT, now, note=note)
             run.add(edition.period, "complete")
         else:
             run.add(edition.period, "waiting")

@@ -285,7 +285,7 @@ class EditionRun:
             return
         self._write(
             lambda: store.mark_edition(
-                app.db, edition.id, EditionStatus.COMPLETE, app.now(), generation=self.generation
+                app.db, edition.id, EditionStatus.SENT, app.now(), generation=self.generation
             )
         )
 

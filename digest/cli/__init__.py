@@ -64,6 +64,8 @@ def cli(ctx: click.Context, config_path: str | None, db_path: str | None) -> Non
 # Command modules register themselves on import; keep this list in pipeline order.
 from digest.cli import articles as _articles  # noqa: E402
 from digest.cli import bounces as _bounces  # noqa: E402
+from digest.cli import desk as _desk  # noqa: E402
+from digest.cli import editors as _editors  # noqa: E402
 from digest.cli import init as _init  # noqa: E402
 from digest.cli import keys as _keys  # noqa: E402
 from digest.cli import preview as _preview  # noqa: E402
@@ -79,6 +81,8 @@ for _module in (
     _subscribers,
     _preview,
     _send,
+    _desk,
+    _editors,
     _bounces,
     _schedule,
     _serve,

@@ -160,7 +160,7 @@ def list_(app: AppContext) -> None:
     if not settings.schedule.local_time:
         return
     for job in jobs:
-        if not job.frequency:
+        if not job.frequency or job.kind != "send":
             continue
         edition = app.core.next_local_edition(job.frequency, now)
         if edition is None:

@@ -143,8 +143,10 @@ def _print_report(report: SendReport, as_json: bool, *, dry: bool) -> None:
             "Nothing to send."
         )
         return
-    if report.status == "skipped":
-        click.echo(f"Edition {label} (#{report.edition_id}) was skipped: {report.stop_reason}")
+    if report.status in ("skipped", "cancelled"):
+        click.echo(
+            f"Edition {label} (#{report.edition_id}) was {report.status}: {report.stop_reason}"
+        )
         return
     if dry:
         state = f"edition #{report.edition_id}, resuming" if report.edition_id else "new edition"
@@ -239,12 +241,19 @@ def _progress() -> Iterator[ProgressCallback]:
 
 @click.group()
 def editions() -> None:
-    """Editions: one send of one frequency for one period, with its delivery counts.
+    """Editions: one send of one frequency for one period, with its delivery counts; and
+    the editor's desk: prepare a draft, steer it, approve it.
+
+    An edition moves draft -> approved -> sending -> sent, or cancelled; it is held when
+    approval is required ([schedule] approval) and its send time came without it.
 
     \b
     Examples:
         digest editions list
         digest editions show 3 --json
+        digest editions prepare
+        digest editions pin 4 a-7f3c --position 1
+        digest editions approve 4
     """
 
 
@@ -288,6 +297,27 @@ def editions_show(app: AppContext, edition_id: int, deliveries: bool, as_json: b
         complaints=bounces["complaints"],
         policy=bounces["policy"],
     )
+    edition = detail.edition
+    view = app.core.edition_plan_view(edition_id)
+    data.update(
+        approval=edition.approval,
+        due_at=edition.due_at.isoformat() if edition.due_at else None,
+        approved_by=edition.approved_by,
+        approved_at=edition.approved_at.isoformat() if edition.approved_at else None,
+        subject=edition.subject,
+        intro=edition.intro,
+        pinned=[
+            {"category": c.name, "article": p.article.id, "title": p.article.title}
+            for c in view.categories
+            for p in c.articles
+            if p.pinned
+        ],
+        excluded=[p.article_id for p in view.excluded],
+        changes=[
+            {"at": c.at.isoformat(), "editor": c.editor, "action": c.action, "detail": c.detail}
+            for c in view.changes
+        ],
+    )
     if deliveries:
         data["deliveries"] = [
             {**dataclasses.asdict(d), "articles": list(d.articles)} for d in detail.deliveries
@@ -316,9 +346,27 @@ def editions_show(app: AppContext, edition_id: int, deliveries: bool, as_json: b
         "policy",
         "pending",
         "in_flight",
+        "approval",
+        "due_at",
+        "approved_by",
+        "approved_at",
+        "subject",
     ):
         if data.get(key) not in (None, ""):
             click.echo(f"{key + ':':<14}{data[key]}")
+    if edition.intro:
+        click.echo("intro:")
+        for line in edition.intro.splitlines():
+            click.echo(f"  | {line}" if line else "  |")
+    for p in data["pinned"]:
+        click.echo(f"pinned:       {p['article']} leads {p['category']}: {p['title']}")
+    for article in data["excluded"]:
+        click.echo(f"excluded:     {article}")
+    if view.changes:
+        click.echo("changes:")
+        for c in view.changes:
+            what = f": {c.detail}" if c.detail else ""
+            click.echo(f"  {c.at:%Y-%m-%d %H:%M} UTC  {c.editor}  {c.action}{what}")
     for d in data.get("deliveries", []):
         click.echo(
             f"  {d['email'] or '(forgotten)'}  {d['status']}  {len(d['articles'])} "

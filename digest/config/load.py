@@ -136,6 +136,11 @@ def validate(settings: Settings, source: str) -> None:
             f"{source}: schedule.timezone: unknown IANA timezone "
             f"{settings.schedule.timezone!r} (e.g. 'Europe/London')"
         ) from None
+    if settings.schedule.approval not in ("optional", "required"):
+        raise ConfigError(
+            f"{source}: schedule.approval: expected optional or required, "
+            f"got {settings.schedule.approval!r}"
+        )
     if settings.schedule.weekly_day.lower()[:3] not in WEEKDAYS:
         raise ConfigError(
             f"{source}: schedule.weekly_day: expected one of {', '.join(WEEKDAYS)}, "

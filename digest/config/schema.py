@@ -211,6 +211,17 @@ class ScheduleSettings:
     max_delay_hours: float = setting(
         6.0, "A send missed by more than this many hours is skipped, not sent late.", minimum=0
     )
+    approval: str = setting(
+        "optional",
+        "required: an edition is sent only once an editor has approved it (`digest editions "
+        "approve`); it is held at its send time until then. optional: sent on schedule.",
+    )
+    prepare_hours_before: float = setting(
+        24.0,
+        "With approval required: the scheduler prepares the draft this many hours before the "
+        "send and emails the editors a link to review it.",
+        minimum=0,
+    )
 
 
 @dataclass(frozen=True)

@@ -159,15 +159,16 @@ def make_preheader(content: DigestContent, subject: str) -> str:
 
 
 def drop_oldest(content: DigestContent, n: int) -> DigestContent:
-    """``content`` without its ``n`` oldest articles; sections left empty are dropped."""
+    """``content`` without its ``n`` oldest articles, pinned ones last; sections left empty
+    are dropped."""
     ranked = sorted(
         (
-            (a.published_at, si, ai)
+            (a.id in content.pinned, a.published_at, si, ai)
             for si, s in enumerate(content.sections)
             for ai, a in enumerate(s.articles)
         ),
     )
-    dropped = {(si, ai) for _, si, ai in ranked[:n]}
+    dropped = {(si, ai) for _, _, si, ai in ranked[:n]}
     sections: list[Section] = []
     for si, s in enumerate(content.sections):
         kept = tuple(a for ai, a in enumerate(s.articles) if (si, ai) not in dropped)

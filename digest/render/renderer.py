@@ -18,6 +18,7 @@ from email.utils import format_datetime
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from mjml import mjml2html
 
 from digest.config import Settings, templates_dirs
@@ -147,6 +148,9 @@ class Renderer:
             current = drop_oldest(current, drop)
 
     def subject_for(self, content: DigestContent) -> str:
+        if content.subject:  # the editor's own, for this edition
+            subject = " ".join(strip_controls(content.subject).split())
+            return subject if len(subject) <= 900 else subject[:899] + "…"
         names = [s.category for s in content.sections]
         templates, subject_template = self.language(content.language)
         try:
@@ -281,6 +285,9 @@ class Renderer:
             "category_summary": category_summary(names, translations),
             "article_count": content.article_count,
             "trimmed": content.trimmed,
+            # Sanitised by digest.render.intro (nh3): markup, not text.
+            "intro_html": Markup(content.intro_html),
+            "intro_text": content.intro_text,
             "more_url": self.site_links.home(),
             "archive_url": (
                 self.site_links.archive(content.edition_id)

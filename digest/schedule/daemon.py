@@ -32,6 +32,9 @@ log = logging.getLogger("digest.schedule")
 
 # After a failure (relay down, another process sending the edition) the send job runs again.
 RETRY_AFTER = timedelta(minutes=5)
+# With approval required: how often the desk job looks for a draft to prepare or a held
+# edition that was approved meanwhile.
+DESK_MINUTES = 5
 # Feed refreshes are aligned to this moment so `digest schedule list` can tell when they run.
 FEED_ANCHOR = datetime(2024, 1, 1)
 
@@ -55,6 +58,7 @@ class JobSpec:
     trigger: BaseTrigger
     frequency: str = ""
     feed: FeedSettings | None = None
+    kind: str = "send"  # send, desk (approval on) or feed
 
 
 def job_specs(settings: Settings) -> list[JobSpec]:
@@ -76,6 +80,18 @@ def job_specs(settings: Settings) -> list[JobSpec]:
             )
             what = f"{frequency} digest at {spec.describe()} {s.timezone}"
         jobs.append(JobSpec(f"send-{frequency}", what, trigger, frequency=frequency))
+    if s.approval == "required":
+        for frequency in FREQUENCIES:
+            jobs.append(
+                JobSpec(
+                    f"desk-{frequency}",
+                    f"{frequency}: prepare the draft {s.prepare_hours_before:g} h before the "
+                    "send, send a held edition once approved (every 5 min)",
+                    IntervalTrigger(minutes=DESK_MINUTES, timezone=UTC),
+                    frequency=frequency,
+                    kind="desk",
+                )
+            )
     for i, feed in enumerate(settings.feeds, 1):
         if feed.refresh_minutes < 1:
             raise DigestError(
@@ -98,17 +114,18 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     return jobs
 
 
-def run_send_job(runner: Runner, frequency: str) -> SendRun | None:
-    """One run of a send job, logged as one start and one end line. Never raises: a failure
-    is logged and the returned run asks for a retry."""
+def run_send_job(runner: Runner, frequency: str, *, desk: bool = False) -> SendRun | None:
+    """One run of a send job (or, with ``desk``, of the approval job), logged as one start
+    and one end line. Never raises: a failure is logged and the returned run asks for a
+    retry."""
     if runner.stop.is_set():
         return None
-    job = f"send-{frequency}"
+    job = f"{'desk' if desk else 'send'}-{frequency}"
     retry_note = f"; retrying in {RETRY_AFTER.seconds // 60} min"
     log.info("job %s start", job)
     started = monotime.monotonic()
     try:
-        run = runner.send_due(frequency)
+        run = runner.desk_due(frequency) if desk else runner.send_due(frequency)
     except SendLockedError as e:
         # An editor's `digest send` (or another host) is sending this edition right now.
         log.warning("job %s end: %s%s", job, e, retry_note)
@@ -225,6 +242,16 @@ def run_daemon(
                 run_feed_job,
                 job.trigger,
                 args=[runner, job.id, job.feed],
+                id=job.id,
+                name=job.description,
+                next_run_time=now,
+            )
+        elif job.kind == "desk":
+            scheduler.add_job(
+                run_send_job,
+                job.trigger,
+                args=[runner, job.frequency],
+                kwargs={"desk": True},
                 id=job.id,
                 name=job.description,
                 next_run_time=now,

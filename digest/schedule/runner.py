@@ -35,6 +35,13 @@ class Runner:
         finally:
             self.app.close()  # this job thread's connection
 
+    def desk_due(self, frequency: str) -> SendRun:
+        """Prepare a draft for review, send a held edition once approved (approval on)."""
+        try:
+            return self.app.desk_due(frequency, stop=self.stop)
+        finally:
+            self.app.close()
+
     def refresh_feed(self, feed: FeedSettings) -> UpsertCounts:
         try:
             return self.app.refresh_feed(feed)

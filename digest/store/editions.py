@@ -31,7 +31,7 @@ from digest.store.connection import named, transaction
 from digest.store.leases import HOLDS, check_send_lock
 
 
-def _edition(row: sqlite3.Row) -> Edition:
+def edition_of(row: sqlite3.Row) -> Edition:
     return Edition(
         id=int(row["id"]),
         frequency=Frequency(row["frequency"]),
@@ -42,6 +42,13 @@ def _edition(row: sqlite3.Row) -> Edition:
         created_at=from_db(row["created_at"]),
         completed_at=from_db(row["completed_at"]),
         note=str(row["note"]),
+        approval=str(row["approval"]),
+        intro=str(row["intro"]),
+        subject=str(row["subject"]),
+        due_at=from_db(row["due_at"]),
+        approved_at=from_db(row["approved_at"]),
+        approved_by=str(row["approved_by"]),
+        started_at=from_db(row["started_at"]),
     )
 
 
@@ -52,37 +59,36 @@ def _time(value: str) -> datetime:
     return at
 
 
-_EDITION_COLUMNS = (
-    "id, frequency, period, starts_at, ends_at, status, created_at, completed_at, note"
+EDITION_COLUMNS = (
+    "id, frequency, period, starts_at, ends_at, status, created_at, completed_at, note,"
+    " approval, intro, subject, due_at, approved_at, approved_by, started_at"
 )
 
 
 def find_edition(db: sqlite_utils.Database, frequency: str, period: str) -> Edition | None:
     row = named(
         db,
-        f"SELECT {_EDITION_COLUMNS} FROM editions WHERE frequency = ? AND period = ?",
+        f"SELECT {EDITION_COLUMNS} FROM editions WHERE frequency = ? AND period = ?",
         [frequency, period],
     ).fetchone()
-    return _edition(row) if row else None
+    return edition_of(row) if row else None
 
 
 def get_edition(db: sqlite_utils.Database, edition_id: int) -> Edition:
-    row = named(
-        db, f"SELECT {_EDITION_COLUMNS} FROM editions WHERE id = ?", [edition_id]
-    ).fetchone()
+    row = named(db, f"SELECT {EDITION_COLUMNS} FROM editions WHERE id = ?", [edition_id]).fetchone()
     if not row:
         raise NotFoundError(f"no edition with id {edition_id} (see `digest editions list`)")
-    return _edition(row)
+    return edition_of(row)
 
 
 def list_editions(db: sqlite_utils.Database, *, status: str | None = None) -> list[Edition]:
     where, params = ("WHERE status = ?", [status]) if status else ("", [])
     rows = named(
         db,
-        f"SELECT {_EDITION_COLUMNS} FROM editions {where} ORDER BY ends_at DESC, id DESC",
+        f"SELECT {EDITION_COLUMNS} FROM editions {where} ORDER BY ends_at DESC, id DESC",
         params,
     ).fetchall()
-    return [_edition(r) for r in rows]
+    return [edition_of(r) for r in rows]
 
 
 _GROUP_KEY_SQL = (
@@ -104,24 +110,32 @@ def create_edition(
     in one transaction: whoever joins later is not added to this edition."""
     with transaction(db):
         cursor = db.execute(
-            "INSERT INTO editions (frequency, period, starts_at, ends_at, status, created_at)"
-            " VALUES (?, ?, ?, ?, 'open', ?)",
-            [frequency, period, to_db(starts_at), to_db(ends_at), to_db(now)],
+            "INSERT INTO editions (frequency, period, starts_at, ends_at, status, created_at,"
+            " started_at) VALUES (?, ?, ?, ?, 'sending', ?, ?)",
+            [frequency, period, to_db(starts_at), to_db(ends_at), to_db(now), to_db(now)],
         )
         edition_id = int(cursor.lastrowid or 0)
-        db.execute(
-            f"""
+        add_recipients(db, edition_id, frequency, now)
+    return get_edition(db, edition_id)
+
+
+def add_recipients(
+    db: sqlite_utils.Database, edition_id: int, frequency: str, now: datetime
+) -> None:
+    """One pending delivery per active subscriber of ``frequency``: the edition's recipients,
+    fixed now. Call inside the transaction that marks the edition sending."""
+    db.execute(
+        f"""
             INSERT INTO deliveries (edition_id, subscriber_id, status, group_key, updated_at)
             SELECT ?, s.id, 'pending', {_GROUP_KEY_SQL}, ?
             FROM subscribers s
             WHERE s.status = 'active' AND s.frequency = ?
               AND EXISTS (SELECT 1 FROM subscriptions x WHERE x.subscriber_id = s.id)
             """,
-            [edition_id, to_db(now), frequency],
-        )
-        # Readers on a break are in the edition, as skipped with the reason (store/choices).
-        skip_paused(db, edition_id, now)
-    return get_edition(db, edition_id)
+        [edition_id, to_db(now), frequency],
+    )
+    # Readers on a break are in the edition, as skipped with the reason (store/choices).
+    skip_paused(db, edition_id, now)
 
 
 def mark_edition(

@@ -395,3 +395,151 @@ def m006_emails_subscriber_language(db: sqlite_utils.Database) -> None:
     # The reader's language for their emails (BCP 47, e.g. es, ar); '' is the site's,
     # [site] lang (docs/email.md rule 27).
     db.execute("ALTER TABLE subscribers ADD COLUMN language TEXT NOT NULL DEFAULT ''")
+
+
+# The editor's desk (issue 13). An edition now has a life: draft -> approved -> sending ->
+# sent, or cancelled; held when approval is required and the send time came without it.
+# Today's 'open' (recipients fixed, being sent) is 'sending', 'complete' is 'sent'.
+# SQLite cannot change a CHECK constraint, so the table is rebuilt the documented way
+# (https://sqlite.org/lang_altertable.html#otheralter): foreign keys off, so that dropping
+# the old table does not cascade into deliveries, outside the migration's own transaction.
+@migrations(transactional=False)
+def m010_desk_edition_states(db: sqlite_utils.Database) -> None:
+    conn = db.conn
+    conn.execute("PRAGMA foreign_keys = OFF")
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _EDITION_STATES_SQL:
+                conn.execute(statement)
+            problems = conn.execute("PRAGMA foreign_key_check").fetchall()
+            if problems:
+                raise RuntimeError(f"m010_desk_edition_states: foreign keys broken: {problems}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    finally:
+        conn.execute("PRAGMA foreign_keys = ON")
+
+
+# One statement each: executescript would commit the transaction around them.
+_EDITION_STATES_SQL = (
+    """
+                CREATE TABLE editions_desk (
+                    id INTEGER PRIMARY KEY,
+                    frequency TEXT NOT NULL,
+                    period TEXT NOT NULL,
+                    starts_at TEXT NOT NULL,
+                    ends_at TEXT NOT NULL,         -- the cutoff, fixed when prepared
+                    status TEXT NOT NULL DEFAULT 'sending' CHECK (status IN
+                        ('draft', 'approved', 'held', 'sending', 'sent', 'cancelled',
+                         'skipped')),
+                    created_at TEXT NOT NULL,
+                    completed_at TEXT,
+                    note TEXT NOT NULL DEFAULT '',
+                    approval TEXT NOT NULL DEFAULT 'optional'
+                        CHECK (approval IN ('optional', 'required')),
+                    intro TEXT NOT NULL DEFAULT '',    -- Markdown, as the editor wrote it
+                    subject TEXT NOT NULL DEFAULT '',  -- '' : the subject template's
+                    due_at TEXT,                       -- when the scheduler sends it
+                    approved_at TEXT,
+                    approved_by TEXT NOT NULL DEFAULT '',
+                    started_at TEXT,                   -- recipients fixed, send begun
+                    UNIQUE (frequency, period)
+                )
+    """,
+    """
+                INSERT INTO editions_desk (id, frequency, period, starts_at, ends_at, status,
+                                           created_at, completed_at, note, started_at)
+                SELECT id, frequency, period, starts_at, ends_at,
+                       CASE status WHEN 'open' THEN 'sending' WHEN 'complete' THEN 'sent'
+                                   ELSE status END,
+                       created_at, completed_at, note, created_at
+                FROM editions
+    """,
+    "DROP TABLE editions",
+    "ALTER TABLE editions_desk RENAME TO editions",
+)
+
+
+@migrations()
+def m010_desk_edition_changes(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- What an editor changed in an edition's selection: a pinned article leads its
+        -- category (in ``position`` order); an excluded one is not sent in this edition.
+        CREATE TABLE edition_picks (
+            edition_id INTEGER NOT NULL REFERENCES editions (id) ON DELETE CASCADE,
+            article_id TEXT NOT NULL,
+            category_id INTEGER NOT NULL DEFAULT 0,  -- the pinned category; 0 for exclusions
+            action TEXT NOT NULL CHECK (action IN ('pin', 'exclude')),
+            position INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (edition_id, action, article_id)
+        ) WITHOUT ROWID;
+        -- Every change to an edition, with who made it and when.
+        CREATE TABLE edition_changes (
+            id INTEGER PRIMARY KEY,
+            edition_id INTEGER NOT NULL REFERENCES editions (id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            editor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX edition_changes_edition ON edition_changes (edition_id, id);
+        """
+    )
+
+
+@migrations()
+def m010_desk_editors(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The editors who may use the desk. password_hash is argon2id ('' until set);
+        -- password_nonce makes each set-password link single-use (replaced on use).
+        CREATE TABLE editors (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            name TEXT NOT NULL DEFAULT '',
+            password_hash TEXT NOT NULL DEFAULT '',
+            password_nonce TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            password_set_at TEXT,
+            last_login_at TEXT,
+            failed_logins INTEGER NOT NULL DEFAULT 0,
+            locked_until TEXT
+        );
+        """
+    )
+
+
+@migrations()
+def m011_webhooks_edition_sent_again(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Rebuilding the editions table (m010_desk_edition_states) dropped the triggers on
+        -- it, and a finished edition is now 'sent' (was 'complete'): the edition.sent
+        -- webhook event, again, on the new status.
+        DROP TRIGGER IF EXISTS webhook_edition_sent;
+        CREATE TRIGGER webhook_edition_sent AFTER UPDATE OF status ON editions
+        WHEN NEW.status = 'sent' AND OLD.status != 'sent'
+        BEGIN
+            INSERT INTO webhook_deliveries
+                (webhook_id, delivery_id, event, payload, created_at, next_attempt_at)
+            SELECT w.id, lower(hex(randomblob(16))), 'edition.sent',
+                json_object(
+                    'event', 'edition.sent',
+                    'at', NEW.completed_at,
+                    'edition', json_object(
+                        'id', NEW.id, 'frequency', NEW.frequency, 'period', NEW.period,
+                        'deliveries', (
+                            SELECT json_group_object(status, n) FROM (
+                                SELECT status, COUNT(*) AS n FROM deliveries
+                                WHERE edition_id = NEW.id GROUP BY status)))),
+                NEW.completed_at, NEW.completed_at
+            FROM webhooks w
+            WHERE w.removed_at IS NULL
+                AND instr(',' || w.events || ',', ',edition.sent,') > 0;
+        END;
+        """
+    )

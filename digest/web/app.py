@@ -87,11 +87,15 @@ def create_app(
             app.wsgi_app, x_for=1, x_proto=1, x_host=0, x_prefix=0
         )
 
-    from digest.web import api, metrics, views
+    from digest.web import admin, api, metrics, views
+    from digest.web.admin.session import LoginLimiter, Sessions
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(metrics.bp)
+    app.extensions["digest.desk.sessions"] = Sessions(secret)
+    app.extensions["digest.desk.limiter"] = LoginLimiter()
+    app.register_blueprint(admin.bp)
 
     @app.context_processor
     def _root() -> dict[str, Any]:
@@ -107,7 +111,9 @@ def create_app(
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        response.headers.update(security_headers())
+        for name, value in security_headers().items():
+            # The desk's email preview sets its own policy (a sandboxed frame of the desk).
+            response.headers.setdefault(name, value)
         if "Cache-Control" not in response.headers:
             # Pages behind link tokens name a reader: no shared cache may keep them.
             response.headers["Cache-Control"] = "no-store"
