@@ -129,7 +129,7 @@ def parsed_file(text: str) -> dict[str, str]:
     table, comment, found = "", list[str](), {}
     for line in text.splitlines():
         header = re.fullmatch(r"(?:# )?\[\[?([a-z_]+)\]\]?", line)
-        key = re.match(r"(?:# )?([a-z_]+) = ", line)
+        key = re.match(r"(?:# )?([a-z0-9_]+) = ", line)
         if header:
             table = header[1]
             found[f"[{table}]"] = " ".join(comment)

@@ -61,9 +61,9 @@ class AppBase:
     def now(self) -> datetime:
         return self.clock()
 
-    def new_renderer(self) -> Renderer:
+    def new_renderer(self, *, signing: bool = True) -> Renderer:
         """A renderer of its own, for one run: its compile count is that run's."""
-        return Renderer(self.settings, links=self.links)
+        return Renderer(self.settings, links=self.links, signing=signing)
 
     @property
     def renderer(self) -> Renderer:

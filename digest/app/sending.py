@@ -40,9 +40,10 @@ from digest.curate import Curator
 from digest.deliver.compose import Composer, Job, Variants
 from digest.deliver.rate import RateLimiter
 from digest.deliver.report import ProgressCallback, SendReport, finish_report
+from digest.deliver.signing import SigningStage
 from digest.deliver.smtp import SendResult, Transport
 from digest.errors import DeliveryError, DigestError, LeaseLostError
-from digest.mime import DeliveryMessageIds, sending_domain
+from digest.mime import DeliveryMessageIds, DkimSigner, sending_domain
 from digest.models import (
     BounceKind,
     BounceRecord,
@@ -88,7 +89,10 @@ class EditionRun:
         self.concurrency = sending.concurrency
         self.max_attempts = sending.max_attempts
         self.max_consecutive = sending.max_consecutive_failures
-        self.renderer = app.new_renderer()
+        # DKIM, when configured, is added by a SigningStage after composing, with the
+        # private-key work in a process of its own (digest/deliver/signing.py).
+        self.renderer = app.new_renderer(signing=False)
+        self.signer = DkimSigner.from_settings(app.settings)
         self.limiter = RateLimiter(sending.rate, sending.hourly_limit)
         self.report = SendReport(
             frequency=edition.frequency,
@@ -197,6 +201,8 @@ class EditionRun:
             on_skip=lambda row, why: self._close(row, DeliveryStatus.SKIPPED, why),
             on_undeliverable=lambda row, why: self._close(row, DeliveryStatus.FAILED, why),
         )
+        if self.signer is not None:
+            return SigningStage(self.signer)(compose(rows))
         return compose(rows)
 
     def _close(self, row: RecipientRow, status: DeliveryStatus, why: str) -> None:

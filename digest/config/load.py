@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import typing
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -124,6 +125,10 @@ def _coerce(value: Any, expected: type[Any], where: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
         return value
+    if typing.get_origin(expected) is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        return tuple(value)
     raise TypeError(f"{where}: settings of type {expected!r} cannot be read from TOML")
 
 
@@ -146,3 +151,9 @@ def validate(settings: Settings, source: str) -> None:
     if not settings.site.url.startswith(("https://", "http://")):
         raise ConfigError(f"{source}: site.url: expected an http(s) URL, got {settings.site.url!r}")
     parse_smtp_url(settings.smtp.url, settings.smtp.password_env, source)
+    known = ("rsa-sha256", "ed25519-sha256")
+    for algorithm in settings.dkim.algorithms or ("(none)",):
+        if algorithm not in known:
+            raise ConfigError(
+                f"{source}: dkim.algorithms: expected some of {', '.join(known)}, got {algorithm!r}"
+            )

@@ -242,17 +242,28 @@ class SendingSettings:
 
 @dataclass(frozen=True)
 class DkimSettings:
-    """DKIM signing, for a relay that does not sign; on when all three keys are set."""
+    """DKIM signing, for a relay that does not sign; on when domain, selector and a key are set."""
 
     domain: str = setting("", "Signing domain (d=), e.g. news.example.com.")
     selector: str = setting(
         "", "Selector (s=), e.g. digest: the public key is in DNS at <selector>._domainkey."
     )
-    key_file: str = setting("", "PEM file holding the private key, e.g. dkim.pem.")
+    key_file: str = setting("", "PEM file holding the RSA private key, e.g. dkim.pem.")
+    algorithms: tuple[str, ...] = setting(
+        ("rsa-sha256",),
+        "Signatures to add, one header each: rsa-sha256, ed25519-sha256 or both (RFC 8463). "
+        "Ed25519 alone is not enough: most receivers check only RSA.",
+    )
+    ed25519_key_file: str = setting(
+        "",
+        "PEM (or dknewkey's base64) file holding the Ed25519 private key, when algorithms "
+        "has ed25519-sha256.",
+    )
 
     @property
     def enabled(self) -> bool:
-        return bool(self.domain and self.selector and self.key_file)
+        key = self.key_file if "rsa-sha256" in self.algorithms else self.ed25519_key_file
+        return bool(self.domain and self.selector and key)
 
 
 @dataclass(frozen=True)
