@@ -16,7 +16,8 @@ import sqlite_utils
 
 from digest.clock import Clock, system_clock
 from digest.config import Settings
-from digest.deliver.smtp import SmtpTransport, Transport
+from digest.deliver.pool import PoolTransports, RelayPool
+from digest.deliver.smtp import Transport
 from digest.links import Links
 from digest.mime import make_message_id, sending_domain
 from digest.render import Renderer
@@ -30,12 +31,9 @@ DatabaseFailure = sqlite3.OperationalError
 
 
 def smtp_transports(settings: Settings) -> TransportFactory:
-    """A new connection to the relay in ``settings`` per call (one per sender thread)."""
-
-    def factory() -> Transport:
-        return SmtpTransport(settings.smtp.parsed, timeout=settings.smtp.timeout)
-
-    return factory
+    """A transport per call (one per sender thread) over the process's pool of relays:
+    [[smtp.relays]], or smtp.url as a pool of one (digest/deliver/pool.py)."""
+    return PoolTransports(RelayPool.from_settings(settings))
 
 
 class AppBase:

@@ -259,9 +259,19 @@ class Editions(Feedback):
         return report
 
     def check_relay(self) -> None:
-        """Fail fast with a clear message when the relay cannot be reached or refuses us."""
+        """Fail fast with a clear message when no relay of the pool can be reached or every
+        one refuses us; one that answers is enough (the pool routes around the others)."""
         smtp = self.settings.smtp
-        check_relay(smtp.parsed, timeout=smtp.timeout)
+        errors: list[DeliveryError] = []
+        for relay in smtp.pool:
+            try:
+                check_relay(relay.parsed, timeout=smtp.timeout)
+                return
+            except DeliveryError as e:
+                errors.append(e)
+        if len(errors) == 1:
+            raise errors[0]
+        raise DeliveryError("no relay of the pool answers: " + "; ".join(map(str, errors)))
 
     def send(
         self,

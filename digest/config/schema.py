@@ -134,8 +134,42 @@ class SenderSettings:
 
 
 @dataclass(frozen=True)
+class RelaySettings:
+    """Relays of a pool, instead of smtp.url; messages spread by weight."""
+
+    url: str = field(
+        metadata={
+            "about": About(
+                "Relay URL, as smtp.url.", shown=True, example="smtp+starttls://user@host:587"
+            )
+        }
+    )
+    name: str = setting("", "Name in reports and in each delivery's record; host:port if empty.")
+    weight: int = setting(1, "Share of the messages, relative to the other relays.", minimum=1)
+    rate: float = setting(0.0, "Most messages a second to this relay; 0 for no limit.", minimum=0)
+    hourly_limit: int = setting(
+        0, "Most messages an hour to this relay (its plan's quota); 0 for no limit.", minimum=0
+    )
+    concurrency: int = setting(
+        0, "Most connections open to this relay at once; 0 for sending.concurrency.", minimum=0
+    )
+    password_env: str = setting("", "Environment variable holding this relay's password.")
+
+    @property
+    def parsed(self) -> SmtpUrl:
+        return parse_smtp_url(self.url, self.password_env)
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        parsed = self.parsed
+        return f"{parsed.host}:{parsed.port}"
+
+
+@dataclass(frozen=True)
 class SmtpSettings:
-    """The relay every message goes through."""
+    """The relay every message goes through (or a pool of them: [[smtp.relays]])."""
 
     url: str = setting(
         "smtp://127.0.0.1:25",
@@ -153,10 +187,27 @@ class SmtpSettings:
         "Seconds to wait for the relay on each step; a timeout is retried like a 4xx.",
         above=0,
     )
+    failures_before_backoff: int = setting(
+        3,
+        "Connections refused, dropped or answered 421 in a row before a relay of a pool is "
+        "taken out for backoff_seconds (its messages go to the others).",
+        minimum=1,
+    )
+    backoff_seconds: float = setting(
+        60.0, "How long a relay of a pool stays out after failures_before_backoff.", minimum=0
+    )
+    relays: tuple[RelaySettings, ...] = ()
 
     @property
     def parsed(self) -> SmtpUrl:
         return parse_smtp_url(self.url, self.password_env)
+
+    @property
+    def pool(self) -> tuple[RelaySettings, ...]:
+        """The relays to send through: [[smtp.relays]], else smtp.url as a pool of one."""
+        if self.relays:
+            return self.relays
+        return (RelaySettings(url=self.url, password_env=self.password_env),)
 
 
 @dataclass(frozen=True)

@@ -180,3 +180,15 @@ def m005_fencing(db: sqlite_utils.Database) -> None:
         ALTER TABLE send_locks ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
         """
     )
+
+
+@migrations()
+def m009_delivery_relay(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Which relay of the pool answered for the delivery ([[smtp.relays]] name, or
+        -- host:port); '' before pools, for one decided without a relay, or sent through a
+        -- transport that names none.
+        ALTER TABLE deliveries ADD COLUMN relay TEXT NOT NULL DEFAULT '';
+        """
+    )
