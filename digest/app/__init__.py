@@ -13,6 +13,7 @@ from digest.app.archive import Archive, ArchivePage
 from digest.app.audience import AddResult, ImportResult, ReaderHistory
 from digest.app.base import DatabaseFailure, TransportFactory, smtp_transports
 from digest.app.editions import EditionDetail, EditionSummary, Preview, TestSend
+from digest.app.hooks import HookResult, Webhooks
 from digest.app.sample import Sample, SampleResult
 from digest.app.scheduled import NextEdition, Scheduled, SendRun
 from digest.app.sending import EditionRun
@@ -22,7 +23,7 @@ from digest.config import Settings
 from digest.store import Store
 
 
-class App(Scheduled, Sample, Signup, Archive):
+class App(Scheduled, Sample, Signup, Archive, Webhooks):
     """Every use case of digest, over one settings object, one store, one way to reach the
     relay and one clock. Thread-safe in the way the adapters use it: each thread gets its
     own database connection from the store."""
@@ -51,6 +52,7 @@ __all__ = [
     "EditionDetail",
     "EditionRun",
     "EditionSummary",
+    "HookResult",
     "ImportResult",
     "MailJob",
     "NextEdition",

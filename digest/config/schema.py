@@ -345,6 +345,32 @@ class BounceSettings:
 
 
 @dataclass(frozen=True)
+class HooksSettings:
+    """Provider webhooks on `digest serve` (/hooks/<provider>); all off by default."""
+
+    ses: bool = setting(False, "Accept Amazon SES notifications through SNS at /hooks/ses.")
+    ses_cert_url: str = setting(
+        r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/",
+        "Regular expression an SNS SigningCertURL and SubscribeURL must match; the "
+        "certificate is fetched from there to check each message's signature.",
+    )
+    postmark: bool = setting(False, "Accept Postmark bounce and spam webhooks at /hooks/postmark.")
+    postmark_secret_env: str = setting(
+        "",
+        "Environment variable holding the secret: the basic-auth password in the webhook "
+        "URL (https://digest:SECRET@host/hooks/postmark), or ?token=SECRET.",
+    )
+    mailgun: bool = setting(False, "Accept Mailgun webhooks at /hooks/mailgun.")
+    mailgun_key_env: str = setting(
+        "", "Environment variable holding Mailgun's HTTP webhook signing key."
+    )
+    sendgrid: bool = setting(False, "Accept SendGrid's signed event webhook at /hooks/sendgrid.")
+    sendgrid_public_key: str = setting(
+        "", "The signed event webhook's verification key, base64, as SendGrid shows it."
+    )
+
+
+@dataclass(frozen=True)
 class FeedSettings:
     """A feed that `digest schedule run` refreshes; one [[feeds]] table each."""
 
@@ -376,6 +402,7 @@ class Settings:
     dkim: DkimSettings = field(default_factory=DkimSettings)
     web: WebSettings = field(default_factory=WebSettings)
     bounces: BounceSettings = field(default_factory=BounceSettings)
+    hooks: HooksSettings = field(default_factory=HooksSettings)
     feeds: tuple[FeedSettings, ...] = ()
     secret_key: str = setting(
         "",

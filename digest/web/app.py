@@ -79,9 +79,10 @@ def create_app(
             app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_prefix=1
         )
 
-    from digest.web import views
+    from digest.web import hooks, views
 
     app.register_blueprint(views.bp)
+    app.register_blueprint(hooks.bp)
 
     @app.context_processor
     def _root() -> dict[str, Any]:
