@@ -73,6 +73,7 @@ LIMITS = {
     "web.signup_limit_per_address_per_day": "at least 1",
     "bounces.soft_limit": "at least 1",
     "bounces.soft_window_days": "at least 1",
+    "bounces.fetch_minutes": "at least 1",
     "smtp.relays.weight": "at least 1",
     "smtp.relays.rate": "at least 0",
     "smtp.relays.hourly_limit": "at least 0",

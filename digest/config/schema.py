@@ -342,6 +342,17 @@ class BounceSettings:
         3, "Soft bounces within soft_window_days that mark a reader bounced.", minimum=1
     )
     soft_window_days: int = setting(30, "Days over which soft bounces are counted.", minimum=1)
+    imap_url: str = setting(
+        "",
+        "A bounce mailbox to read, e.g. imaps://bounces@mail.example.com/INBOX: "
+        "`digest bounces fetch`, and every fetch_minutes under `digest schedule run`.",
+    )
+    imap_password_env: str = setting("", "Environment variable holding its password.")
+    done_folder: str = setting("Processed", "Folder the messages read are moved to.")
+    unrecognised_folder: str = setting(
+        "Unrecognised", "Folder for messages that are no report about our readers, to look at."
+    )
+    fetch_minutes: int = setting(15, "Minutes between fetches of the mailbox.", minimum=1)
 
 
 @dataclass(frozen=True)

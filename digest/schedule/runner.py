@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 
 from digest.app import App, SendRun, TransportFactory
+from digest.bounces import ImportReport
 from digest.clock import Clock, system_clock
 from digest.config import FeedSettings, Settings
 from digest.models import UpsertCounts
@@ -33,6 +34,13 @@ class Runner:
             return self.app.send_due(frequency, stop=self.stop)
         finally:
             self.app.close()  # this job thread's connection
+
+    def fetch_bounces(self) -> ImportReport:
+        """Read the bounce mailbox ([bounces] imap_url) and apply what it holds."""
+        try:
+            return self.app.fetch_bounces()
+        finally:
+            self.app.close()
 
     def refresh_feed(self, feed: FeedSettings) -> UpsertCounts:
         try:
