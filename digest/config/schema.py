@@ -305,6 +305,11 @@ class DkimSettings:
         "Signatures to add, one header each: rsa-sha256, ed25519-sha256 or both (RFC 8463). "
         "Ed25519 alone is not enough: most receivers check only RSA.",
     )
+    ed25519_selector: str = setting(
+        "",
+        "Selector of the Ed25519 key's DNS record (each key has its own); empty: "
+        "<selector>-ed25519 when signing with both, else selector.",
+    )
     ed25519_key_file: str = setting(
         "",
         "PEM (or dknewkey's base64) file holding the Ed25519 private key, when algorithms "

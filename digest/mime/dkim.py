@@ -152,6 +152,7 @@ class SignerSpec:
     selector: str
     keys: SigningKeys
     headers: tuple[str, ...]
+    ed25519_selector: str = ""
 
 
 @dataclass(frozen=True)
@@ -175,8 +176,12 @@ class DkimSigner:
         *,
         algorithms: Sequence[str] = (RSA_SHA256,),
         ed25519_key: bytes = b"",
+        ed25519_selector: str = "",
         headers: Sequence[str] = DKIM_HEADERS,
     ) -> None:
+        """``selector`` names the RSA key's DNS record; each key needs a record of its own,
+        so the Ed25519 key's is ``ed25519_selector``, by default ``<selector>-ed25519`` when
+        both are signed with, else ``selector``."""
         unknown = [a for a in algorithms if a not in ALGORITHMS]
         if unknown or not algorithms:
             raise ConfigError(
@@ -184,13 +189,22 @@ class DkimSigner:
             )
         pems = tuple(private_key if a == RSA_SHA256 else ed25519_key for a in algorithms)
         self.keys = SigningKeys(tuple(algorithms), pems)
-        self.spec = SignerSpec(domain, selector, self.keys, tuple(headers))
+        if not ed25519_selector:
+            ed25519_selector = f"{selector}-ed25519" if RSA_SHA256 in algorithms else selector
+        self.selectors = {RSA_SHA256: selector, ED25519_SHA256: ed25519_selector}
+        self.spec = SignerSpec(domain, selector, self.keys, tuple(headers), ed25519_selector)
         self.loaded = self.keys.loaded()  # checks every key now, not at the first message
         self.headers = tuple(h.lower().encode("ascii") for h in headers)
-        tags = b"; c=relaxed/simple; d=" + domain.encode("ascii") + b"; s="
-        tags += selector.encode("ascii") + b";\r\n\th=" + b":".join(self.headers) + b";\r\n\tbh="
+        tail = b";\r\n\th=" + b":".join(self.headers) + b";\r\n\tbh="
         self._heads = tuple(
-            b"DKIM-Signature: v=1; a=" + a.encode("ascii") + tags for a in algorithms
+            b"DKIM-Signature: v=1; a="
+            + a.encode("ascii")
+            + b"; c=relaxed/simple; d="
+            + domain.encode("ascii")
+            + b"; s="
+            + self.selectors[a].encode("ascii")
+            + tail
+            for a in algorithms
         )
 
     @classmethod
@@ -202,6 +216,7 @@ class DkimSigner:
             pems.get(RSA_SHA256, b""),
             algorithms=spec.keys.algorithms,
             ed25519_key=pems.get(ED25519_SHA256, b""),
+            ed25519_selector=spec.ed25519_selector,
             headers=spec.headers,
         )
 
@@ -217,7 +232,14 @@ class DkimSigner:
                 raise ConfigError("dkim.ed25519_key_file: required when algorithms has ed25519")
             ed_key = _read(dkim.ed25519_key_file, "dkim.ed25519_key_file")
         rsa_key = _read(dkim.key_file, "dkim.key_file") if RSA_SHA256 in algorithms else b""
-        return cls(dkim.domain, dkim.selector, rsa_key, algorithms=algorithms, ed25519_key=ed_key)
+        return cls(
+            dkim.domain,
+            dkim.selector,
+            rsa_key,
+            algorithms=algorithms,
+            ed25519_key=ed_key,
+            ed25519_selector=dkim.ed25519_selector,
+        )
 
     def prepare(self, data: bytes) -> Prepared:
         """Canonicalise and hash ``data``; everything but the private-key operation."""
