@@ -64,6 +64,7 @@ def cli(ctx: click.Context, config_path: str | None, db_path: str | None) -> Non
 # Command modules register themselves on import; keep this list in pipeline order.
 from digest.cli import articles as _articles  # noqa: E402
 from digest.cli import bounces as _bounces  # noqa: E402
+from digest.cli import doctor as _doctor  # noqa: E402
 from digest.cli import init as _init  # noqa: E402
 from digest.cli import preview as _preview  # noqa: E402
 from digest.cli import schedule as _schedule  # noqa: E402
@@ -71,7 +72,17 @@ from digest.cli import send as _send  # noqa: E402
 from digest.cli import serve as _serve  # noqa: E402
 from digest.cli import subscribers as _subscribers  # noqa: E402
 
-for _module in (_init, _articles, _subscribers, _preview, _send, _bounces, _schedule, _serve):
+for _module in (
+    _init,
+    _articles,
+    _subscribers,
+    _preview,
+    _send,
+    _bounces,
+    _doctor,
+    _schedule,
+    _serve,
+):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -106,6 +106,22 @@ class LoadedKeys:
             _load_key(alg, pem) for alg, pem in zip(keys.algorithms, keys.pems, strict=True)
         )
 
+    def public_records(self) -> dict[str, str]:
+        """The p= value of each key's DNS record: base64 DER for RSA, raw for Ed25519."""
+        out = {}
+        for algorithm, key in zip(self.algorithms, self._keys, strict=True):
+            public = key.public_key()
+            if isinstance(public, rsa.RSAPublicKey):
+                der = public.public_bytes(
+                    serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+                )
+            else:
+                der = public.public_bytes(
+                    serialization.Encoding.Raw, serialization.PublicFormat.Raw
+                )
+            out[algorithm] = base64.b64encode(der).decode("ascii")
+        return out
+
     def sign(self, digests: Sequence[bytes]) -> tuple[bytes, ...]:
         """The signature of each sha256 ``digests[i]`` with key i."""
         out = []
