@@ -221,3 +221,26 @@ def test_relays_from_toml_and_their_errors() -> None:
         settings_from_dict(
             {"smtp": {"relays": [{"url": "smtp://a"}, {"url": "smtp://b", "colour": 1}]}}
         )
+
+
+def test_relays_at_their_hourly_limit_defer_the_rest(
+    tmp_path: Path, relays: tuple[Relay, Relay]
+) -> None:
+    a, b = relays
+    path, _ = _readers(tmp_path, 3)
+    settings = _settings(
+        path,
+        RelaySettings(url=a.url, name="a", hourly_limit=1),
+        RelaySettings(url=b.url, name="b", hourly_limit=1),
+        concurrency=1,
+        max_attempts=2,
+    )
+    report = _send(path, settings)
+    assert (report.sent, report.deferred) == (2, 1)
+    assert (len(a.received), len(b.received)) == (1, 1)
+    deferred = [e for e, (status, _) in _relay_of_each(path).items() if status != "sent"]
+    db = open_db(path)
+    reply = db.execute("SELECT reply FROM deliveries WHERE status != 'sent'").fetchone()[0]
+    db.close()
+    assert len(deferred) == 1
+    assert reply == "0 no relay available: a at its hourly limit, b at its hourly limit"

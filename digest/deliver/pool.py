@@ -195,6 +195,10 @@ class RelayPool:
 
     def unavailable(self) -> str:
         """Why no relay could be had, for the reply of a message that could not go out."""
+        with self._changed:
+            return self._unavailable()
+
+    def _unavailable(self) -> str:
         now = self.clock()
         parts = []
         for r in self.relays:
