@@ -109,6 +109,7 @@ def _settings(tmp_path: Path, **hooks: Any) -> Settings:
         base,
         hooks=HooksSettings(
             ses_cert_url=r"^http://127\.0\.0\.1:\d+/",
+            ses_topic_arns=("arn:aws:sns:us-east-1:123456789012:ses-bounces",),
             postmark_secret_env="TEST_POSTMARK_SECRET",
             mailgun_key_env="TEST_MAILGUN_KEY",
             sendgrid_public_key=base64.b64encode(public).decode(),
@@ -258,6 +259,24 @@ def test_ses_refuses_forged_messages_and_foreign_certificates(
     assert client.post("/hooks/ses", json=forged).status_code == 401
     foreign = {**signed, "SigningCertURL": "https://evil.example/sns.pem"}
     assert client.post("/hooks/ses", json=foreign).status_code == 401
+    # Signed by SNS, but for someone else's topic: refused, and no subscription confirmed.
+    other = {"TopicArn": "arn:aws:sns:us-east-1:999999999999:attacker"}
+    theirs = sns_signed({**ses_notification(inner, "m-10"), **other}, certs)
+    assert client.post("/hooks/ses", json=theirs).status_code == 401
+    confirm = sns_signed(
+        {
+            "Type": "SubscriptionConfirmation",
+            "MessageId": "m-11",
+            "Token": "t",
+            "Message": "subscribe",
+            "SubscribeURL": certs.url("/?Action=ConfirmSubscription&Token=attacker"),
+            "Timestamp": "2026-11-30T08:00:00.000Z",
+            **other,
+        },
+        certs,
+    )
+    assert client.post("/hooks/ses", json=confirm).status_code == 401
+    assert not any("attacker" in get for get in certs.gets)
     assert status(client, "ana@example.com") == "active"
     assert status(client, "cy@example.com") == "active"
 

@@ -370,6 +370,11 @@ class HooksSettings:
         "Regular expression an SNS SigningCertURL and SubscribeURL must match; the "
         "certificate is fetched from there to check each message's signature.",
     )
+    ses_topic_arns: tuple[str, ...] = setting(
+        (),
+        "The SNS topics (ARNs) whose messages are accepted; any other is refused, even "
+        "signed: anyone can make an SNS topic and point it here.",
+    )
     postmark: bool = setting(False, "Accept Postmark bounce and spam webhooks at /hooks/postmark.")
     postmark_secret_env: str = setting(
         "",

@@ -95,6 +95,10 @@ def _sns(settings: HooksSettings, body: bytes) -> Iterable[HookEvent | Ignored]:
     cert_url = str(message.get("SigningCertURL", ""))
     if not allowed.match(cert_url):
         raise HookSignatureError(f"SNS: certificate URL not allowed: {cert_url[:200]!r}")
+    topic = str(message.get("TopicArn", ""))
+    if topic not in settings.ses_topic_arns:
+        # Checked first: a foreign topic's messages are signed by SNS as well as ours.
+        raise HookSignatureError(f"SNS: topic {topic[:200]!r} is not in hooks.ses_topic_arns")
     parse.verify_sns(message, _certificate(cert_url))
     kind = message.get("Type")
     if kind == "SubscriptionConfirmation":
