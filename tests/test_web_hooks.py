@@ -451,6 +451,16 @@ def test_sendgrid_signed_event_webhook(client: FlaskClient) -> None:
     assert status(client, "dee@example.com") == "active"
     again = client.post("/hooks/sendgrid", data=body, headers=headers)
     assert again.json == {"applied": 0, "duplicates": 3, "unmatched": 0}
+    # A big batch (far over the pages' 64 KB form limit) goes through.
+    opens = [
+        {"email": "dee@example.com", "event": "open", "sg_event_id": f"o{i}", "timestamp": 1}
+        for i in range(2000)
+    ]
+    big = json.dumps(opens).encode()
+    assert len(big) > 100_000
+    assert (
+        client.post("/hooks/sendgrid", data=big, headers=sendgrid_headers(big)).status_code == 200
+    )
 
 
 def test_hooks_are_off_by_default(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ bp = Blueprint("hooks", __name__, url_prefix="/hooks")
 PROVIDERS = ("ses", "postmark", "mailgun", "sendgrid")
 FETCH_TIMEOUT = 10.0
 FETCH_LIMIT = 64 * 1024
+HOOK_BODY_LIMIT = 8 * 1024 * 1024
 
 _certs: dict[str, bytes] = {}  # SNS signing certificates by URL: they rarely change
 _certs_lock = threading.Lock()
@@ -37,6 +38,8 @@ def receive(provider: str) -> tuple[Response, int]:
     settings = state().settings.hooks
     if provider not in PROVIDERS or not getattr(settings, provider):
         abort(404)
+    # Providers batch events (SendGrid up to a few MB); the pages' 64 KB cap is for forms.
+    request.max_content_length = HOOK_BODY_LIMIT
     body = request.get_data(cache=False)
     try:
         events = list(_events(provider, settings, body))
