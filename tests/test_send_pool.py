@@ -244,3 +244,24 @@ def test_relays_at_their_hourly_limit_defer_the_rest(
     db.close()
     assert len(deferred) == 1
     assert reply == "0 no relay available: a at its hourly limit, b at its hourly limit"
+
+
+def test_an_address_one_relay_cannot_carry_goes_through_the_other(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.db"
+    db = make_db(path)
+    yesterday = NOW - timedelta(days=1)
+    add_articles(db, [article("o1", ("Opioid Drugs",), yesterday)], imported=yesterday)
+    subscribe(db, "josé@example.com", ("Opioid Drugs",))
+    subscribe(db, "ann@example.com", ("Opioid Drugs",))
+    db.close()
+    with running_relay() as plain, running_relay(smtputf8=True) as utf8:
+        settings = _settings(
+            path,
+            RelaySettings(url=plain.url, name="plain", weight=100),
+            RelaySettings(url=utf8.url, name="utf8", weight=1),
+            concurrency=1,
+        )
+        report = _send(path, settings)
+        assert report.sent == 2 and not report.failed
+        assert list(utf8.by_recipient()) == ["josé@example.com"]
+        assert _relay_of_each(path)["josé@example.com"] == ("sent", "utf8")

@@ -19,6 +19,8 @@ off, not stopped, under their connection cap and hourly limit). Then:
   that refuses everything fails nobody. ``max_consecutive`` such answers in a row, with
   no acceptance between, stop that relay for the rest of the process; the pool never stops
   its last relay (the send loop's own stop applies then, and leaves the readers pending).
+- A message this relay cannot carry (a non-ASCII address and no SMTPUTF8): tried on the
+  others.
 - A mailbox verdict (5.1.x), a reader's 4xx (greylisting, mailbox busy): that reader's,
   returned as it is.
 
@@ -177,6 +179,8 @@ class RelayPool:
                         f"{_reply(result)})"
                     )
                 return "retry"
+            if result.kind == ResultKind.UNDELIVERABLE:
+                return "retry"  # this relay cannot carry it (no SMTPUTF8); another may
             if result.kind in _SECOND_OPINION:
                 relay.refusals += 1
                 if relay.refusals >= self.max_consecutive and others_in:
