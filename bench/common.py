@@ -241,8 +241,16 @@ class RecordingSink:
             writer.close()
 
 
-def config_file(path: Path, *, rate: float = 0.0, concurrency: int = 4) -> Path:
-    """A digest.toml for the benchmarks: explicit, so no ./digest.toml is picked up."""
+def config_file(
+    path: Path, *, rate: float = 0.0, concurrency: int = 4, dkim_key: Path | None = None
+) -> Path:
+    """A digest.toml for the benchmarks: explicit, so no ./digest.toml is picked up. With
+    ``dkim_key``, messages are DKIM-signed (rsa-sha256) with that PEM file."""
+    dkim = (
+        f'[dkim]\ndomain = "news.example.com"\nselector = "bench"\nkey_file = "{dkim_key}"\n'
+        if dkim_key is not None
+        else ""
+    )
     path.write_text(
         f'secret_key = "{SECRET}"\n'
         "[site]\n"
@@ -250,8 +258,24 @@ def config_file(path: Path, *, rate: float = 0.0, concurrency: int = 4) -> Path:
         'url = "https://news.example.com"\n'
         "[sending]\n"
         f"concurrency = {concurrency}\n"
-        f"rate = {rate}\n",
+        f"rate = {rate}\n" + dkim,
         encoding="utf-8",
+    )
+    return path
+
+
+def dkim_key_file(path: Path) -> Path:
+    """A 2048-bit RSA key in PEM, the size docs/email.md rule 25 asks for."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
     )
     return path
 

@@ -57,6 +57,7 @@ class Relay:
     _accepted: int = field(default=0, init=False)
     _release: asyncio.Event = field(default_factory=asyncio.Event, init=False)
     _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False)
+    _controller: Any = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         self.changed = threading.Condition(self.lock)
@@ -93,6 +94,13 @@ class Relay:
                     f"relay: expected {count} held message(s), got {self.held} "
                     f"after {timeout:g} s ({len(self.received)} accepted)"
                 )
+
+    def stop(self) -> None:
+        """Kill the relay now: connections (held replies too) are cut, never answered, and
+        new ones are refused. Idempotent."""
+        controller, self._controller = self._controller, None
+        if controller is not None:
+            controller.stop()
 
     def release(self) -> None:
         """Answer every held message (250) and stop holding."""
@@ -192,8 +200,10 @@ def running_relay(
     )
     controller.start()
     relay._loop = controller.loop
+    relay._controller = controller
     try:
         yield relay
     finally:
-        relay.release()
-        controller.stop()
+        if relay._controller is not None:
+            relay.release()
+        relay.stop()

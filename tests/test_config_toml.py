@@ -13,7 +13,7 @@ import pytest
 from digest.config import FeedSettings, Settings, config_text, load_settings, settings_from_dict
 from digest.config.docs import END, START, main, marked_section, replace_table, settings_table
 from digest.config.layout import Key, all_keys, tables
-from digest.config.schema import setting
+from digest.config.schema import RelaySettings, SmtpSettings, setting
 from digest.config.toml import toml_value
 from digest.errors import ConfigError
 
@@ -53,6 +53,8 @@ def test_every_field_of_settings_is_a_key_of_the_file() -> None:
 # The limits the program relies on; a new limited setting must be added here on purpose.
 LIMITS = {
     "smtp.timeout": "a number greater than 0",
+    "smtp.failures_before_backoff": "at least 1",
+    "smtp.backoff_seconds": "at least 0",
     "digest.max_articles_per_category": "at least 1",
     "digest.lookback_days_weekly": "at least 1",
     "digest.lookback_days_daily": "at least 1",
@@ -73,8 +75,15 @@ LIMITS = {
     "web.api_rate_limit_per_minute": "at least 1",
     "bounces.soft_limit": "at least 1",
     "bounces.soft_window_days": "at least 1",
+    "bounces.fetch_minutes": "at least 1",
+    "smtp.relays.weight": "at least 1",
+    "smtp.relays.rate": "at least 0",
+    "smtp.relays.hourly_limit": "at least 0",
+    "smtp.relays.concurrency": "at least 0",
     "feeds.refresh_minutes": "at least 1",
 }
+# Arrays of tables, and a url each entry needs.
+ARRAYS = {"feeds": "https://x.example/feed", "smtp.relays": "smtp://relay.example:25"}
 
 
 def test_the_declared_limits() -> None:
@@ -99,9 +108,10 @@ def test_a_number_out_of_range_is_one_line_naming_file_and_key(
     tmp_path: Path, key: Key, bad: int
 ) -> None:
     path = tmp_path / "digest.toml"
-    if key.table == "feeds":
-        path.write_text(f'[[feeds]]\nurl = "https://x.example/feed"\n{key.name} = {bad}\n')
-        where = f"feeds[0].{key.name}"
+    if key.table in ARRAYS:
+        url = ARRAYS[key.table]
+        path.write_text(f'[[{key.table}]]\nurl = "{url}"\n{key.name} = {bad}\n')
+        where = f"{key.table}[0].{key.name}"
     else:
         path.write_text(f"[{key.table}]\n{key.name} = {bad}\n")
         where = key.dotted
@@ -130,8 +140,8 @@ def parsed_file(text: str) -> dict[str, str]:
     under the table it sits in; a table's own comment under [table]."""
     table, comment, found = "", list[str](), {}
     for line in text.splitlines():
-        header = re.fullmatch(r"(?:# )?\[\[?([a-z_]+)\]\]?", line)
-        key = re.match(r"(?:# )?([a-z_]+) = ", line)
+        header = re.fullmatch(r"(?:# )?\[\[?([a-z_.]+)\]\]?", line)
+        key = re.match(r"(?:# )?([a-z0-9_]+) = ", line)
         if header:
             table = header[1]
             found[f"[{table}]"] = " ".join(comment)
@@ -171,10 +181,13 @@ def test_the_generated_file_loads_back_to_the_defaults() -> None:
 
 
 def test_uncommenting_every_key_changes_nothing() -> None:
-    text = re.sub(r"(?m)^# (\[\[feeds\]\]$|[a-z_]+ = )", r"\1", config_text("k"))
+    text = re.sub(r"(?m)^# (\[\[[a-z_.]+\]\]$|[a-z0-9_]+ = )", r"\1", config_text("k"))
     example = next(k for k in KEYS if k.dotted == "feeds.url").about.example
+    relay = next(k for k in KEYS if k.dotted == "smtp.relays.url").about.example
     assert settings_from_dict(tomllib.loads(text)) == Settings(
-        secret_key="k", feeds=(FeedSettings(url=example),)
+        secret_key="k",
+        feeds=(FeedSettings(url=example),),
+        smtp=SmtpSettings(relays=(RelaySettings(url=relay),)),
     )
 
 
@@ -208,7 +221,7 @@ def test_the_readme_table_is_the_generated_one() -> None:
 def test_the_table_has_a_row_for_every_key() -> None:
     table = settings_table()
     for key in KEYS:
-        name = f"feeds[].{key.name}" if key.table == "feeds" else key.dotted
+        name = f"{key.table}[].{key.name}" if key.table in ARRAYS else key.dotted
         assert f"| `{name}` |" in table, key.dotted
 
 

@@ -147,3 +147,42 @@ def test_ctrl_c_stops_at_a_message_boundary_and_resumes(tmp_path: Path) -> None:
         got = relay.by_recipient()
         assert sorted(got) == emails
         assert all(len(v) == 1 for v in got.values())  # a graceful stop sends nobody twice
+
+
+def test_killed_send_over_two_relays_resumes_without_skipping(tmp_path: Path) -> None:
+    """The same kill with a pool of two: the senders die mid-message on relay a; the second
+    run goes on over both, and nobody is skipped or sent twice beyond the in-flight bound."""
+    path, emails = _readers(tmp_path, 120)
+    with running_relay() as a, running_relay() as b:
+        config = tmp_path / "digest.toml"
+        config.write_text(
+            f'secret_key = "k"\n[sending]\nconcurrency = {CONCURRENCY}\nrate = 0\n'
+            f'[[smtp.relays]]\nurl = "{a.url}"\nname = "a"\n'
+            f'[[smtp.relays]]\nurl = "{b.url}"\nname = "b"\n'
+        )
+        a.hold_from = 16
+        first = _run(config, path, tmp_path)
+        try:
+            a.wait_for_held(CONCURRENCY, TIMEOUT)
+        finally:
+            first.send_signal(signal.SIGKILL)
+            first.communicate(timeout=TIMEOUT)
+        a.release()
+        second = _run(config, path, tmp_path)
+        out, err = second.communicate(timeout=TIMEOUT)
+        assert second.returncode == 0, err
+        assert f"Resumed: {CONCURRENCY} message(s) were in flight" in out
+        assert "Relays: a " in out and ", b " in out
+
+        got: dict[str, int] = {}
+        for relay in (a, b):
+            for rcpt, items in relay.by_recipient().items():
+                got[rcpt] = got.get(rcpt, 0) + len(items)
+        assert sorted(got) == emails
+        assert sum(n - 1 for n in got.values()) == CONCURRENCY
+        db = open_db(path)
+        edition = store.find_edition(db, "weekly", "2026-W48")
+        assert edition is not None and edition.status == "sent"
+        assert store.delivery_counts(db, edition.id)["sent"] == len(emails)
+        relays = {r[0] for r in db.execute("SELECT relay FROM deliveries").fetchall()}
+        assert relays == {"a", "b"}

@@ -15,6 +15,7 @@ from digest.app.base import DatabaseFailure, TransportFactory, smtp_transports
 from digest.app.desk import CategoryPlan, EditionPlanView, PlannedArticle
 from digest.app.editions import EditionDetail, EditionSummary, Preview, TestSend
 from digest.app.editors import EditorInvite, Editors, LoginRefused
+from digest.app.hooks import HookResult, ProviderHooks
 from digest.app.integration import Integration, NewKey, ReaderChange
 from digest.app.lookups import ArticleCarried, Lookups, ReaderDetail
 from digest.app.metrics import Metrics, Observed
@@ -28,7 +29,9 @@ from digest.config import Settings
 from digest.store import Store
 
 
-class App(Scheduled, Sample, Integration, Hooks, Observed, Archive, Editors, Lookups):
+class App(
+    Scheduled, Sample, Integration, Hooks, ProviderHooks, Observed, Archive, Editors, Lookups
+):
     """Every use case of digest, over one settings object, one store, one way to reach the
     relay and one clock. Thread-safe in the way the adapters use it: each thread gets its
     own database connection from the store."""
@@ -62,6 +65,7 @@ __all__ = [
     "EditionRun",
     "EditionSummary",
     "EditorInvite",
+    "HookResult",
     "ImportResult",
     "LoginRefused",
     "MailJob",

@@ -15,8 +15,9 @@ from datetime import datetime
 import sqlite_utils
 
 from digest.clock import Clock, system_clock
-from digest.config import Settings
-from digest.deliver.smtp import SmtpTransport, Transport, relay_offers
+from digest.config import Settings, parse_smtp_url
+from digest.deliver.pool import PoolTransports, RelayPool
+from digest.deliver.smtp import Transport, relay_offers
 from digest.errors import InputError, TemplateError
 from digest.links import Links
 from digest.mime import make_message_id, sending_domain
@@ -33,12 +34,9 @@ DatabaseFailure = sqlite3.OperationalError
 
 
 def smtp_transports(settings: Settings) -> TransportFactory:
-    """A new connection to the relay in ``settings`` per call (one per sender thread)."""
-
-    def factory() -> Transport:
-        return SmtpTransport(settings.smtp.parsed, timeout=settings.smtp.timeout)
-
-    return factory
+    """A transport per call (one per sender thread) over the process's pool of relays:
+    [[smtp.relays]], or smtp.url as a pool of one (digest/deliver/pool.py)."""
+    return PoolTransports(RelayPool.from_settings(settings))
 
 
 class AppBase:
@@ -66,9 +64,9 @@ class AppBase:
     def now(self) -> datetime:
         return self.clock()
 
-    def new_renderer(self) -> Renderer:
+    def new_renderer(self, *, signing: bool = True) -> Renderer:
         """A renderer of its own, for one run: its compile count is that run's."""
-        return Renderer(self.settings, links=self.links)
+        return Renderer(self.settings, links=self.links, signing=signing)
 
     @property
     def renderer(self) -> Renderer:
@@ -92,9 +90,19 @@ class AppBase:
         return address
 
     def _relay_smtputf8(self) -> bool | None:
+        """Whether a relay of the pool offers SMTPUTF8 (the pool sends such a message through
+        one that does): True if any does, False if every one answered without it, None when
+        none could be asked."""
         if self._smtputf8 is None:
             smtp = self.settings.smtp
-            self._smtputf8 = relay_offers(smtp.parsed, "smtputf8", timeout=smtp.timeout)
+            answers = [
+                relay_offers(parse_smtp_url(r.url, r.password_env), "smtputf8", smtp.timeout)
+                for r in smtp.pool
+            ]
+            if any(answers):
+                self._smtputf8 = True
+            elif answers and all(a is False for a in answers):
+                self._smtputf8 = False
         return self._smtputf8
 
     def ensure_templates(self) -> None:

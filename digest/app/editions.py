@@ -15,15 +15,25 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from dns.resolver import Resolver
+
 from digest.app.feedback import Feedback
 from digest.app.sending import EditionRun
 from digest.curate import NO_PLAN, Curator, EditionPlan, EditionWindow, edition_window
 from digest.deliver.compose import Composer, Variants, random_message_ids, window_of
+from digest.deliver.doctor import (
+    Check,
+    Dns,
+    check_dkim,
+    check_dmarc,
+    check_return_path,
+    check_spf,
+)
 from digest.deliver.outbox import Outbox
 from digest.deliver.report import ProgressCallback, SendReport, finish_report
 from digest.deliver.smtp import SendResult, check_relay
 from digest.errors import DeliveryError, InputError, NotFoundError
-from digest.mime import DeliveryMessageIds, sending_domain
+from digest.mime import DeliveryMessageIds, DkimSigner, envelope_sender, sending_domain
 from digest.models import (
     DeliveryRow,
     DigestContent,
@@ -308,10 +318,39 @@ class Editions(Feedback):
         finish_report(report, renderer.compile_count, started)
         return report
 
+    def doctor(self, resolver: Resolver | None = None) -> list[Check]:
+        """SPF, DKIM, DMARC and the return path as DNS shows them (NoDnsError when no
+        resolver answers at all)."""
+        dns = Dns(resolver)
+        from_domain = sending_domain(self.settings)
+        rp = envelope_sender(self.settings).rpartition("@")[2].lower()
+        rp = rp.replace("{token}", "x")
+        checks = [check_spf(rp, dns.txt(rp))]
+        signer = DkimSigner.from_settings(self.settings)
+        if signer is None:
+            checks.append(Check("DKIM", False, "[dkim] is off: make sure your relay signs"))
+        else:
+            for algorithm, public in signer.loaded.public_records().items():
+                name = f"{signer.selectors[algorithm]}._domainkey.{self.settings.dkim.domain}"
+                checks.append(check_dkim(name, dns.txt(name), public))
+        checks.append(check_dmarc(from_domain, dns.txt(f"_dmarc.{from_domain}")))
+        checks.append(check_return_path(rp, from_domain, dns.exists(rp)))
+        return checks
+
     def check_relay(self) -> None:
-        """Fail fast with a clear message when the relay cannot be reached or refuses us."""
+        """Fail fast with a clear message when no relay of the pool can be reached or every
+        one refuses us; one that answers is enough (the pool routes around the others)."""
         smtp = self.settings.smtp
-        check_relay(smtp.parsed, timeout=smtp.timeout)
+        errors: list[DeliveryError] = []
+        for relay in smtp.pool:
+            try:
+                check_relay(relay.parsed, timeout=smtp.timeout)
+                return
+            except DeliveryError as e:
+                errors.append(e)
+        if len(errors) == 1:
+            raise errors[0]
+        raise DeliveryError("no relay of the pool answers: " + "; ".join(map(str, errors)))
 
     def send(
         self,

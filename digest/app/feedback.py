@@ -23,6 +23,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from digest.app.audience import Audience
+from digest.bounces.mailbox import Mailbox
 from digest.bounces.parse import (
     Failure,
     NotAReport,
@@ -144,6 +145,28 @@ class Feedback(Audience):
             for origin, raw in iter_messages(path):
                 report.messages += 1
                 self._import_one(origin, raw, report)
+        return report
+
+    def fetch_bounces(self, mailbox: Mailbox | None = None) -> ImportReport:
+        """Read the bounce mailbox ([bounces] imap_url) over IMAP: each message is imported
+        as by :meth:`import_bounces` (its own transaction, idempotent by fingerprint), then
+        moved to ``done_folder``, or to ``unrecognised_folder`` when it is no report about
+        our readers. Record first, then move: a kill in between leaves the message in the
+        folder, to be read again and found already imported."""
+        bounces = self.settings.bounces
+        if mailbox is None:
+            if not bounces.imap_url:
+                raise InputError("no bounce mailbox: set [bounces] imap_url in digest.toml")
+            mailbox = Mailbox.from_settings(bounces.imap_url, bounces.imap_password_env)
+        report = ImportReport()
+        with mailbox:
+            for uid in mailbox.uids():
+                raw = mailbox.fetch(uid)
+                report.messages += 1
+                before = len(report.unrecognised)
+                self._import_one(f"{mailbox.url.folder}/{uid}", raw, report)
+                known = len(report.unrecognised) == before
+                mailbox.move(uid, bounces.done_folder if known else bounces.unrecognised_folder)
         return report
 
     def _import_one(self, origin: str, raw: bytes, report: ImportReport) -> None:

@@ -38,11 +38,13 @@ from typing import TypeVar
 from digest.app.feedback import Feedback
 from digest.curate import Curator
 from digest.deliver.compose import Composer, Job, Variants
+from digest.deliver.pool import PoolTransports
 from digest.deliver.rate import RateLimiter
 from digest.deliver.report import ProgressCallback, SendReport, finish_report
+from digest.deliver.signing import SigningStage
 from digest.deliver.smtp import SendResult, Transport
 from digest.errors import DeliveryError, DigestError, LeaseLostError
-from digest.mime import DeliveryMessageIds, sending_domain
+from digest.mime import DeliveryMessageIds, DkimSigner, sending_domain
 from digest.models import (
     BounceKind,
     BounceRecord,
@@ -88,7 +90,15 @@ class EditionRun:
         self.concurrency = sending.concurrency
         self.max_attempts = sending.max_attempts
         self.max_consecutive = sending.max_consecutive_failures
-        self.renderer = app.new_renderer()
+        # DKIM, when configured, is added by a SigningStage after composing, with the
+        # private-key work in a process of its own (digest/deliver/signing.py).
+        self.renderer = app.new_renderer(signing=False)
+        self.signer = DkimSigner.from_settings(app.settings)
+        # The relay pool behind the transports, when they are the pool's: its notes (relays
+        # taken out or stopped) go into the report, and each relay's share with two or more.
+        transports = app.transports
+        self.pool = transports.pool if isinstance(transports, PoolTransports) else None
+        self._notes_before = len(self.pool.notes()) if self.pool is not None else 0
         self.limiter = RateLimiter(sending.rate, sending.hourly_limit)
         self.report = SendReport(
             frequency=edition.frequency,
@@ -96,6 +106,8 @@ class EditionRun:
             edition_id=edition.id,
             status="complete",
         )
+        if self.pool is not None and self.pool.size > 1:
+            self.report.relays.update({r.name: 0 for r in self.pool.relays})
         self.jobs: queue.Queue[Job | None] = queue.Queue(maxsize=sending.concurrency)
         self.lock = threading.Lock()
         # Our threads take turns to write. SQLite would serialise them anyway, but a writer
@@ -197,6 +209,8 @@ class EditionRun:
             on_skip=lambda row, why: self._close(row, DeliveryStatus.SKIPPED, why),
             on_undeliverable=lambda row, why: self._close(row, DeliveryStatus.FAILED, why),
         )
+        if self.signer is not None:
+            return SigningStage(self.signer)(compose(rows))
         return compose(rows)
 
     def _close(self, row: RecipientRow, status: DeliveryStatus, why: str) -> None:
@@ -255,6 +269,8 @@ class EditionRun:
 
     def _finish(self) -> None:
         app, edition, report = self.app, self.edition, self.report
+        if self.pool is not None:
+            report.warnings += self.pool.notes()[self._notes_before :]
         if self.lost:
             report.status = "stopped"
             report.stop_reason = self.stop_reason
@@ -356,9 +372,16 @@ class EditionRun:
         reply = f"{result.code} {result.reply}".strip()
         kind = result.kind
         if kind == ResultKind.SENT:
-            self._set(job, DeliveryStatus.SENT, reply, attempts, article_ids=job.article_ids)
+            self._set(
+                job,
+                DeliveryStatus.SENT,
+                reply,
+                attempts,
+                article_ids=job.article_ids,
+                relay=result.relay,
+            )
             self._settle_provisional(fail=True)
-            self._count_success()
+            self._count_success(result.relay)
         elif kind == ResultKind.UNDELIVERABLE:
             self._set(job, DeliveryStatus.FAILED, result.reply, attempts)
             with self.lock:
@@ -428,6 +451,7 @@ class EditionRun:
                     generation=self.generation,
                     reply=reply,
                     attempts=attempts,
+                    relay=result.relay or None,
                 )
                 self.app.record_smtp_failure(sid, self.edition.id, result.code, result.reply)
 
@@ -462,6 +486,7 @@ class EditionRun:
         attempts: int,
         *,
         article_ids: tuple[str, ...] | None = None,
+        relay: str | None = None,
     ) -> None:
         self._write(
             lambda: store.mark_delivery(
@@ -474,14 +499,17 @@ class EditionRun:
                 reply=reply,
                 article_ids=article_ids,
                 attempts=attempts,
+                relay=relay or None,
             )
         )
 
-    def _count_success(self) -> None:
+    def _count_success(self, relay: str) -> None:
         with self.lock:
             self.done += 1
             self.report.sent += 1
             self.consecutive_failures = 0
+            if self.pool is not None and self.pool.size > 1:
+                self.report.relays[relay] += 1
 
     def _count_failure(self, reply: str) -> None:
         with self.lock:

@@ -65,6 +65,7 @@ def cli(ctx: click.Context, config_path: str | None, db_path: str | None) -> Non
 from digest.cli import articles as _articles  # noqa: E402
 from digest.cli import bounces as _bounces  # noqa: E402
 from digest.cli import desk as _desk  # noqa: E402
+from digest.cli import doctor as _doctor  # noqa: E402
 from digest.cli import editors as _editors  # noqa: E402
 from digest.cli import init as _init  # noqa: E402
 from digest.cli import keys as _keys  # noqa: E402
@@ -84,6 +85,7 @@ for _module in (
     _desk,
     _editors,
     _bounces,
+    _doctor,
     _schedule,
     _serve,
     _keys,

@@ -58,6 +58,28 @@ def import_(app: AppContext, paths: tuple[Path, ...], as_json: bool) -> None:
         click.echo(line)
 
 
+@bounces.command("fetch")
+@json_option
+@pass_app
+def fetch(app: AppContext, as_json: bool) -> None:
+    """Read the bounce mailbox ([bounces] imap_url) over IMAP and apply what it holds.
+
+    Each message is recorded, then moved to done_folder (or to unrecognised_folder when it
+    is no report about our readers), so nothing is read twice and nothing is lost if the
+    fetch is stopped. `digest schedule run` does this every fetch_minutes.
+
+    \b
+    Examples:
+        DIGEST_IMAP_PASSWORD=... digest bounces fetch
+    """
+    report = app.core.fetch_bounces()
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    for line in format_report(report):
+        click.echo(line)
+
+
 def format_report(report: ImportReport) -> list[str]:
     """The human-readable summary of an import, line by line."""
     lines = [

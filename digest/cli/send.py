@@ -186,6 +186,8 @@ def _print_report(report: SendReport, as_json: bool, *, dry: bool) -> None:
             f"MJML compiles: {report.compiles} for {report.variants} variant(s); "
             f"{report.elapsed:.2f} s"
         )
+    if report.relays:
+        click.echo(f"Relays: {report.relay_shares()}")
     for warning in report.warnings:
         click.echo(f"Warning: {warning}", err=True)
     if report.status in ("stopped", "incomplete"):

@@ -49,6 +49,10 @@ class Table:
     keys: tuple[Key, ...]
     cls: type[Any] | None = None
     array: bool = False
+    # Arrays of tables inside this one ([[smtp.relays]] in [smtp]), and for such an array the
+    # attribute of the parent that holds it.
+    children: tuple[Table, ...] = ()
+    attr: str = ""
 
 
 @functools.cache
@@ -70,18 +74,26 @@ def tables() -> tuple[Table, ...]:
     rest = [Table(name, LOOSE_TABLES[name], tuple(keys)) for name, keys in loose.items()]
     plain = [t for t in sections if not t.array]
     arrays = [t for t in sections if t.array]
-    return (top, *plain, *rest, *arrays)
+    nested = [child for t in plain for child in t.children]
+    return (top, *plain, *rest, *nested, *arrays)
 
 
 def _table(name: str, cls: Any, array: bool = False) -> Table:
     hints = typing.get_type_hints(cls)
     keys = []
+    children = []
     for f in dataclasses.fields(cls):
         info = about(f)
+        hint = hints[f.name]
+        if info is None and typing.get_origin(hint) is tuple:  # [[smtp.relays]]
+            child = _table(f"{name}.{f.name}", typing.get_args(hint)[0], array=True)
+            children.append(dataclasses.replace(child, attr=f.name))
+            continue
         if info is None:
             raise TypeError(f"{cls.__name__}.{f.name} has no help text")
-        keys.append(_key(name, f, hints[f.name]))
-    return Table(name, cls.__doc__ or "", tuple(keys), cls=cls, array=array)
+        keys.append(_key(name, f, hint))
+    doc = cls.__doc__ or ""
+    return Table(name, doc, tuple(keys), cls=cls, array=array, children=tuple(children))
 
 
 def _key(table: str, f: dataclasses.Field[Any], hint: Any) -> Key:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
+import typing
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -49,7 +50,7 @@ def load_settings(config: str | None = None, db: str | None = None) -> Settings:
 
 def settings_from_dict(data: dict[str, Any], source: str = "config") -> Settings:
     """Build Settings from parsed TOML, checking every key's name, type and limits."""
-    layout = {t.name: t for t in tables()}
+    layout = {t.name: t for t in tables() if not t.attr}  # [[smtp.relays]] sits in [smtp]
     top = {k.name: k for k in layout.pop("").keys}
     kwargs: dict[str, Any] = {}
     for name, value in data.items():
@@ -84,10 +85,19 @@ def _read_keys(table: Table, name: str, value: Any, source: str) -> dict[str, An
     if not isinstance(value, dict):
         raise ConfigError(f"{source}: [{name}] must be a table")
     keys = {k.name: k for k in table.keys}
+    children = {c.attr: c for c in table.children}
     kwargs: dict[str, Any] = {}
     for key_name, item in value.items():
+        if key_name in children:
+            child = children[key_name]
+            if not isinstance(item, list):
+                raise ConfigError(f"{source}: [[{child.name}]] must be an array of tables")
+            kwargs[key_name] = tuple(
+                _build(child, f"{child.name}[{i}]", v, source) for i, v in enumerate(item)
+            )
+            continue
         if key_name not in keys:
-            known = ", ".join(sorted(keys))
+            known = ", ".join(sorted([*keys, *children]))
             raise ConfigError(f"{source}: {name}.{key_name}: unknown key (known: {known})")
         key = keys[key_name]
         kwargs[key.attr] = _value(key, item, f"{source}: {name}.{key_name}")
@@ -124,6 +134,10 @@ def _coerce(value: Any, expected: type[Any], where: str) -> Any:
         if not isinstance(value, str):
             raise ConfigError(f"{where}: expected a string, got {value!r}")
         return value
+    if typing.get_origin(expected) is tuple:
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: expected a list of strings, got {value!r}")
+        return tuple(value)
     raise TypeError(f"{where}: settings of type {expected!r} cannot be read from TOML")
 
 
@@ -151,3 +165,16 @@ def validate(settings: Settings, source: str) -> None:
     if not settings.site.url.startswith(("https://", "http://")):
         raise ConfigError(f"{source}: site.url: expected an http(s) URL, got {settings.site.url!r}")
     parse_smtp_url(settings.smtp.url, settings.smtp.password_env, source)
+    names: set[str] = set()
+    for i, relay in enumerate(settings.smtp.relays):
+        where = f"{source}: smtp.relays[{i}]"
+        parse_smtp_url(relay.url, relay.password_env, source, key=f"smtp.relays[{i}].url")
+        if relay.label in names:
+            raise ConfigError(f"{where}: two relays named {relay.label!r}; give each a name")
+        names.add(relay.label)
+    known = ("rsa-sha256", "ed25519-sha256")
+    for algorithm in settings.dkim.algorithms or ("(none)",):
+        if algorithm not in known:
+            raise ConfigError(
+                f"{source}: dkim.algorithms: expected some of {', '.join(known)}, got {algorithm!r}"
+            )

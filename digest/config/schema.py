@@ -134,8 +134,42 @@ class SenderSettings:
 
 
 @dataclass(frozen=True)
+class RelaySettings:
+    """Relays of a pool, instead of smtp.url; messages spread by weight."""
+
+    url: str = field(
+        metadata={
+            "about": About(
+                "Relay URL, as smtp.url.", shown=True, example="smtp+starttls://user@host:587"
+            )
+        }
+    )
+    name: str = setting("", "Name in reports and in each delivery's record; host:port if empty.")
+    weight: int = setting(1, "Share of the messages, relative to the other relays.", minimum=1)
+    rate: float = setting(0.0, "Most messages a second to this relay; 0 for no limit.", minimum=0)
+    hourly_limit: int = setting(
+        0, "Most messages an hour to this relay (its plan's quota); 0 for no limit.", minimum=0
+    )
+    concurrency: int = setting(
+        0, "Most connections open to this relay at once; 0 for sending.concurrency.", minimum=0
+    )
+    password_env: str = setting("", "Environment variable holding this relay's password.")
+
+    @property
+    def parsed(self) -> SmtpUrl:
+        return parse_smtp_url(self.url, self.password_env)
+
+    @property
+    def label(self) -> str:
+        if self.name:
+            return self.name
+        parsed = self.parsed
+        return f"{parsed.host}:{parsed.port}"
+
+
+@dataclass(frozen=True)
 class SmtpSettings:
-    """The relay every message goes through."""
+    """The relay every message goes through (or a pool of them: [[smtp.relays]])."""
 
     url: str = setting(
         "smtp://127.0.0.1:25",
@@ -153,10 +187,27 @@ class SmtpSettings:
         "Seconds to wait for the relay on each step; a timeout is retried like a 4xx.",
         above=0,
     )
+    failures_before_backoff: int = setting(
+        3,
+        "Connections refused, dropped or answered 421 in a row before a relay of a pool is "
+        "taken out for backoff_seconds (its messages go to the others).",
+        minimum=1,
+    )
+    backoff_seconds: float = setting(
+        60.0, "How long a relay of a pool stays out after failures_before_backoff.", minimum=0
+    )
+    relays: tuple[RelaySettings, ...] = ()
 
     @property
     def parsed(self) -> SmtpUrl:
         return parse_smtp_url(self.url, self.password_env)
+
+    @property
+    def pool(self) -> tuple[RelaySettings, ...]:
+        """The relays to send through: [[smtp.relays]], else smtp.url as a pool of one."""
+        if self.relays:
+            return self.relays
+        return (RelaySettings(url=self.url, password_env=self.password_env),)
 
 
 @dataclass(frozen=True)
@@ -254,17 +305,33 @@ class SendingSettings:
 
 @dataclass(frozen=True)
 class DkimSettings:
-    """DKIM signing, for a relay that does not sign; on when all three keys are set."""
+    """DKIM signing, for a relay that does not sign; on when domain, selector and a key are set."""
 
     domain: str = setting("", "Signing domain (d=), e.g. news.example.com.")
     selector: str = setting(
         "", "Selector (s=), e.g. digest: the public key is in DNS at <selector>._domainkey."
     )
-    key_file: str = setting("", "PEM file holding the private key, e.g. dkim.pem.")
+    key_file: str = setting("", "PEM file holding the RSA private key, e.g. dkim.pem.")
+    algorithms: tuple[str, ...] = setting(
+        ("rsa-sha256",),
+        "Signatures to add, one header each: rsa-sha256, ed25519-sha256 or both (RFC 8463). "
+        "Ed25519 alone is not enough: most receivers check only RSA.",
+    )
+    ed25519_selector: str = setting(
+        "",
+        "Selector of the Ed25519 key's DNS record (each key has its own); empty: "
+        "<selector>-ed25519 when signing with both, else selector.",
+    )
+    ed25519_key_file: str = setting(
+        "",
+        "PEM (or dknewkey's base64) file holding the Ed25519 private key, when algorithms "
+        "has ed25519-sha256.",
+    )
 
     @property
     def enabled(self) -> bool:
-        return bool(self.domain and self.selector and self.key_file)
+        key = self.key_file if "rsa-sha256" in self.algorithms else self.ed25519_key_file
+        return bool(self.domain and self.selector and key)
 
 
 @dataclass(frozen=True)
@@ -300,6 +367,48 @@ class BounceSettings:
         3, "Soft bounces within soft_window_days that mark a reader bounced.", minimum=1
     )
     soft_window_days: int = setting(30, "Days over which soft bounces are counted.", minimum=1)
+    imap_url: str = setting(
+        "",
+        "A bounce mailbox to read, e.g. imaps://bounces@mail.example.com/INBOX: "
+        "`digest bounces fetch`, and every fetch_minutes under `digest schedule run`.",
+    )
+    imap_password_env: str = setting("", "Environment variable holding its password.")
+    done_folder: str = setting("Processed", "Folder the messages read are moved to.")
+    unrecognised_folder: str = setting(
+        "Unrecognised", "Folder for messages that are no report about our readers, to look at."
+    )
+    fetch_minutes: int = setting(15, "Minutes between fetches of the mailbox.", minimum=1)
+
+
+@dataclass(frozen=True)
+class HooksSettings:
+    """Provider webhooks on `digest serve` (/hooks/<provider>); all off by default."""
+
+    ses: bool = setting(False, "Accept Amazon SES notifications through SNS at /hooks/ses.")
+    ses_cert_url: str = setting(
+        r"^https://sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/",
+        "Regular expression an SNS SigningCertURL and SubscribeURL must match; the "
+        "certificate is fetched from there to check each message's signature.",
+    )
+    ses_topic_arns: tuple[str, ...] = setting(
+        (),
+        "The SNS topics (ARNs) whose messages are accepted; any other is refused, even "
+        "signed: anyone can make an SNS topic and point it here.",
+    )
+    postmark: bool = setting(False, "Accept Postmark bounce and spam webhooks at /hooks/postmark.")
+    postmark_secret_env: str = setting(
+        "",
+        "Environment variable holding the secret: the basic-auth password in the webhook "
+        "URL (https://digest:SECRET@host/hooks/postmark), or ?token=SECRET.",
+    )
+    mailgun: bool = setting(False, "Accept Mailgun webhooks at /hooks/mailgun.")
+    mailgun_key_env: str = setting(
+        "", "Environment variable holding Mailgun's HTTP webhook signing key."
+    )
+    sendgrid: bool = setting(False, "Accept SendGrid's signed event webhook at /hooks/sendgrid.")
+    sendgrid_public_key: str = setting(
+        "", "The signed event webhook's verification key, base64, as SendGrid shows it."
+    )
 
 
 @dataclass(frozen=True)
@@ -334,6 +443,7 @@ class Settings:
     dkim: DkimSettings = field(default_factory=DkimSettings)
     web: WebSettings = field(default_factory=WebSettings)
     bounces: BounceSettings = field(default_factory=BounceSettings)
+    hooks: HooksSettings = field(default_factory=HooksSettings)
     feeds: tuple[FeedSettings, ...] = ()
     secret_key: str = setting(
         "",

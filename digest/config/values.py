@@ -43,18 +43,20 @@ def parse_hhmm(value: str, where: str) -> tuple[int, int]:
 _DEFAULT_PORTS = {"smtp": 25, "smtp+starttls": 587, "smtps": 465}
 
 
-def parse_smtp_url(url: str, password_env: str = "", source: str = "config") -> SmtpUrl:
+def parse_smtp_url(
+    url: str, password_env: str = "", source: str = "config", *, key: str = "smtp.url"
+) -> SmtpUrl:
     """``smtp://host:port``, ``smtp+starttls://user:pass@host:587`` or ``smtps://host``."""
     parts = urlsplit(url)
     if parts.scheme not in _DEFAULT_PORTS or not parts.hostname:
         raise ConfigError(
-            f"{source}: smtp.url: expected smtp://, smtp+starttls:// or smtps:// with a host, "
+            f"{source}: {key}: expected smtp://, smtp+starttls:// or smtps:// with a host, "
             f"got {_redact(url)!r}"
         )
     try:
         port = parts.port or _DEFAULT_PORTS[parts.scheme]
     except ValueError:
-        raise ConfigError(f"{source}: smtp.url: bad port in {_redact(url)!r}") from None
+        raise ConfigError(f"{source}: {key}: bad port in {_redact(url)!r}") from None
     password = unquote(parts.password or "")
     if password_env:
         password = os.environ.get(password_env, password)

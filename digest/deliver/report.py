@@ -44,6 +44,8 @@ class SendReport:
     sizes: Counter[int] = field(default_factory=Counter)
     largest_html: int = 0
     elapsed: float = 0.0
+    # Messages each relay of a pool accepted in this run (empty with a single relay).
+    relays: Counter[str] = field(default_factory=Counter)
 
     @property
     def ok(self) -> bool:
@@ -92,7 +94,16 @@ class SendReport:
             "stop_reason": self.stop_reason,
             "warnings": self.warnings,
             "elapsed_seconds": round(self.elapsed, 3),
+            **({"relays": dict(sorted(self.relays.items()))} if self.relays else {}),
         }
+
+    def relay_shares(self) -> str:
+        """'a 60 (60%), b 40 (40%)': each relay's share of the messages accepted."""
+        total = self.relays.total() or 1
+        return ", ".join(
+            f"{name} {count} ({100 * count / total:.0f}%)"
+            for name, count in sorted(self.relays.items())
+        )
 
 
 ProgressCallback = Callable[[int, int], None]

@@ -24,6 +24,7 @@ class SendResult:
     kind: ResultKind
     code: int
     reply: str
+    relay: str = ""  # which relay of the pool answered (digest/deliver/pool.py)
 
     @property
     def enhanced(self) -> str:

@@ -77,7 +77,10 @@ class Renderer:
         dkim: DkimSigner | None = None,
         nonce: str | None = None,
         links: Links | None = None,
+        signing: bool = True,
     ) -> None:
+        """``signing=False``: messages come out unsigned even with [dkim] set, for a send
+        that signs them itself in another process (digest/deliver/signing.py)."""
         self.settings = settings
         self.placeholders = Placeholders(nonce or secrets.token_hex(4))
         if not _HEX_COLOR.fullmatch(settings.site.accent_color):
@@ -90,9 +93,9 @@ class Renderer:
         self.dirs = self.templates.dirs
         self.env = self.templates.env
         self._subject = self.templates.from_string(settings.digest.subject, "digest.subject")
-        self.envelope = Envelope(
-            settings, dkim if dkim is not None else DkimSigner.from_settings(settings)
-        )
+        if dkim is None and signing:
+            dkim = DkimSigner.from_settings(settings)
+        self.envelope = Envelope(settings, dkim if signing else None)
         self.site_links = links if links is not None else Links.from_settings(settings)
         self.system = SystemMails(settings, self.templates, self.envelope)
         self._views: dict[tuple[Article, str], ArticleView] = {}

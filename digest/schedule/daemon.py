@@ -20,6 +20,7 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
+from digest.bounces import ImportReport
 from digest.config import WEEKDAYS, FeedSettings, Settings
 from digest.errors import DigestError, SchedulerLockedError, SendLockedError
 from digest.models import FREQUENCIES, UpsertCounts
@@ -43,7 +44,7 @@ FEED_ANCHOR = datetime(2024, 1, 1)
 # did nothing (the scheduler is stopping, or a refresh failed). Called once APScheduler counts
 # the run as finished, so the job can fire again. For tests, logging and metrics; it runs on
 # a scheduler thread and must not block.
-JobDone = Callable[[str, SendRun | UpsertCounts | WebhookRun | None], None]
+JobDone = Callable[[str, SendRun | UpsertCounts | WebhookRun | ImportReport | None], None]
 # How often the scheduler posts due webhook events (digest.app.webhooks); `digest serve`
 # does it too, every few seconds, and rows are claimed, so both may run.
 WEBHOOKS_EVERY = timedelta(minutes=1)
@@ -186,6 +187,34 @@ def run_webhooks_job(runner: Runner) -> WebhookRun | None:
     return run
 
 
+BOUNCES_JOB = "bounces"
+
+
+def run_bounces_job(runner: Runner) -> ImportReport | None:
+    """One fetch of the bounce mailbox, logged as one start and one end line. Never raises."""
+    if runner.stop.is_set():
+        return None
+    log.info("job %s start: %s", BOUNCES_JOB, runner.settings.bounces.imap_url)
+    try:
+        report = runner.fetch_bounces()
+    except DigestError as e:
+        log.warning("job %s end: %s", BOUNCES_JOB, e)
+        return None
+    except Exception as e:
+        log.exception("job %s end: unexpected error: %s", BOUNCES_JOB, e)
+        return None
+    log.info(
+        "job %s end: %d messages, %d hard, %d soft, %d complaints, %d unrecognised",
+        BOUNCES_JOB,
+        report.messages,
+        report.hard,
+        report.soft,
+        report.complaints,
+        len(report.unrecognised),
+    )
+    return report
+
+
 def run_daemon(
     settings: Settings,
     runner: Runner,
@@ -273,6 +302,18 @@ def run_daemon(
         name="post due webhook events",
         next_run_time=now,
     )
+
+    if settings.bounces.imap_url:
+        minutes = settings.bounces.fetch_minutes
+        log.info("job %s: fetch the bounce mailbox every %d min", BOUNCES_JOB, minutes)
+        scheduler.add_job(
+            run_bounces_job,
+            IntervalTrigger(minutes=minutes),
+            args=[runner],
+            id=BOUNCES_JOB,
+            name="fetch the bounce mailbox",
+            next_run_time=now,
+        )
     scheduler.start()
     try:
         while not stop.wait(0.5):

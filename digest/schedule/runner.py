@@ -8,6 +8,7 @@ import logging
 import threading
 
 from digest.app import App, SendRun, TransportFactory, WebhookRun
+from digest.bounces import ImportReport
 from digest.clock import Clock, system_clock
 from digest.config import FeedSettings, Settings
 from digest.models import UpsertCounts
@@ -42,6 +43,13 @@ class Runner:
         finally:
             self.app.close()
 
+    def fetch_bounces(self) -> ImportReport:
+        """Read the bounce mailbox ([bounces] imap_url) and apply what it holds."""
+        try:
+            return self.app.fetch_bounces()
+        finally:
+            self.app.close()
+
     def refresh_feed(self, feed: FeedSettings) -> UpsertCounts:
         try:
             return self.app.refresh_feed(feed)
@@ -54,7 +62,9 @@ class Runner:
         finally:
             self.app.close()
 
-    def record_job_run(self, job: str, result: SendRun | UpsertCounts | WebhookRun | None) -> None:
+    def record_job_run(
+        self, job: str, result: SendRun | UpsertCounts | WebhookRun | ImportReport | None
+    ) -> None:
         """After each job (run_daemon's on_job_done): counted in the database for /metrics.
         A send that asked for a retry, or a job that did nothing, counts as a failure."""
         failed = result is None or (isinstance(result, SendRun) and result.retry)

@@ -358,10 +358,12 @@ def mark_delivery(
     reply: str = "",
     article_ids: tuple[str, ...] | None = None,
     attempts: int | None = None,
+    relay: str | None = None,
 ) -> None:
     """Record a delivery's outcome. ``article_ids`` is what a sent digest carried;
-    ``attempts`` the SMTP transactions tried so far (both unchanged when None). With a
-    ``generation``, only while it holds the edition's lease (else LeaseLostError)."""
+    ``attempts`` the SMTP transactions tried so far; ``relay`` which relay answered (each
+    unchanged when None). With a ``generation``, only while it holds the edition's lease
+    (else LeaseLostError)."""
     fence = f" AND {HOLDS}" if generation is not None else ""
     params: list[object] = [
         status,
@@ -369,6 +371,7 @@ def mark_delivery(
         to_db(now),
         None if article_ids is None else json.dumps(list(article_ids)),
         attempts,
+        relay,
         edition_id,
         subscriber_id,
     ]
@@ -376,7 +379,8 @@ def mark_delivery(
         params += [edition_id, generation]
     cursor = db.execute(
         "UPDATE deliveries SET status = ?, reply = ?, updated_at = ?,"
-        " article_ids = COALESCE(?, article_ids), attempts = COALESCE(?, attempts)"
+        " article_ids = COALESCE(?, article_ids), attempts = COALESCE(?, attempts),"
+        " relay = COALESCE(?, relay)"
         f" WHERE edition_id = ? AND subscriber_id = ?{fence}",
         params,
     )

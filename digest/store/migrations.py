@@ -543,3 +543,15 @@ def m011_webhooks_edition_sent_again(db: sqlite_utils.Database) -> None:
         END;
         """
     )
+
+
+@migrations()
+def m009_delivery_relay(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Which relay of the pool answered for the delivery ([[smtp.relays]] name, or
+        -- host:port); '' before pools, for one decided without a relay, or sent through a
+        -- transport that names none.
+        ALTER TABLE deliveries ADD COLUMN relay TEXT NOT NULL DEFAULT '';
+        """
+    )
