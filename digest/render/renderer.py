@@ -386,15 +386,7 @@ class Renderer:
         date: datetime,
     ) -> OutgoingMessage:
         """For an active reader who signs up again: no change, here is your preferences link."""
-        unsub, prefs = self.links(recipient.subscriber_id)
-        return self.system.render(
-            "welcome_back",
-            recipient,
-            {"preferences_url": prefs, "unsubscribe_url": unsub},
-            categories=categories,
-            message_id=message_id,
-            date=date,
-        )
+        return self._reader_mail("welcome_back", recipient, categories, message_id, date)
 
     def render_welcome(
         self,
@@ -405,9 +397,21 @@ class Renderer:
         date: datetime,
     ) -> OutgoingMessage:
         """For a reader who has just confirmed ([web] welcome = "short")."""
+        return self._reader_mail("welcome", recipient, categories, message_id, date)
+
+    def _reader_mail(
+        self,
+        name: str,
+        recipient: Recipient,
+        categories: Sequence[str],
+        message_id: str,
+        date: datetime,
+    ) -> OutgoingMessage:
+        """A system mail to a subscribed reader: it carries their preferences and
+        unsubscribe links."""
         unsub, prefs = self.links(recipient.subscriber_id)
         return self.system.render(
-            "welcome",
+            name,
             recipient,
             {"preferences_url": prefs, "unsubscribe_url": unsub},
             categories=categories,
