@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from apscheduler.events import EVENT_JOB_EXECUTED
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -30,6 +31,7 @@ from digest.timing import SendSpec, fmt, tick_minutes
 # One logger for the whole package, as before the split: operators filter on it and the
 # daemon tests match its lines.
 log = logging.getLogger("digest.schedule")
+T = TypeVar("T")
 
 # After a failure (relay down, another process sending the edition) the send job runs again.
 RETRY_AFTER = timedelta(minutes=5)
@@ -154,23 +156,28 @@ def run_feed_job(runner: Runner, job: str, feed: FeedSettings) -> UpsertCounts |
     """One feed refresh, logged as one start and one end line. Never raises."""
     if runner.stop.is_set():
         return None
-    log.info("job %s start: %s", job, feed.url)
+    return _logged(
+        job,
+        feed.url,
+        lambda: runner.refresh_feed(feed),
+        lambda c: f"added={c.added} updated={c.updated} unchanged={c.unchanged}",
+    )
+
+
+def _logged(job: str, start: str, work: Callable[[], T], describe: Callable[[T], str]) -> T | None:
+    """Run one job's ``work`` between a start and an end log line; a failure is logged
+    (a DigestError as a warning, anything else with its traceback) and gives None."""
+    log.info("job %s start: %s", job, start)
     try:
-        counts = runner.refresh_feed(feed)
+        result = work()
     except DigestError as e:
         log.warning("job %s end: %s", job, e)
         return None
     except Exception as e:
         log.exception("job %s end: unexpected error: %s", job, e)
         return None
-    log.info(
-        "job %s end: added=%d updated=%d unchanged=%d",
-        job,
-        counts.added,
-        counts.updated,
-        counts.unchanged,
-    )
-    return counts
+    log.info("job %s end: %s", job, describe(result))
+    return result
 
 
 def run_webhooks_job(runner: Runner) -> WebhookRun | None:
@@ -194,25 +201,15 @@ def run_bounces_job(runner: Runner) -> ImportReport | None:
     """One fetch of the bounce mailbox, logged as one start and one end line. Never raises."""
     if runner.stop.is_set():
         return None
-    log.info("job %s start: %s", BOUNCES_JOB, runner.settings.bounces.imap_url)
-    try:
-        report = runner.fetch_bounces()
-    except DigestError as e:
-        log.warning("job %s end: %s", BOUNCES_JOB, e)
-        return None
-    except Exception as e:
-        log.exception("job %s end: unexpected error: %s", BOUNCES_JOB, e)
-        return None
-    log.info(
-        "job %s end: %d messages, %d hard, %d soft, %d complaints, %d unrecognised",
+    return _logged(
         BOUNCES_JOB,
-        report.messages,
-        report.hard,
-        report.soft,
-        report.complaints,
-        len(report.unrecognised),
+        runner.settings.bounces.imap_url,
+        runner.fetch_bounces,
+        lambda r: (
+            f"{r.messages} messages, {r.hard} hard, {r.soft} soft, "
+            f"{r.complaints} complaints, {len(r.unrecognised)} unrecognised"
+        ),
     )
-    return report
 
 
 def run_daemon(
