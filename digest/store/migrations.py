@@ -555,3 +555,49 @@ def m009_delivery_relay(db: sqlite_utils.Database) -> None:
         ALTER TABLE deliveries ADD COLUMN relay TEXT NOT NULL DEFAULT '';
         """
     )
+
+
+@migrations()
+def m012_tracking(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Engagement (issue 15, docs/tracking.md). The *_counts tables are written in every
+        -- tracking mode and never name a reader: in "anonymous" mode they are all there is.
+        -- The reader_* tables are written only in "per-reader" mode, and forget() empties
+        -- them for the reader. scanner = 1: counted apart as a link scanner or prefetcher.
+        CREATE TABLE click_counts (
+            edition_id INTEGER NOT NULL,
+            article_id TEXT NOT NULL,
+            category_id INTEGER NOT NULL,
+            scanner INTEGER NOT NULL DEFAULT 0 CHECK (scanner IN (0, 1)),
+            clicks INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (edition_id, article_id, category_id, scanner)
+        ) WITHOUT ROWID;
+        CREATE TABLE open_counts (
+            edition_id INTEGER NOT NULL,
+            scanner INTEGER NOT NULL DEFAULT 0 CHECK (scanner IN (0, 1)),
+            opens INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (edition_id, scanner)
+        ) WITHOUT ROWID;
+        CREATE TABLE reader_clicks (
+            id INTEGER PRIMARY KEY,
+            edition_id INTEGER NOT NULL,
+            article_id TEXT NOT NULL,
+            category_id INTEGER NOT NULL,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            scanner INTEGER NOT NULL DEFAULT 0 CHECK (scanner IN (0, 1))
+        );
+        CREATE INDEX reader_clicks_edition ON reader_clicks (edition_id, subscriber_id);
+        CREATE INDEX reader_clicks_subscriber ON reader_clicks (subscriber_id);
+        CREATE TABLE reader_opens (
+            id INTEGER PRIMARY KEY,
+            edition_id INTEGER NOT NULL,
+            subscriber_id INTEGER NOT NULL REFERENCES subscribers (id) ON DELETE CASCADE,
+            at TEXT NOT NULL,
+            scanner INTEGER NOT NULL DEFAULT 0 CHECK (scanner IN (0, 1))
+        );
+        CREATE INDEX reader_opens_edition ON reader_opens (edition_id, subscriber_id);
+        CREATE INDEX reader_opens_subscriber ON reader_opens (subscriber_id);
+        """
+    )

@@ -368,6 +368,9 @@ def forget(db: sqlite_utils.Database, subscriber_id: int, now: datetime, source:
     db.execute("UPDATE events SET detail = '' WHERE subscriber_id = ?", [subscriber_id])
     db.execute("UPDATE deliveries SET reply = '' WHERE subscriber_id = ?", [subscriber_id])
     db.execute("UPDATE bounces SET diagnostic = '' WHERE subscriber_id = ?", [subscriber_id])
+    # Which links and images the reader fetched (per-reader tracking, docs/tracking.md).
+    db.execute("DELETE FROM reader_clicks WHERE subscriber_id = ?", [subscriber_id])
+    db.execute("DELETE FROM reader_opens WHERE subscriber_id = ?", [subscriber_id])
 
 
 def is_suppressed(db: sqlite_utils.Database, email: str) -> bool:

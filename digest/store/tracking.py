@@ -1,0 +1,120 @@
+"""SQL for engagement tracking (issue 15, docs/tracking.md): clicks and opens.
+
+Every recorded click or open adds one to a count keyed by edition (and article and category
+for clicks) that names no reader; in "per-reader" mode the caller also passes the reader, and
+one row naming them is written in the same transaction. Reads for the reports are here too.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+import sqlite_utils
+
+from digest.clock import to_db
+from digest.store.connection import transaction
+
+
+def record_click(
+    db: sqlite_utils.Database,
+    *,
+    edition_id: int,
+    article_id: str,
+    category_id: int,
+    scanner: bool,
+    now: datetime,
+    subscriber_id: int | None = None,
+) -> None:
+    """Count one click; with ``subscriber_id`` (per-reader mode) also say who clicked."""
+    with transaction(db):
+        db.execute(
+            """
+            INSERT INTO click_counts (edition_id, article_id, category_id, scanner, clicks)
+            VALUES (?, ?, ?, ?, 1)
+            ON CONFLICT (edition_id, article_id, category_id, scanner)
+            DO UPDATE SET clicks = clicks + 1
+            """,
+            [edition_id, article_id, category_id, int(scanner)],
+        )
+        if subscriber_id is not None:
+            db.execute(
+                "INSERT INTO reader_clicks"
+                " (edition_id, article_id, category_id, subscriber_id, at, scanner)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [edition_id, article_id, category_id, subscriber_id, to_db(now), int(scanner)],
+            )
+
+
+def record_open(
+    db: sqlite_utils.Database,
+    *,
+    edition_id: int,
+    scanner: bool,
+    now: datetime,
+    subscriber_id: int | None = None,
+) -> None:
+    """Count one open (image fetch); with ``subscriber_id`` also say whose."""
+    with transaction(db):
+        db.execute(
+            """
+            INSERT INTO open_counts (edition_id, scanner, opens) VALUES (?, ?, 1)
+            ON CONFLICT (edition_id, scanner) DO UPDATE SET opens = opens + 1
+            """,
+            [edition_id, int(scanner)],
+        )
+        if subscriber_id is not None:
+            db.execute(
+                "INSERT INTO reader_opens (edition_id, subscriber_id, at, scanner)"
+                " VALUES (?, ?, ?, ?)",
+                [edition_id, subscriber_id, to_db(now), int(scanner)],
+            )
+
+
+class ClickCount(NamedTuple):
+    article_id: str
+    category_id: int
+    clicks: int
+    scanner_clicks: int
+    readers: int | None  # distinct clicking readers; None unless per-reader rows exist
+
+
+def edition_clicks(db: sqlite_utils.Database, edition_id: int) -> list[ClickCount]:
+    """Clicks on an edition's links, per article and category, people and scanners apart."""
+    rows = db.execute(
+        """
+        SELECT c.article_id, c.category_id,
+            SUM(CASE WHEN c.scanner = 0 THEN c.clicks ELSE 0 END),
+            SUM(CASE WHEN c.scanner = 1 THEN c.clicks ELSE 0 END),
+            (SELECT COUNT(DISTINCT r.subscriber_id) FROM reader_clicks r
+             WHERE r.edition_id = c.edition_id AND r.article_id = c.article_id
+                AND r.category_id = c.category_id AND r.scanner = 0)
+        FROM click_counts c WHERE c.edition_id = ?
+        GROUP BY c.article_id, c.category_id ORDER BY c.category_id, c.article_id
+        """,
+        [edition_id],
+    ).fetchall()
+    return [
+        ClickCount(str(r[0]), int(r[1]), int(r[2]), int(r[3]), int(r[4]) if r[4] else None)
+        for r in rows
+    ]
+
+
+class OpenCount(NamedTuple):
+    opens: int
+    scanner_opens: int
+    readers: int | None  # distinct readers; None unless per-reader rows exist
+
+
+def edition_opens(db: sqlite_utils.Database, edition_id: int) -> OpenCount:
+    row = db.execute(
+        """
+        SELECT COALESCE(SUM(CASE WHEN scanner = 0 THEN opens ELSE 0 END), 0),
+            COALESCE(SUM(CASE WHEN scanner = 1 THEN opens ELSE 0 END), 0),
+            (SELECT COUNT(DISTINCT subscriber_id) FROM reader_opens
+             WHERE edition_id = ? AND scanner = 0)
+        FROM open_counts WHERE edition_id = ?
+        """,
+        [edition_id, edition_id],
+    ).fetchone()
+    return OpenCount(int(row[0]), int(row[1]), int(row[2]) if row[2] else None)
