@@ -132,7 +132,15 @@ def build_sections(
             picked.append(_article(row, names[category_id][0]))
         if picked:
             name, slug, _ = names[category_id]
-            sections.append(Section(category=name, slug=slug, articles=tuple(picked), total=total))
+            sections.append(
+                Section(
+                    category=name,
+                    slug=slug,
+                    articles=tuple(picked),
+                    total=total,
+                    category_id=category_id,
+                )
+            )
     return tuple(sections)
 
 

@@ -14,17 +14,23 @@ from digest.tokens import (
     PREFERENCES_SALT,
     SIGNATURE_CHARS,
     UNSUBSCRIBE_SALT,
+    ClickClaim,
     ConfirmClaim,
     ConfirmSigner,
     EditorClaim,
     EditorLinkSigner,
     IdSigner,
+    TrackSigner,
 )
 
 UNSUBSCRIBE_PREFIX = "/u/"
 PREFERENCES_PREFIX = "/p/"
 CONFIRM_PREFIX = "/c/"
 ARCHIVE_PREFIX = "/archive/"
+# Engagement tracking (docs/tracking.md): the click redirect and the open image. Issue 15
+# says /c/ for clicks, but /c/ was already the confirm link's.
+CLICK_PREFIX = "/r/"
+OPEN_PREFIX = "/o/"
 # The editor's desk (issue 13).
 ADMIN_PREFIX = "/admin/"
 EDITOR_PASSWORD_PREFIX = "/admin/password/"
@@ -42,6 +48,7 @@ class Links:
         self.base = base_url.rstrip("/")
         self._secret = secret
         self._signers: tuple[IdSigner, IdSigner, ConfirmSigner] | None = None
+        self._track: TrackSigner | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Links:
@@ -82,6 +89,10 @@ class Links:
     def longest_subscriber_link(self) -> int:
         """Characters in the longest unsubscribe or preferences URL any subscriber can get."""
         return len(self.base) + len(UNSUBSCRIBE_PREFIX) + _ID_TOKEN_CHARS
+
+    def longest_reader_part(self) -> int:
+        """Characters in the longest :meth:`reader_part`."""
+        return 1 + _ID_TOKEN_CHARS
 
     # -- paths, for the web pages ------------------------------------------------------------
 
@@ -130,3 +141,35 @@ class Links:
     def read_confirm(self, token: str, max_age: int) -> ConfirmClaim:
         """The claim in a confirm token no older than ``max_age`` seconds."""
         return self._built()[2].read(token, max_age=max_age)
+
+    # -- engagement tracking (docs/tracking.md) ----------------------------------------------
+
+    @property
+    def tracking(self) -> TrackSigner:
+        if self._track is None:
+            self._track = TrackSigner(self._secret)
+        return self._track
+
+    def click(self, edition_id: int, category_id: int, article_id: str) -> str:
+        """The redirect to one article of an edition, naming no reader. In per-reader mode
+        the mail appends ``"/" + reader_part(...)`` to it."""
+        return self.base + CLICK_PREFIX + self.tracking.click(edition_id, category_id, article_id)
+
+    def open_image(self, edition_id: int) -> str:
+        """The open image of an edition; per-reader mode appends the reader part too."""
+        return self.base + OPEN_PREFIX + self.tracking.open(edition_id)
+
+    def reader_part(self, edition_id: int, subscriber_id: int) -> str:
+        """What per-reader mode appends to click and open links: ``/`` and the reader token."""
+        return "/" + self.tracking.reader(edition_id, subscriber_id)
+
+    def read_click(self, token: str) -> ClickClaim:
+        return self.tracking.read_click(token)
+
+    def read_open(self, token: str) -> int:
+        """The edition id in an open-image token."""
+        return self.tracking.read_open(token)
+
+    def read_reader(self, edition_id: int, token: str) -> int:
+        """The subscriber id in a reader token made for ``edition_id``."""
+        return self.tracking.read_reader(edition_id, token)

@@ -229,6 +229,8 @@ class Section:
     # New articles in the category, those past max_articles_per_category included (0: just
     # the ones shown). The digest says "5 of 11" and links to the rest.
     total: int = 0
+    # The category's id (0 when unknown, as in template samples): click tracking names it.
+    category_id: int = 0
 
     @property
     def more(self) -> int:

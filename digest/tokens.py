@@ -284,3 +284,105 @@ def read_verp(settings: Settings, addresses: Iterable[str]) -> int | None:
         if hmac.compare_digest(expected, f"{found.group(1)}-{found.group(2)}".lower()):
             return subscriber_id
     return None
+
+
+# -- engagement tracking: click redirects and the open image (docs/tracking.md) -------------
+
+CLICK_SALT = "track-click"
+OPEN_SALT = "track-open"
+TRACK_READER_SALT = "track-reader"
+_B64_RE = re.compile(r"[A-Za-z0-9_-]{1,400}")
+_MAX_ARTICLE_ID = 256
+
+
+@dataclass(frozen=True)
+class ClickClaim:
+    """What a genuine click token names. Not the target URL: the redirect looks that up from
+    the article id, so no token can send a reader anywhere we did not link to."""
+
+    edition_id: int
+    category_id: int
+    article_id: str
+
+
+class _Mac:
+    """Truncated HMAC-SHA256 under a key derived as itsdangerous' Signer derives it."""
+
+    def __init__(self, secret: str, salt: str) -> None:
+        _check_secret(secret)
+        self._key = Signer(secret, salt=salt, digest_method=hashlib.sha256).derive_key()
+
+    def tag(self, value: str) -> str:
+        return _b64(hmac.new(self._key, value.encode("ascii"), hashlib.sha256).digest())[
+            :SIGNATURE_CHARS
+        ]
+
+    def check(self, value: str, signature: str) -> None:
+        if not hmac.compare_digest(self.tag(value).encode("ascii"), signature.encode("ascii")):
+            raise TokenError("tracking token signature does not match")
+
+
+class TrackSigner:
+    """Click, open and reader tokens, one salt each. A click token names edition, category
+    and article; an open token the edition. Neither names a reader: in per-reader mode the
+    reader part is a separate token (signed together with the edition, so it cannot be moved
+    to another edition's links) that is the same in every link of one message, so it is one
+    placeholder to fill per recipient (docs/performance.md, Rendering)."""
+
+    def __init__(self, secret: str) -> None:
+        self._click = _Mac(secret, CLICK_SALT)
+        self._open = _Mac(secret, OPEN_SALT)
+        self._reader = _Mac(secret, TRACK_READER_SALT)
+
+    def click(self, edition_id: int, category_id: int, article_id: str) -> str:
+        value = f"{_base36(edition_id)}.{_base36(category_id)}.{_b64(article_id.encode())}"
+        return f"{value}.{self._click.tag(value)}"
+
+    def read_click(self, token: str) -> ClickClaim:
+        parts = token.split(".")
+        if len(parts) != 4 or not _B64_RE.fullmatch(parts[2]):
+            raise TokenError("malformed click token")
+        edition_id, category_id = _read_id(parts[0]), _read_id(parts[1])
+        self._click.check(".".join(parts[:3]), parts[3])
+        try:
+            article_id = base64.urlsafe_b64decode(parts[2] + "=" * (-len(parts[2]) % 4))
+            text = article_id.decode("utf-8")
+        except (ValueError, UnicodeDecodeError) as e:
+            raise TokenError("malformed click token") from e
+        if not 0 < len(text) <= _MAX_ARTICLE_ID:
+            raise TokenError("malformed click token")
+        return ClickClaim(edition_id, category_id, text)
+
+    def open(self, edition_id: int) -> str:
+        value = _base36(edition_id)
+        return f"{value}.{self._open.tag(value)}"
+
+    def read_open(self, token: str) -> int:
+        value, sep, signature = token.partition(".")
+        if not sep:
+            raise TokenError("malformed open token")
+        edition_id = _read_id(value)
+        self._open.check(value, signature)
+        return edition_id
+
+    def reader(self, edition_id: int, subscriber_id: int) -> str:
+        value = _base36(subscriber_id)
+        return f"{value}.{self._reader.tag(f'{_base36(edition_id)}.{value}')}"
+
+    def read_reader(self, edition_id: int, token: str) -> int:
+        """The subscriber id in a reader part made for ``edition_id``."""
+        value, sep, signature = token.partition(".")
+        if not sep:
+            raise TokenError("malformed reader token")
+        subscriber_id = _read_id(value)
+        self._reader.check(f"{_base36(edition_id)}.{value}", signature)
+        return subscriber_id
+
+
+def _read_id(value: str) -> int:
+    if not _ID_RE.fullmatch(value):
+        raise TokenError("malformed tracking token")
+    number = int(value, 36)
+    if not 0 < number <= MAX_ROW_ID:
+        raise TokenError("tracking token names no possible row")
+    return number

@@ -23,6 +23,7 @@ from digest.app.sample import Sample, SampleResult
 from digest.app.scheduled import NextEdition, Scheduled, SendRun
 from digest.app.sending import EditionRun
 from digest.app.signup import Choices, ConfirmOutcome, MailJob, Refusal
+from digest.app.tracking import Fetch, Tracking
 from digest.app.webhooks import Hooks, NewWebhook, WebhookRun
 from digest.clock import Clock, system_clock
 from digest.config import Settings
@@ -30,7 +31,16 @@ from digest.store import Store
 
 
 class App(
-    Scheduled, Sample, Integration, Hooks, ProviderHooks, Observed, Archive, Editors, Lookups
+    Scheduled,
+    Sample,
+    Integration,
+    Hooks,
+    ProviderHooks,
+    Observed,
+    Archive,
+    Editors,
+    Lookups,
+    Tracking,
 ):
     """Every use case of digest, over one settings object, one store, one way to reach the
     relay and one clock. Thread-safe in the way the adapters use it: each thread gets its
@@ -65,6 +75,7 @@ __all__ = [
     "EditionRun",
     "EditionSummary",
     "EditorInvite",
+    "Fetch",
     "HookResult",
     "ImportResult",
     "LoginRefused",

@@ -26,6 +26,7 @@ from digest.config.schema import (
     SiteSettings,
     SmtpSettings,
     TemplateSettings,
+    TrackingSettings,
     WebSettings,
 )
 from digest.config.toml import config_text
@@ -49,6 +50,7 @@ __all__ = [
     "SmtpSettings",
     "SmtpUrl",
     "TemplateSettings",
+    "TrackingSettings",
     "WebSettings",
     "config_text",
     "default_templates_dir",

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.config.layout import Key, Table, tables
 from digest.config.paths import find_config
-from digest.config.schema import Settings
+from digest.config.schema import TRACKING_MODES, Settings
 from digest.config.values import WEEKDAYS, parse_hhmm, parse_smtp_url
 from digest.errors import ConfigError
 
@@ -155,6 +155,12 @@ def validate(settings: Settings, source: str) -> None:
             f"{source}: schedule.approval: expected optional or required, "
             f"got {settings.schedule.approval!r}"
         )
+    for key in ("clicks", "opens"):
+        mode = getattr(settings.tracking, key)
+        if mode not in TRACKING_MODES:
+            raise ConfigError(
+                f"{source}: tracking.{key}: expected {', '.join(TRACKING_MODES)}, got {mode!r}"
+            )
     if settings.schedule.weekly_day.lower()[:3] not in WEEKDAYS:
         raise ConfigError(
             f"{source}: schedule.weekly_day: expected one of {', '.join(WEEKDAYS)}, "

@@ -411,6 +411,26 @@ class HooksSettings:
     )
 
 
+TRACKING_MODES = ("off", "anonymous", "per-reader")
+
+
+@dataclass(frozen=True)
+class TrackingSettings:
+    """Engagement tracking, off by default; what each mode stores: docs/tracking.md."""
+
+    clicks: str = setting(
+        "off",
+        'Article links in mail: "off" (the article\'s own URL), "anonymous" (a signed redirect '
+        "on `digest serve` that counts clicks per edition, article and category, naming no "
+        'reader) or "per-reader" (also records which reader clicked; `forget` erases it).',
+    )
+    opens: str = setting(
+        "off",
+        'A 1x1 image in the HTML part: "off" (none), "anonymous" (counts per edition) or '
+        '"per-reader" (also which reader). Unreliable: mail privacy features fetch images.',
+    )
+
+
 @dataclass(frozen=True)
 class FeedSettings:
     """A feed that `digest schedule run` refreshes; one [[feeds]] table each."""
@@ -444,6 +464,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     bounces: BounceSettings = field(default_factory=BounceSettings)
     hooks: HooksSettings = field(default_factory=HooksSettings)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
     feeds: tuple[FeedSettings, ...] = ()
     secret_key: str = setting(
         "",

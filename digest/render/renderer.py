@@ -51,6 +51,7 @@ from digest.render.present import (
 )
 from digest.render.system import SystemMails, common_context
 from digest.render.templates import Compiler, Templates
+from digest.render.tracking import Tracker, join_soft_breaks
 from digest.render.variant import (
     HTML_SIZE_LIMIT,
     Placeholders,
@@ -98,6 +99,9 @@ class Renderer:
         self.envelope = Envelope(settings, dkim if signing else None)
         self.site_links = links if links is not None else Links.from_settings(settings)
         self.system = SystemMails(settings, self.templates, self.envelope)
+        self.tracker = Tracker(
+            settings.tracking, self.site_links, self.placeholders.tokens["track"]
+        )
         self._views: dict[tuple[Article, str], ArticleView] = {}
         # One template environment (and its catalog) per reader language, built on first use;
         # the site's language is ``self.templates``.
@@ -178,9 +182,14 @@ class Renderer:
         mjml_source = templates.render("digest.mjml.j2", html_context)
         text = templates.render("digest.txt.j2", text_context)
         page = html_to_7bit(templates.compile(mjml_source, "digest.mjml.j2"))
-        text = isolate(strip_controls(text), (tokens["unsub_text"], tokens["prefs_text"]))
+        page = self.tracker.page(page, content.edition_id)
+        text = isolate(
+            strip_controls(text), (tokens["unsub_text"], tokens["prefs_text"], tokens["track"])
+        )
         check_links(tokens, page, text)
         data = self._headers(subject, content) + build_body(text, page)
+        if self.tracker.per_reader(content.edition_id):
+            data = join_soft_breaks(data, tokens["track"].encode("ascii"))
         template = MessageTemplate.split(data, {k: v.encode("ascii") for k, v in tokens.items()})
         check_slots(template, tokens, page, text)
         return RenderedVariant(
@@ -190,7 +199,12 @@ class Renderer:
             html=page,
             text=text,
             template=template,
-            html_size=html_part_size(tokens, page, self.site_links.longest_subscriber_link()),
+            html_size=html_part_size(
+                tokens,
+                page,
+                self.site_links.longest_subscriber_link(),
+                self.site_links.longest_reader_part(),
+            ),
             placeholders=self.placeholders,
         )
 
@@ -266,7 +280,12 @@ class Renderer:
             SectionView(
                 s.category,
                 s.slug,
-                tuple(self._article_view(a, lang) for a in s.articles),
+                tuple(
+                    self.tracker.article(
+                        self._article_view(a, lang), content.edition_id, s.category_id
+                    )
+                    for a in s.articles
+                ),
                 total=max(s.total, len(s.articles)),
                 more_url=(
                     links.archive_section(content.edition_id, s.slug)
@@ -335,6 +354,11 @@ class Renderer:
             "unsub_text": qp_line(unsub),
             "prefs_text": qp_line(prefs),
         }
+        edition_id = variant.content.edition_id
+        if self.tracker.per_reader(edition_id):
+            # QP-safe characters only, under 76: the same bytes suit both parts.
+            reader = self.tracker.reader_value(edition_id, recipient.subscriber_id)
+            values["track"] = reader.encode("ascii")
         data = variant.template.fill(values)
         return self.envelope.outgoing(recipient, data, mid, variant.subject)
 
@@ -342,15 +366,27 @@ class Renderer:
         """The HTML one recipient gets (subscriber 0's links without one), for previews."""
         unsub, prefs = self.links(recipient.subscriber_id if recipient else 0)
         tokens = variant.placeholders.tokens
-        return variant.html.replace(tokens["unsub_html"], html.escape(unsub)).replace(
-            tokens["prefs_html"], html.escape(prefs)
+        reader = self._preview_reader(variant, recipient)
+        return (
+            variant.html.replace(tokens["unsub_html"], html.escape(unsub))
+            .replace(tokens["prefs_html"], html.escape(prefs))
+            .replace(tokens["track"], reader)
         )
 
     def render_text(self, variant: RenderedVariant, recipient: Recipient | None = None) -> str:
         unsub, prefs = self.links(recipient.subscriber_id if recipient else 0)
         tokens = variant.placeholders.tokens
-        return variant.text.replace(tokens["unsub_text"], unsub).replace(
-            tokens["prefs_text"], prefs
+        reader = self._preview_reader(variant, recipient)
+        # The text keeps the token on a line of its own (isolate); the URL is one line.
+        return (
+            variant.text.replace(tokens["unsub_text"], unsub)
+            .replace(tokens["prefs_text"], prefs)
+            .replace("\n" + tokens["track"], reader)
+        )
+
+    def _preview_reader(self, variant: RenderedVariant, recipient: Recipient | None) -> str:
+        return self.tracker.reader_value(
+            variant.content.edition_id, recipient.subscriber_id if recipient else None
         )
 
     # -- sign-up mail: both through SystemMails.render ----------------------------------

@@ -37,6 +37,8 @@ class Placeholders:
             "prefs_html": self._t("prefshtml"),
             "unsub_text": self._t("unsubtext"),
             "prefs_text": self._t("prefstext"),
+            # Per-reader tracking: ends each tracked link (digest/render/tracking.py).
+            "track": self._t("track"),
         }
 
 
@@ -90,6 +92,7 @@ def check_slots(template: MessageTemplate, tokens: dict[str, str], page: str, te
         "prefs_html": page.count(tokens["prefs_html"]),
         "unsub_text": text.count(tokens["unsub_text"]),
         "prefs_text": text.count(tokens["prefs_text"]),
+        "track": page.count(tokens["track"]) + text.count(tokens["track"]),
     }
     for slot, count in expected.items():
         if template.count(slot) != count:
@@ -99,13 +102,16 @@ def check_slots(template: MessageTemplate, tokens: dict[str, str], page: str, te
             )
 
 
-def html_part_size(tokens: dict[str, str], page: str, longest_link: int) -> int:
+def html_part_size(
+    tokens: dict[str, str], page: str, longest_link: int, longest_reader: int = 0
+) -> int:
     """The encoded HTML part in bytes once every link placeholder holds a link of
-    ``longest_link`` characters."""
+    ``longest_link`` characters (and each tracking placeholder ``longest_reader``)."""
     growth = sum(
         page.count(tokens[k]) * max(0, longest_link - len(tokens[k]))
         for k in ("unsub_html", "prefs_html")
     )
+    growth += page.count(tokens["track"]) * max(0, longest_reader - len(tokens["track"]))
     # 7bit: the part is the page itself, with CRLF line endings.
     return len(page) + page.count("\n") + growth
 

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import sqlite_utils
 
-from digest.clock import to_db
+from digest.clock import from_db, to_db
 from digest.store.connection import transaction
 
 
@@ -118,3 +118,61 @@ def edition_opens(db: sqlite_utils.Database, edition_id: int) -> OpenCount:
         [edition_id, edition_id],
     ).fetchone()
     return OpenCount(int(row[0]), int(row[1]), int(row[2]) if row[2] else None)
+
+
+# -- what the redirect needs to know (digest/app/tracking.py) --------------------------------
+
+
+def reader_trackable(db: sqlite_utils.Database, subscriber_id: int) -> bool:
+    """Whether clicks may be recorded as this reader's: they exist and were not forgotten
+    (a link in an old message must not bring a forgotten reader back into the tables)."""
+    row = db.execute("SELECT status FROM subscribers WHERE id = ?", [subscriber_id]).fetchone()
+    return row is not None and row[0] != "forgotten"
+
+
+def delivered_at(db: sqlite_utils.Database, edition_id: int, subscriber_id: int) -> datetime | None:
+    """When the relay accepted this reader's message of the edition (None if it did not)."""
+    row = db.execute(
+        "SELECT updated_at FROM deliveries"
+        " WHERE edition_id = ? AND subscriber_id = ? AND status = 'sent'",
+        [edition_id, subscriber_id],
+    ).fetchone()
+    return from_db(row[0]) if row else None
+
+
+def recount_as_scanner(
+    db: sqlite_utils.Database,
+    *,
+    edition_id: int,
+    links: list[tuple[str, int]],
+    since: datetime,
+    subscriber_id: int | None = None,
+) -> None:
+    """Clicks already counted as a reader's, on ``links`` ((article id, category id) pairs),
+    turned out to be part of a scanner's burst: move one count each to the scanner side, and
+    in per-reader mode mark the reader's rows since ``since``."""
+    with transaction(db):
+        for article_id, category_id in links:
+            moved = db.execute(
+                "UPDATE click_counts SET clicks = clicks - 1 WHERE edition_id = ?"
+                " AND article_id = ? AND category_id = ? AND scanner = 0 AND clicks > 0",
+                [edition_id, article_id, category_id],
+            ).rowcount
+            if not moved:
+                continue
+            db.execute(
+                """
+                INSERT INTO click_counts (edition_id, article_id, category_id, scanner, clicks)
+                VALUES (?, ?, ?, 1, 1)
+                ON CONFLICT (edition_id, article_id, category_id, scanner)
+                DO UPDATE SET clicks = clicks + 1
+                """,
+                [edition_id, article_id, category_id],
+            )
+            if subscriber_id is not None:
+                db.execute(
+                    "UPDATE reader_clicks SET scanner = 1 WHERE edition_id = ? AND"
+                    " subscriber_id = ? AND article_id = ? AND category_id = ? AND scanner = 0"
+                    " AND at >= ?",
+                    [edition_id, subscriber_id, article_id, category_id, to_db(since)],
+                )

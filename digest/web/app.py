@@ -87,13 +87,14 @@ def create_app(
             app.wsgi_app, x_for=1, x_proto=1, x_host=0, x_prefix=0
         )
 
-    from digest.web import admin, api, hooks, metrics, views
+    from digest.web import admin, api, hooks, metrics, tracking, views
     from digest.web.admin.session import LoginLimiter, Sessions
 
     app.register_blueprint(views.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(hooks.bp)
+    app.register_blueprint(tracking.bp)
     app.extensions["digest.desk.sessions"] = Sessions(secret)
     app.extensions["digest.desk.limiter"] = LoginLimiter()
     app.register_blueprint(admin.bp)
