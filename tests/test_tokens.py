@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 import time_machine
@@ -11,8 +12,10 @@ from itsdangerous import Signer
 from digest.config import Settings
 from digest.errors import ConfigError
 from digest.tokens import (
+    ClickClaim,
     ExpiredTokenError,
     TokenError,
+    TrackSigner,
     address_tag,
     make_confirm_token,
     make_preferences_token,
@@ -108,3 +111,45 @@ def test_address_tag_is_a_short_prefix_not_the_store_hash() -> None:
     tag = address_tag(" Ana@Example.org ")
     assert tag == address_tag("ana@example.org") and len(tag) == 12
     assert email_hash("ana@example.org").startswith(tag) and email_hash("ana@example.org") != tag
+
+
+# -- tracking: clicks, opens and the reader part (docs/tracking.md) --------------------------
+
+
+@pytest.mark.parametrize("article_id", ["a1", "0123456789abcdef", "näme/with?odd&chars", "x" * 256])
+def test_click_tokens_round_trip_and_name_no_reader(article_id: str) -> None:
+    signer = TrackSigner(SECRET)
+    token = signer.click(12, 3, article_id)
+    assert signer.read_click(token) == ClickClaim(12, 3, article_id)
+    assert re.fullmatch(r"[0-9A-Za-z._-]+", token)
+    assert signer.read_open(signer.open(12)) == 12
+    assert signer.read_reader(12, signer.reader(12, 42)) == 42
+
+
+def test_tracking_tokens_are_refused_when_altered_or_reused_elsewhere() -> None:
+    signer = TrackSigner(SECRET)
+    click, opened, reader = signer.click(12, 3, "a1"), signer.open(12), signer.reader(12, 42)
+    edition, category, article, signature = click.split(".")
+    for bad in (
+        f"{edition}.{category}.YTI.{signature}",  # another article
+        f"{edition}.4.{article}.{signature}",  # another category
+        f"d.{category}.{article}.{signature}",  # another edition
+        click[:-1] + ("A" if click[-1] != "A" else "B"),
+        TrackSigner("another-secret").click(12, 3, "a1"),
+        "",
+        "a.b.c",
+        f"0.{category}.{article}.{signature}",
+    ):
+        with pytest.raises(TokenError):
+            signer.read_click(bad)
+    with pytest.raises(TokenError):
+        signer.read_click(opened)  # one salt per purpose
+    with pytest.raises(TokenError):
+        signer.read_open(reader)
+    with pytest.raises(TokenError):
+        signer.read_reader(13, reader)  # a reader part belongs to its edition
+    with pytest.raises(TokenError):
+        signer.read_reader(12, "17." + reader.partition(".")[2])  # another reader
+    unsubscribe = make_unsubscribe_token(SECRET, 42)
+    with pytest.raises(TokenError):
+        signer.read_reader(12, unsubscribe)

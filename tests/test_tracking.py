@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -98,7 +99,7 @@ class Site:
         finally:
             db.close()
 
-    def rows(self, table: str) -> list[tuple[object, ...]]:
+    def rows(self, table: str) -> list[tuple[Any, ...]]:
         with sqlite3.connect(self.db_path) as conn:
             return conn.execute(f"SELECT * FROM {table}").fetchall()
 
