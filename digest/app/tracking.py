@@ -24,6 +24,8 @@ from digest.tokens import ClickClaim, TokenError
 
 OFF = "off"
 PER_READER = "per-reader"
+# How reports name the open count (issue 15): never a bare "opens".
+OPENS_LABEL = "opens (unreliable: mail privacy features prefetch images)"
 _WINDOWS_LOCK = threading.Lock()
 
 
