@@ -19,7 +19,6 @@ from digest.app.base import AppBase
 from digest.render.present import safe_url
 from digest.scanners import BurstWindow, Link, scanner_agent
 from digest.store import tracking as store
-from digest.store.articles import get_article
 from digest.tokens import ClickClaim, TokenError
 
 OFF = "off"
@@ -51,10 +50,11 @@ class Tracking(AppBase):
         not genuine, or names an article that is gone."""
         claim = self.links.read_click(fetch.token)
         subscriber = self._reader(claim.edition_id, fetch.reader)
-        article = get_article(self.db, claim.article_id)
-        if article is None:
+        article_url = store.article_url(self.db, claim.article_id)
+        if article_url is None:
             raise TokenError("the link names no article we have")
-        url = safe_url(article.url) or self.links.home()
+        # What the mail showed before tracking: digest/render/present.py, article_view.
+        url = safe_url(article_url) or self.links.home()
         mode = self.settings.tracking.clicks
         if mode != OFF:
             if mode != PER_READER or not store.reader_trackable(self.db, subscriber or 0):

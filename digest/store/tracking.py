@@ -176,3 +176,9 @@ def recount_as_scanner(
                     " AND at >= ?",
                     [edition_id, subscriber_id, article_id, category_id, to_db(since)],
                 )
+
+
+def article_url(db: sqlite_utils.Database, article_id: str) -> str | None:
+    """The URL a click on ``article_id`` leads to, None when there is no such article."""
+    row = db.execute("SELECT url FROM articles WHERE id = ?", [article_id]).fetchone()
+    return str(row[0]) if row else None

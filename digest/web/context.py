@@ -25,6 +25,11 @@ class WebState:
     links: Links
 
 
+# Set in flask.g by a view whose thread should keep its database connection after the
+# request (the click redirect and open image: digest/web/tracking.py).
+KEEP_DB = "digest_keep_db"
+
+
 def state() -> WebState:
     value: WebState = current_app.extensions["digest"]
     return value

@@ -4,12 +4,12 @@ token that is not genuine (never a redirect to anywhere a token could name)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, g, request
 
 from digest.app import Fetch
 from digest.links import CLICK_PREFIX, OPEN_PREFIX
 from digest.tokens import TokenError
-from digest.web.context import core
+from digest.web.context import KEEP_DB, core
 
 bp = Blueprint("tracking", __name__)
 
@@ -28,6 +28,8 @@ _NO_CACHE = {
 
 
 def _fetch(token: str, reader: str) -> Fetch:
+    # Hundreds a second after a send: this thread keeps its connection (digest/web/app.py).
+    setattr(g, KEEP_DB, True)
     return Fetch(
         token=token,
         reader=reader,
