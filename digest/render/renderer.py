@@ -366,27 +366,23 @@ class Renderer:
         """The HTML one recipient gets (subscriber 0's links without one), for previews."""
         unsub, prefs = self.links(recipient.subscriber_id if recipient else 0)
         tokens = variant.placeholders.tokens
-        reader = self._preview_reader(variant, recipient)
         return (
             variant.html.replace(tokens["unsub_html"], html.escape(unsub))
             .replace(tokens["prefs_html"], html.escape(prefs))
-            .replace(tokens["track"], reader)
+            # A preview never names a reader in tracked links (docs/tracking.md): an editor's
+            # click in it must not count as the reader's.
+            .replace(tokens["track"], "")
         )
 
     def render_text(self, variant: RenderedVariant, recipient: Recipient | None = None) -> str:
         unsub, prefs = self.links(recipient.subscriber_id if recipient else 0)
         tokens = variant.placeholders.tokens
-        reader = self._preview_reader(variant, recipient)
-        # The text keeps the token on a line of its own (isolate); the URL is one line.
+        # The text keeps the token on a line of its own (isolate): joined, the URL is one
+        # line, naming no reader (as render_html).
         return (
             variant.text.replace(tokens["unsub_text"], unsub)
             .replace(tokens["prefs_text"], prefs)
-            .replace("\n" + tokens["track"], reader)
-        )
-
-    def _preview_reader(self, variant: RenderedVariant, recipient: Recipient | None) -> str:
-        return self.tracker.reader_value(
-            variant.content.edition_id, recipient.subscriber_id if recipient else None
+            .replace("\n" + tokens["track"], "")
         )
 
     # -- sign-up mail: both through SystemMails.render ----------------------------------

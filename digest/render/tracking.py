@@ -62,8 +62,8 @@ class Tracker:
         return f"{head}{image}\n{found}{tail}"
 
     def reader_value(self, edition_id: int | None, subscriber_id: int | None) -> str:
-        """What fills the placeholder: the reader part, or nothing for a preview without a
-        reader (the links then count as anonymous ones)."""
+        """What fills the placeholder: the reader part, or nothing without an edition or a
+        reader (a test send: the links then count as anonymous ones)."""
         if edition_id is None or not subscriber_id:
             return ""
         return self.links.reader_part(edition_id, subscriber_id)
