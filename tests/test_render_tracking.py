@@ -99,3 +99,13 @@ def test_a_token_line_after_a_full_line_takes_the_last_character_along() -> None
     escaped = b"a" * 73 + b"=3D"
     joined = join_soft_breaks(escaped + b"\r\n" + token, token)
     assert joined == b"a" * 73 + b"=\r\n=3D=\r\n" + token
+
+
+def test_opens_alone_leave_the_article_links_plain() -> None:
+    r = renderer("off", "per-reader")
+    data = send(r, with_categories(seven_articles()), ANA)
+    html_links, text_links, images = links(data)
+    assert (html_links, text_links) == ([], [])
+    assert images == [r.site_links.open_image(7) + r.site_links.reader_part(7, 42)]
+    text, _ = parts(parse(data))
+    assert "/o/" not in text  # readers of plain text are never counted
