@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import desk, dryrun, imports, render, send
+from bench import clicks, desk, dryrun, imports, render, send
 from bench.common import OUT, REPO, Figure, fmt, machine
 
 RESULTS = REPO / "bench" / "RESULTS.md"
@@ -36,6 +36,8 @@ class Sizes:
     feed_entries: int
     runs: int
     desk: int = 100_000
+    clicks: int = 6_000  # followed links, over one edition of click_readers readers
+    click_readers: int = 2_000
 
 
 FULL = Sizes(
@@ -58,6 +60,8 @@ QUICK = Sizes(
     feed_entries=200,
     runs=1,
     desk=2_000,
+    clicks=300,
+    click_readers=300,
 )
 RATE = 200.0
 
@@ -106,6 +110,15 @@ def benchmarks(sizes: Sizes) -> list[tuple[str, str, Callable[[], list[Figure]]]
             desk.SECTION,
             f"python -m bench.desk --subscribers {sizes.desk} --runs {max(n, 10)}",
             lambda: desk.pages(sizes.desk, max(n, 10)),
+        ),
+        (
+            clicks.SECTION,
+            f"python -m bench.clicks --subscribers {sizes.click_readers} --clicks "
+            f"{sizes.clicks} --send-subscribers {sizes.send} --runs {n}",
+            lambda: [
+                *clicks.redirect_throughput(sizes.click_readers, sizes.clicks, n),
+                *clicks.send_cost(sizes.send, n),
+            ],
         ),
     ]
 
