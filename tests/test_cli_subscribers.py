@@ -209,7 +209,7 @@ def test_export_to_file_then_import_is_unchanged(db_path: Path, tmp_path: Path) 
     result = run(db_path, "export", "-o", str(out))
     assert (result.exit_code, result.stderr) == (0, f"Exported 4 subscribers to {out}.\n")
     assert out.read_text(encoding="utf-8").splitlines()[4] == (
-        "zoe@example.org,Zoë,Courts,weekly,UTC,active,"
+        "zoe@example.org,Zoë,Courts,weekly,UTC,active,,"
     )
     again = run(db_path, "import", str(out))
     assert (again.exit_code, again.output) == (

@@ -415,10 +415,10 @@ def test_export_import_round_trip_is_unchanged(db: sqlite_utils.Database, tmp_pa
     assert app(db).export_subscribers(out) == 5
     exported = out.getvalue()
     assert exported.splitlines()[:3] == [
-        "email,name,categories,frequency,timezone,status,language",
-        "jose@example.org,José Álvarez,Courts;Opioid Drugs,weekly,Europe/Madrid,active,",
+        "email,name,categories,frequency,timezone,status,language,delivery_day",
+        "jose@example.org,José Álvarez,Courts;Opioid Drugs,weekly,Europe/Madrid,active,,",
         'fay@example.com,"Fay ""the judge"", Esq.",Opioid Drugs;Courts,daily,America/St_Johns,'
-        "active,",
+        "active,,",
     ]
     path = write(tmp_path, exported, "export.csv")
     assert app(db).import_subscribers(path) == ImportResult(
@@ -449,6 +449,7 @@ def test_export_json(db: sqlite_utils.Database) -> None:
             "timezone": "UTC",
             "status": "active",
             "language": "",
+                "delivery_day": "",
         }
     ]
     empty = io.StringIO()
