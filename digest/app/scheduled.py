@@ -27,6 +27,7 @@ from digest.timing import (
     edition_period,
     fmt,
     latest_send_day,
+    period_day,
     reader_days,
     reader_zone,
     send_time,
@@ -275,7 +276,9 @@ class Scheduled(Approvals, Content):
             history = [
                 e
                 for e in store.list_editions(db)
-                if e.frequency == spec.frequency and not e.status.steerable  # drafts: not yet
+                if e.frequency == spec.frequency
+                and not e.status.steerable  # drafts: not yet
+                and period_day(e.period) == period_day(period)  # this weekday's editions
             ]
             if not history:
                 # A first start (a new install) missed nothing. A skipped record would also

@@ -611,5 +611,7 @@ def m013_pages_delivery_day(db: sqlite_utils.Database) -> None:
         -- [schedule] weekly_day. Readers of another day than the site's get editions of their
         -- own (period '2026-W48-thu', README "Delivery day").
         ALTER TABLE subscribers ADD COLUMN delivery_day TEXT NOT NULL DEFAULT '';
+        -- The day a sign-up asked for, applied when it is confirmed (NULL: not asked).
+        ALTER TABLE signup_requests ADD COLUMN delivery_day TEXT;
         """
     )
