@@ -449,7 +449,7 @@ def test_export_json(db: sqlite_utils.Database) -> None:
             "timezone": "UTC",
             "status": "active",
             "language": "",
-                "delivery_day": "",
+            "delivery_day": "",
         }
     ]
     empty = io.StringIO()
