@@ -102,7 +102,11 @@ class Audience(AppBase):
         name = None if name is None else checked("name", validate_name, name)
         freq = None if frequency is None else checked("frequency", validate_frequency, frequency)
         timezone = None if timezone is None else checked("timezone", validate_timezone, timezone)
-        day = None if delivery_day is None else checked("day", validate_delivery_day, delivery_day)
+        day = (
+            None
+            if delivery_day is None
+            else checked("delivery_day", validate_delivery_day, delivery_day)
+        )
         if not categories:
             raise InputError("at least one category is needed")
         category_ids = [c.id for c in resolve_categories(self.db, list(categories))]
