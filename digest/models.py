@@ -154,6 +154,7 @@ class Subscriber:
     unsubscribed_at: datetime | None = None
     source: str = ""
     language: str = ""  # "" for the site's language ([site] lang)
+    delivery_day: str = ""  # mon..sun for a weekly reader; "" for [schedule] weekly_day
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ day belongs to, and which deliveries are due, late or missed."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,7 +33,7 @@ class SendSpec:
         s = settings.schedule
         if frequency == "weekly":
             hour, minute = parse_hhmm(s.weekly_time, "schedule.weekly_time")
-            return cls(frequency, hour, minute, WEEKDAYS.index(s.weekly_day.lower()[:3]))
+            return cls(frequency, hour, minute, site_weekday(settings))
         if frequency == "daily":
             hour, minute = parse_hhmm(s.daily_time, "schedule.daily_time")
             return cls(frequency, hour, minute)
@@ -83,9 +84,41 @@ def next_send_time(spec: SendSpec, tz: tzinfo, now: datetime) -> datetime:
 
 def edition_period(settings: Settings, spec: SendSpec, day: date) -> str:
     """The period of the edition sent on ``day``: the period containing that calendar date in
-    the site's timezone (noon, so no DST change can move it to another date)."""
+    the site's timezone (noon, so no DST change can move it to another date). A weekly
+    edition on another weekday than the site's is that day's own: ``2026-W48-thu``."""
     noon = datetime.combine(day, time(12), tzinfo=settings.tz)
-    return period_of(spec.frequency, noon, settings.tz)[0]
+    period = period_of(spec.frequency, noon, settings.tz)[0]
+    if spec.weekday is not None and spec.weekday != site_weekday(settings):
+        return f"{period}-{WEEKDAYS[spec.weekday]}"
+    return period
+
+
+def site_weekday(settings: Settings) -> int:
+    return WEEKDAYS.index(settings.schedule.weekly_day.lower()[:3])
+
+
+def period_day(period: str) -> str:
+    """The weekday of a day edition's period (``2026-W48-thu``: ``thu``); "" otherwise."""
+    _, _, suffix = period.rpartition("-")
+    return suffix if suffix in WEEKDAYS else ""
+
+
+def reader_days(settings: Settings, frequency: str, period: str) -> tuple[str, ...] | None:
+    """The ``delivery_day`` values of the weekly readers an edition of ``period`` is for:
+    a day edition's own day, or for the site's edition both '' (the site's day) and that
+    day spelled out. None (every reader) for daily editions."""
+    if frequency != "weekly":
+        return None
+    day = period_day(period)
+    return (day,) if day else ("", WEEKDAYS[site_weekday(settings)])
+
+
+def weekly_specs(settings: Settings, days: Iterable[str]) -> list[SendSpec]:
+    """The weekly send specs in use: the site's day, and each other day a reader chose
+    (``days``: delivery_day values, '' for the site's)."""
+    site = SendSpec.from_settings(settings, "weekly")
+    chosen = {WEEKDAYS.index(d) for d in days if d in WEEKDAYS} | {site_weekday(settings)}
+    return [replace(site, weekday=w) for w in sorted(chosen)]
 
 
 def candidate_days(

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from babel import Locale, UnknownLocaleError
 from email_validator import EmailNotValidError, validate_email
 
+from digest.config import WEEKDAYS
 from digest.errors import InputError
 from digest.models import FREQUENCIES, Frequency
 
@@ -162,3 +163,23 @@ def validate_language(value: str) -> str:
     except (ValueError, UnknownLocaleError):
         raise InputError(f"{value!r} is not a language tag (such as 'es' or 'pt-BR')") from None
     return str(locale).replace("_", "-")
+
+
+def validate_delivery_day(value: str) -> str:
+    """A weekly reader's day: ``mon`` .. ``sun`` (a full English name such as ``Thursday``
+    is taken too), or "" for the site's day ([schedule] weekly_day)."""
+    day = value.strip().lower()
+    if not day:
+        return ""
+    if day[:3] in WEEKDAYS and (len(day) == 3 or _FULL_DAYS[day[:3]] == day):
+        return day[:3]
+    raise InputError(f"{value!r} is not a day of the week ({', '.join(WEEKDAYS)})")
+
+
+_FULL_DAYS = dict(
+    zip(
+        WEEKDAYS,
+        ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"),
+        strict=True,
+    )
+)

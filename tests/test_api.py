@@ -445,6 +445,11 @@ def test_a_reader_is_read_changed_unsubscribed_and_forgotten(api: Api) -> None:
         "America/Chicago",
     )
     problem_of(api.call("PATCH", path, body={"timezone": "Nowhere"}), 422)
+    moved = api.call("PATCH", path, body={"delivery_day": "Thursday"}).get_json()["subscriber"]
+    assert moved["delivery_day"] == "thu"
+    assert api.core.find_subscriber("ana@example.com").delivery_day == "thu"
+    day_problem = problem_of(api.call("PATCH", path, body={"delivery_day": "someday"}), 422)
+    assert "delivery_day" in day_problem["detail"]
     problem_of(api.call("PATCH", path, body={"categories": []}), 422)
     left = api.call("POST", f"{path}/unsubscribe").get_json()["subscriber"]
     assert left["status"] == "unsubscribed"

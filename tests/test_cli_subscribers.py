@@ -87,11 +87,25 @@ def test_add_with_case_insensitive_categories(db_path: Path) -> None:
             ["-c", "Courts", "--name", "N" * 81],
             "name: 81 characters is too long (at most 80)",
         ),
+        (
+            ["-c", "Courts", "--day", "someday"],
+            "delivery_day: 'someday' is not a day of the week (mon, tue, wed, thu, fri, sat, sun)",
+        ),
     ],
 )
 def test_add_errors_are_one_line(db_path: Path, args: list[str], message: str) -> None:
     result = run(db_path, "add", "ana@example.com", *args)
     assert (result.exit_code, result.output) == (1, f"Error: {message}\n")
+
+
+def test_add_with_a_weekly_day(db_path: Path) -> None:
+    result = run(db_path, "add", "ana@example.com", "-c", "Courts", "--day", "Thursday")
+    assert (result.exit_code, result.output) == (
+        0,
+        "Added ana@example.com (Courts; weekly on thu, UTC).\n",
+    )
+    result = run(db_path, "add", "ana@example.com", "-c", "Courts", "--day", "")
+    assert result.output == "Updated ana@example.com (Courts; weekly, UTC).\n"
 
 
 def test_add_invalid_email(db_path: Path) -> None:
@@ -209,7 +223,7 @@ def test_export_to_file_then_import_is_unchanged(db_path: Path, tmp_path: Path) 
     result = run(db_path, "export", "-o", str(out))
     assert (result.exit_code, result.stderr) == (0, f"Exported 4 subscribers to {out}.\n")
     assert out.read_text(encoding="utf-8").splitlines()[4] == (
-        "zoe@example.org,Zoë,Courts,weekly,UTC,active,"
+        "zoe@example.org,Zoë,Courts,weekly,UTC,active,,"
     )
     again = run(db_path, "import", str(out))
     assert (again.exit_code, again.output) == (

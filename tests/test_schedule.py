@@ -204,10 +204,14 @@ def test_period_is_the_send_days_period_for_every_reader(site: str) -> None:
     assert send_time(weekly, MONDAY, EARLIEST_ZONE) == at("2026-11-29T18:00:00+00:00")
     assert send_time(weekly, MONDAY, LATEST_ZONE) == at("2026-11-30T20:00:00+00:00")
     assert edition_period(settings, weekly, MONDAY) == "2026-W49"
-    # A Sunday send day belongs to the week it ends.
-    assert edition_period(settings, SendSpec("weekly", 8, 0, weekday=6), date(2026, 11, 29)) == (
-        "2026-W48"
+    # A Sunday send day belongs to the week it ends; on a site whose weekly day is Monday, a
+    # Sunday reader's edition is that day's own.
+    sunday = SendSpec("weekly", 8, 0, weekday=6)
+    assert edition_period(settings, sunday, date(2026, 11, 29)) == "2026-W48-sun"
+    on_sunday = dataclasses.replace(
+        settings, schedule=ScheduleSettings(timezone=site, weekly_day="sun")
     )
+    assert edition_period(on_sunday, sunday, date(2026, 11, 29)) == "2026-W48"
     assert edition_period(settings, SendSpec("daily", 7, 0), MONDAY) == "2026-11-30"
 
 
@@ -263,7 +267,8 @@ def test_job_triggers_in_the_site_timezone() -> None:
     now = at("2026-11-28T12:00:00+00:00")
     weekly = jobs["send-weekly"].trigger.get_next_fire_time(None, now)
     daily = jobs["send-daily"].trigger.get_next_fire_time(None, now)
-    assert weekly == at("2026-12-01T09:15:00+01:00")
+    # Every day: readers may choose their own weekly day (the site's is Tuesday).
+    assert weekly == at("2026-11-29T09:15:00+01:00")
     assert daily == at("2026-11-29T06:30:00+01:00")
     # Across the spring change the wall-clock time stays, the UTC time moves.
     march = at("2026-03-28T12:00:00+00:00")
@@ -652,7 +657,8 @@ def test_schedule_list(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output == (
         "Timezone: Europe/Berlin; local_time: off; max_delay_hours: 6\n"
-        "send-weekly  2026-11-30 08:00 CET  weekly digest at mon 08:00 Europe/Berlin\n"
+        "send-weekly  2026-11-29 08:00 CET  weekly digest at 08:00 Europe/Berlin (readers' own "
+        "day; default mon)\n"
         "send-daily   2026-11-29 07:00 CET  daily digest at 07:00 Europe/Berlin\n"
         "feed-1       2026-11-28 09:30 CET  refresh https://news.example.com/feed.xml every "
         "30 min\n"
@@ -676,8 +682,8 @@ def test_schedule_list_with_local_time(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.output == (
         "Timezone: Europe/Berlin; local_time: on; max_delay_hours: 6\n"
-        "send-weekly  2026-11-28 09:15 CET  weekly digest at mon 08:00 in each reader's "
-        "timezone\n"
+        "send-weekly  2026-11-28 09:15 CET  weekly digest at 08:00 in each reader's "
+        "timezone (readers' own day; default mon)\n"
         "send-daily   2026-11-28 09:15 CET  daily digest at 07:00 in each reader's timezone\n"
         "Next weekly edition 2026-W49 (not started): first send 2026-11-30 03:15 CET "
         "(Asia/Kathmandu), last 2026-11-30 12:30 CET (America/St_Johns)\n"

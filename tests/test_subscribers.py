@@ -415,10 +415,10 @@ def test_export_import_round_trip_is_unchanged(db: sqlite_utils.Database, tmp_pa
     assert app(db).export_subscribers(out) == 5
     exported = out.getvalue()
     assert exported.splitlines()[:3] == [
-        "email,name,categories,frequency,timezone,status,language",
-        "jose@example.org,José Álvarez,Courts;Opioid Drugs,weekly,Europe/Madrid,active,",
+        "email,name,categories,frequency,timezone,status,language,delivery_day",
+        "jose@example.org,José Álvarez,Courts;Opioid Drugs,weekly,Europe/Madrid,active,,",
         'fay@example.com,"Fay ""the judge"", Esq.",Opioid Drugs;Courts,daily,America/St_Johns,'
-        "active,",
+        "active,,",
     ]
     path = write(tmp_path, exported, "export.csv")
     assert app(db).import_subscribers(path) == ImportResult(
@@ -449,6 +449,7 @@ def test_export_json(db: sqlite_utils.Database) -> None:
             "timezone": "UTC",
             "status": "active",
             "language": "",
+            "delivery_day": "",
         }
     ]
     empty = io.StringIO()
@@ -474,3 +475,32 @@ def test_sample_file_imports_cleanly(tmp_path: Path) -> None:
     result = app(db).import_subscribers(copy, source="sample")
     assert (result.added, result.rejected, result.duplicates) == (25, (), ())
     assert {s.frequency for s in app(db).list_subscribers()} == {"weekly", "daily"}
+
+
+def test_import_takes_a_weekly_day(db: sqlite_utils.Database, tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "email,categories,delivery_day\n"
+        "ana@example.com,Courts,thu\n"
+        "bo@example.com,Courts,Sunday\n"
+        "cy@example.com,Courts,\n"
+        "di@example.com,Courts,someday\n",
+    )
+    result = app(db).import_subscribers(path)
+    assert result == ImportResult(
+        added=3,
+        rejected=(
+            (
+                5,
+                "delivery_day: 'someday' is not a day of the week "
+                "(mon, tue, wed, thu, fri, sat, sun)",
+            ),
+        ),
+    )
+    days = {s.email: s.delivery_day for s in app(db).list_subscribers()}
+    assert days == {"ana@example.com": "thu", "bo@example.com": "sun", "cy@example.com": ""}
+    # An empty cell keeps the day; a new one changes it.
+    again = write(tmp_path, "email,delivery_day\nana@example.com,\nbo@example.com,mon\n", "b.csv")
+    assert app(db).import_subscribers(again) == ImportResult(updated=1, unchanged=1)
+    days = {s.email: s.delivery_day for s in app(db).list_subscribers()}
+    assert (days["ana@example.com"], days["bo@example.com"]) == ("thu", "mon")

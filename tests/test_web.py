@@ -822,9 +822,11 @@ def test_preferences_page_sets_the_readers_language(web: Web) -> None:
     assert web.subscriber("lang@example.com").language == "es"
     again = web.client.get(path).get_data(as_text=True)
     assert '<option value="es" lang="es" selected>' in again
+    # From now on their own pages speak their language (tests/test_web_language.py).
+    assert '<html lang="es" dir="ltr">' in again
     bad = web.client.post(path, data={**form, "language": "xx"})
     assert bad.status_code == 400
-    assert "Choose a language from the list." in bad.get_data(as_text=True)
+    assert "Elija un idioma de la lista." in bad.get_data(as_text=True)
     assert web.subscriber("lang@example.com").language == "es"
     web.client.post(path, data={**form, "language": ""})
     assert web.subscriber("lang@example.com").language == ""

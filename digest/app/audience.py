@@ -28,13 +28,23 @@ from digest.store.categories import find_category, list_categories, resolve_cate
 from digest.validate import (
     checked,
     normalise_email,
+    validate_delivery_day,
     validate_frequency,
     validate_name,
     validate_timezone,
 )
 
 IMPORT_BATCH_SIZE = 5000
-EXPORT_COLUMNS = ("email", "name", "categories", "frequency", "timezone", "status", "language")
+EXPORT_COLUMNS = (
+    "email",
+    "name",
+    "categories",
+    "frequency",
+    "timezone",
+    "status",
+    "language",
+    "delivery_day",
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +90,7 @@ class Audience(AppBase):
         timezone: str | None = None,
         source: str = "cli",
         reactivate: bool = False,
+        delivery_day: str | None = None,
     ) -> AddResult:
         """Subscribe an address as active (the operator vouches for consent), or update an
         existing subscriber's categories and whichever of name, frequency and timezone are
@@ -91,6 +102,11 @@ class Audience(AppBase):
         name = None if name is None else checked("name", validate_name, name)
         freq = None if frequency is None else checked("frequency", validate_frequency, frequency)
         timezone = None if timezone is None else checked("timezone", validate_timezone, timezone)
+        day = (
+            None
+            if delivery_day is None
+            else checked("delivery_day", validate_delivery_day, delivery_day)
+        )
         if not categories:
             raise InputError("at least one category is needed")
         category_ids = [c.id for c in resolve_categories(self.db, list(categories))]
@@ -110,6 +126,7 @@ class Audience(AppBase):
                     now,
                 )
                 store.set_categories(db, subscriber_id, category_ids)
+                store.update_subscriber(db, subscriber_id, delivery_day=day)
                 created, reactivated, changed = True, False, True
             else:
                 if existing.status.suppressed and not reactivate:
@@ -123,10 +140,17 @@ class Audience(AppBase):
                     or name not in (None, existing.name)
                     or freq not in (None, existing.frequency)
                     or timezone not in (None, existing.timezone)
+                    or day not in (None, existing.delivery_day)
                     or store.category_ids_for(db, subscriber_id) != category_ids
                 )
                 store.update_subscriber(
-                    db, subscriber_id, email=address, name=name, frequency=freq, timezone=timezone
+                    db,
+                    subscriber_id,
+                    email=address,
+                    name=name,
+                    frequency=freq,
+                    timezone=timezone,
+                    delivery_day=day,
                 )
                 store.set_categories(db, subscriber_id, category_ids)
                 reactivated = existing.status.suppressed
@@ -297,4 +321,5 @@ def _export_row(subscriber: Subscriber) -> dict[str, str]:
         "timezone": subscriber.timezone,
         "status": subscriber.status,
         "language": subscriber.language,
+        "delivery_day": subscriber.delivery_day,
     }

@@ -4,7 +4,8 @@ The rules (the CLI's `digest subscribers import --help` says the same):
 
 - A header row is required; column names are matched case-insensitively. ``email`` is
   required; ``name``, ``categories`` (separated by ``;`` or ``|``), ``frequency``,
-  ``timezone``, ``status`` and ``language`` (a tag such as ``es``) are optional, and other
+  ``timezone``, ``status``, ``language`` (a tag such as ``es``) and ``delivery_day`` (a
+  weekly reader's day, ``mon`` .. ``sun``; empty for the site's) are optional, and other
   columns are ignored (so an export with extra columns imports cleanly).
 - An empty cell means "keep what the subscriber has" for an existing address and "the
   default" for a new one; a new address must list at least one category.
@@ -30,6 +31,7 @@ from digest.store.subscriber_import import StagedRow
 from digest.validate import (
     checked,
     normalise_email,
+    validate_delivery_day,
     validate_frequency,
     validate_language,
     validate_name,
@@ -125,6 +127,7 @@ def _parse_row(cells: list[str], columns: dict[str, int], lookup: CategoryIds, l
     frequency = _cell(cells, columns, "frequency")
     timezone = _cell(cells, columns, "timezone")
     language = _cell(cells, columns, "language")
+    day = _cell(cells, columns, "delivery_day")
     categories = _cell(cells, columns, "categories")
     return StagedRow(
         line=line,
@@ -137,6 +140,7 @@ def _parse_row(cells: list[str], columns: dict[str, int], lookup: CategoryIds, l
         category_ids=None if categories is None else lookup.ids(categories),
         status=status,
         language=None if language is None else checked("language", validate_language, language),
+        delivery_day=None if day is None else checked("delivery_day", validate_delivery_day, day),
     )
 
 

@@ -50,6 +50,7 @@ from digest.store import bounces as bounce_store
 from digest.store import desk as desk_store
 from digest.store import editions as store
 from digest.store.categories import resolve_categories
+from digest.timing import reader_days
 from digest.validate import normalise_email
 
 # Who a category preview is addressed to: nobody (RFC 2606 reserves .invalid).
@@ -123,6 +124,7 @@ class Editions(Feedback):
                 starts_at=window.starts_at,
                 ends_at=window.ends_at,
                 now=self.now(),
+                days=reader_days(self.settings, frequency, period),
             )
         except sqlite3.IntegrityError:
             # Another process created it a moment ago; the send lock decides who sends.
@@ -292,7 +294,8 @@ class Editions(Feedback):
         if edition is not None and edition.status == EditionStatus.SENDING:
             rows = store.iter_open_deliveries(self.db, edition.id, batch=page)
         else:  # not started (or a draft): the readers a send now would fix
-            rows = store.iter_planned_recipients(self.db, frequency, batch=page)
+            days = reader_days(self.settings, frequency, window.period)
+            rows = store.iter_planned_recipients(self.db, frequency, batch=page, days=days)
         renderer = self.new_renderer()
         domain = sending_domain(self.settings)
         compose = Composer(
@@ -397,7 +400,14 @@ class Editions(Feedback):
                 f"`digest editions show {edition.id}`, then `digest editions approve "
                 f"{edition.id}`"
             )
-        desk_store.start_edition(self.db, edition.id, edition.frequency, self.now(), editor=editor)
+        desk_store.start_edition(
+            self.db,
+            edition.id,
+            edition.frequency,
+            self.now(),
+            editor=editor,
+            days=reader_days(self.settings, edition.frequency, edition.period),
+        )
         return store.get_edition(self.db, edition.id)
 
     def already_done(self, edition: Edition) -> SendReport:

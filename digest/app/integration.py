@@ -10,6 +10,7 @@ prefix finds the row and the hashes are compared with :func:`hmac.compare_digest
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import hmac
 import secrets
@@ -29,6 +30,7 @@ from digest.store import web as web_store
 from digest.store.categories import find_category, resolve_categories
 from digest.validate import (
     checked,
+    validate_delivery_day,
     validate_frequency,
     validate_name,
     validate_timezone,
@@ -54,6 +56,7 @@ class ReaderChange:
     categories: tuple[str, ...] | None = None
     frequency: str | None = None
     timezone: str | None = None
+    delivery_day: str | None = None  # mon..sun, "" for the site's weekly day
 
 
 class Integration(ReaderChoices, Audience):
@@ -132,13 +135,16 @@ class Integration(ReaderChoices, Audience):
         name: str = "",
         frequency: str = "weekly",
         timezone: str | None = None,
+        delivery_day: str | None = None,
     ) -> tuple[MailJob, Subscriber | None]:
         """A sign-up on the reader's behalf: the same rules and the same confirmation email
         as the web form (:meth:`Signup.sign_up`). Returns the mail to send and the reader.
         The timezone travels with the sign-up request and is applied when its owner
         confirms, like the other choices."""
         address = checked("email", self.usable_address, email)
-        choices = self._choices(name, categories, frequency)
+        choices = dataclasses.replace(
+            self._choices(name, categories, frequency), delivery_day=delivery_day
+        )
         job = self.sign_up_in_zone(address, choices, API_SOURCE, timezone)
         return job, store.get_subscriber_by_email(self.db, address)
 
@@ -173,6 +179,11 @@ class Integration(ReaderChoices, Audience):
             if change.timezone is None
             else checked("timezone", validate_timezone, change.timezone)
         )
+        day = (
+            None
+            if change.delivery_day is None
+            else checked("delivery_day", validate_delivery_day, change.delivery_day)
+        )
         category_ids = None
         if change.categories is not None:
             if not change.categories:
@@ -185,7 +196,9 @@ class Integration(ReaderChoices, Audience):
                 raise InputError(
                     f"subscriber {subscriber_id} is {subscriber.status}: nothing can be changed"
                 )
-            store.update_subscriber(db, subscriber_id, name=name, frequency=freq, timezone=zone)
+            store.update_subscriber(
+                db, subscriber_id, name=name, frequency=freq, timezone=zone, delivery_day=day
+            )
             if category_ids is not None:
                 store.set_categories(db, subscriber_id, category_ids)
             store.record_event(db, subscriber_id, "updated", self.now(), API_SOURCE)

@@ -27,9 +27,12 @@ from digest.timing import (
     edition_period,
     fmt,
     latest_send_day,
+    period_day,
+    reader_days,
     reader_zone,
     send_time,
     send_zones,
+    weekly_specs,
     zone_or_none,
 )
 
@@ -103,7 +106,11 @@ class Scheduled(Approvals, Content):
     def next_local_edition(self, frequency: str, now: datetime) -> NextEdition | None:
         """First and last send time of the next edition across the readers' timezones."""
         spec = SendSpec.from_settings(self.settings, frequency)
-        names = {row.timezone for row in store.iter_planned_recipients(self.db, frequency)}
+        # The site's day's edition (readers who chose another day have editions of their own).
+        days = reader_days(self.settings, frequency, "")
+        names = {
+            row.timezone for row in store.iter_planned_recipients(self.db, frequency, days=days)
+        }
         site_zone = self.settings.schedule.timezone
         zones = {
             (name if zone_or_none(name) else site_zone): reader_zone(self.settings, name)
@@ -161,16 +168,26 @@ class Scheduled(Approvals, Content):
         time: the weekly and daily jobs share the relay."""
         # Broken templates: refuse before a feed refresh, a skip record or an edition.
         self.ensure_templates()
-        spec = SendSpec.from_settings(self.settings, frequency)
         run = SendRun(frequency)
         with _SEND_LOCK:
             now = self.now()
-            days = candidate_days(spec, send_zones(self.settings), now, self._max_delay)
-            for day in days:
+            due = sorted(
+                (day, spec.weekday or 0, spec)
+                for spec in self._send_specs(frequency)
+                for day in candidate_days(spec, send_zones(self.settings), now, self._max_delay)
+            )
+            for day, _, spec in due:
                 if stop.is_set():
                     break
                 self._send_day(spec, day, now, run, stop)
         return run
+
+    def _send_specs(self, frequency: str) -> list[SendSpec]:
+        """Daily: one. Weekly: the site's day and every other day a weekly reader chose; each
+        day has editions of its own (README "Delivery day")."""
+        if frequency != "weekly":
+            return [SendSpec.from_settings(self.settings, frequency)]
+        return weekly_specs(self.settings, store.delivery_days(self.db))
 
     def desk_due(self, frequency: str, *, stop: threading.Event) -> SendRun:
         """With approval required, every few minutes: prepare the next draft when its time
@@ -233,7 +250,10 @@ class Scheduled(Approvals, Content):
         in_time = False
         db = self.db
         for row in store.iter_planned_recipients(
-            db, spec.frequency, batch=self.settings.sending.page_size
+            db,
+            spec.frequency,
+            batch=self.settings.sending.page_size,
+            days=reader_days(self.settings, spec.frequency, period),
         ):
             readers += 1
             at = self._send_at(spec, day, row)
@@ -256,7 +276,9 @@ class Scheduled(Approvals, Content):
             history = [
                 e
                 for e in store.list_editions(db)
-                if e.frequency == spec.frequency and not e.status.steerable  # drafts: not yet
+                if e.frequency == spec.frequency
+                and not e.status.steerable  # drafts: not yet
+                and period_day(e.period) == period_day(period)  # this weekday's editions
             ]
             if not history:
                 # A first start (a new install) missed nothing. A skipped record would also

@@ -43,7 +43,7 @@ from digest.store import consent as consent_store
 from digest.store import subscribers as store
 from digest.store import web as web_store
 from digest.tokens import ConfirmClaim
-from digest.validate import envelope_address
+from digest.validate import checked, envelope_address, validate_delivery_day
 
 SOURCE = "web"
 # Event recorded when an existing subscriber asks again on the web.
@@ -66,6 +66,7 @@ class Choices:
     frequency: Frequency
     timezone: str | None = None  # an IANA name, checked; None: keep (or the default)
     language: str | None = None  # None: the form has no language field; "" the site's
+    delivery_day: str | None = None  # mon..sun, "" the site's day; None: no such field
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class MailJob:
 class Signup(AppBase):
     def sign_up(self, email: str, choices: Choices, detail: str = "") -> MailJob:
         """Record a web sign-up request for the normalised ``email``; the mail to send."""
+        _checked_day(choices)
         now = self.now()
         nonce = secrets.token_urlsafe(16)
         with self.store.transaction() as db:
@@ -122,6 +124,7 @@ class Signup(AppBase):
                 outcome=outcome,
                 now=now,
                 timezone=choices.timezone if keep else None,
+                delivery_day=choices.delivery_day if keep else None,
             )
         categories = choices.category_names if kind == "confirm" else subscriber.categories
         return MailJob(kind, subscriber.id, email, categories, request_id, nonce)
@@ -144,10 +147,10 @@ class Signup(AppBase):
             store.record_event(db, existing.id, SIGNUP_EVENT, now, SOURCE, "resend")
             latest_id = consent_store.latest_request_id(db, existing.id)
             latest = consent_store.get_request(db, latest_id) if latest_id else None
-            timezone = None
+            timezone = day = None
             if latest is not None:
                 name, frequency, category_ids = latest.name, latest.frequency, latest.category_ids
-                timezone = latest.timezone
+                timezone, day = latest.timezone, latest.delivery_day
             else:  # pending without a web request (a CSV import): what the operator set
                 name, frequency = existing.name, existing.frequency
                 category_ids = tuple(store.category_ids_for(db, existing.id))
@@ -162,6 +165,7 @@ class Signup(AppBase):
                 outcome="confirm",
                 now=now,
                 timezone=timezone,
+                delivery_day=day,
             )
             names = consent_store.category_names(db, category_ids)
         return MailJob("confirm", existing.id, existing.email, names, request_id, nonce)
@@ -214,6 +218,7 @@ class Signup(AppBase):
                 name=request.name,
                 frequency=request.frequency,
                 timezone=request.timezone,
+                delivery_day=request.delivery_day,
             )
             store.set_categories(
                 db, subscriber_id, consent_store.existing_category_ids(db, request.category_ids)
@@ -246,10 +251,13 @@ class Signup(AppBase):
             if subscriber is None or subscriber.status.suppressed:
                 return False
             language = subscriber.language if choices.language is None else choices.language
+            day = _checked_day(choices)
+            day = subscriber.delivery_day if day is None else day
             changed = (
                 subscriber.name != choices.name
                 or subscriber.frequency != choices.frequency
                 or subscriber.language != language
+                or subscriber.delivery_day != day
                 or tuple(store.category_ids_for(db, subscriber_id)) != choices.category_ids
             )
             if changed:
@@ -259,6 +267,7 @@ class Signup(AppBase):
                     name=choices.name,
                     frequency=choices.frequency,
                     language=language,
+                    delivery_day=day,
                 )
                 store.set_categories(db, subscriber_id, choices.category_ids)
                 store.record_event(db, subscriber_id, "updated", self.now(), SOURCE, "preferences")
@@ -336,3 +345,9 @@ def keyed_hash(secret: str, purpose: str, value: str) -> str:
     """An HMAC of ``value`` for storage where the value itself must not be kept."""
     key = hashlib.sha256(f"digest.web.{purpose}:{secret}".encode()).digest()
     return hmac.new(key, value.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+
+def _checked_day(choices: Choices) -> str | None:
+    if choices.delivery_day is None:
+        return None
+    return checked("delivery_day", validate_delivery_day, choices.delivery_day)

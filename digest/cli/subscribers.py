@@ -48,6 +48,12 @@ def subscribers() -> None:
 )
 @click.option("--timezone", help="IANA timezone name (new subscribers: UTC).")
 @click.option(
+    "--day",
+    "delivery_day",
+    help="A weekly reader's day: mon..sun, or '' for the site's [schedule] weekly_day "
+    "(new subscribers: the site's).",
+)
+@click.option(
     "--reactivate",
     is_flag=True,
     help="Re-subscribe an address that unsubscribed, bounced, complained or was forgotten "
@@ -61,10 +67,11 @@ def add(
     name: str | None,
     frequency: str | None,
     timezone: str | None,
+    delivery_day: str | None,
     reactivate: bool,
 ) -> None:
     """Subscribe EMAIL as active (you vouch for their consent), or update an existing
-    subscriber: their categories are replaced, and name, frequency and timezone change
+    subscriber: their categories are replaced, and name, frequency, timezone and day change
     only when given.
 
     \b
@@ -72,6 +79,7 @@ def add(
         digest subscribers add ana@example.com --category Courts
         digest subscribers add zoe@example.org -c "Opioid Drugs" -c courts \\
             --name "Zoë Martin" --frequency daily --timezone Europe/Paris
+        digest subscribers add ana@example.com -c Courts --day thu
     """
     result = app.core.add_subscriber(
         email,
@@ -79,6 +87,7 @@ def add(
         name=name,
         frequency=frequency,
         timezone=timezone,
+        delivery_day=delivery_day,
         source="cli",
         reactivate=reactivate,
     )
@@ -96,8 +105,13 @@ def add(
 def _describe(subscriber: Subscriber) -> str:
     return (
         f"{subscriber.email} ({'; '.join(subscriber.categories)}; "
-        f"{subscriber.frequency}, {subscriber.timezone})"
+        f"{subscriber.frequency}{_day(subscriber)}, {subscriber.timezone})"
     )
+
+
+def _day(subscriber: Subscriber) -> str:
+    weekly_day = subscriber.frequency == "weekly" and subscriber.delivery_day
+    return f" on {subscriber.delivery_day}" if weekly_day else ""
 
 
 @subscribers.command("import")
@@ -108,7 +122,8 @@ def import_(app: AppContext, file: str, strict: bool) -> None:
     """Import subscribers from a UTF-8 CSV FILE with a header row.
 
     Columns (any case, any order): email (required), name, categories (separated by ; or |),
-    frequency, timezone, status, language (es, ar...). An empty cell keeps the existing
+    frequency, timezone, status, language (es, ar...), delivery_day (mon..sun, a weekly
+    reader's day). An empty cell keeps the existing
     value. Addresses that unsubscribed, bounced, complained or were forgotten are reported and
     never re-subscribed. When an address appears twice, the last row wins. Rejected rows are
     listed on stderr with their line numbers and the exit code is 1; the good rows are still

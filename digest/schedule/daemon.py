@@ -22,7 +22,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from digest.bounces import ImportReport
-from digest.config import WEEKDAYS, FeedSettings, Settings
+from digest.config import FeedSettings, Settings
 from digest.errors import DigestError, SchedulerLockedError, SendLockedError
 from digest.models import FREQUENCIES, UpsertCounts
 from digest.schedule.runner import Runner, SendRun, WebhookRun
@@ -71,17 +71,18 @@ def job_specs(settings: Settings) -> list[JobSpec]:
     for frequency in FREQUENCIES:
         spec = SendSpec.from_settings(settings, frequency)
         trigger: BaseTrigger
+        # Weekly readers may each choose their day: the weekly job runs every day and sends
+        # the editions of the days that have come (Runner.send_due decides).
+        days = "" if spec.weekday is None else f" (readers' own day; default {s.weekly_day})"
+        hhmm = f"{spec.hour:02d}:{spec.minute:02d}"
         if s.local_time:
             # A tick at every quarter hour some timezone reaches the send time; each tick
             # sends to the readers whose local time has come (Runner.send_due decides).
             trigger = CronTrigger(minute=tick_minutes(spec), timezone=UTC)
-            what = f"{frequency} digest at {spec.describe()} in each reader's timezone"
+            what = f"{frequency} digest at {hhmm} in each reader's timezone{days}"
         else:
-            day = WEEKDAYS[spec.weekday] if spec.weekday is not None else "*"
-            trigger = CronTrigger(
-                day_of_week=day, hour=spec.hour, minute=spec.minute, timezone=settings.tz
-            )
-            what = f"{frequency} digest at {spec.describe()} {s.timezone}"
+            trigger = CronTrigger(hour=spec.hour, minute=spec.minute, timezone=settings.tz)
+            what = f"{frequency} digest at {hhmm} {s.timezone}{days}"
         jobs.append(JobSpec(f"send-{frequency}", what, trigger, frequency=frequency))
     if s.approval == "required":
         for frequency in FREQUENCIES:

@@ -28,6 +28,7 @@ class SignupRequest:
     outcome: str
     created_at: datetime
     timezone: str | None
+    delivery_day: str | None
     confirmed_at: datetime | None
     latest: bool  # no newer request exists for this subscriber
 
@@ -43,11 +44,12 @@ def add_request(
     outcome: str,
     now: datetime,
     timezone: str | None = None,
+    delivery_day: str | None = None,
 ) -> int:
     """Store one request; it supersedes every older one of the subscriber."""
     cursor = db.execute(
         "INSERT INTO signup_requests (subscriber_id, nonce, name, frequency, category_ids, "
-        "outcome, created_at, timezone) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "outcome, created_at, timezone, delivery_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             subscriber_id,
             nonce,
@@ -57,6 +59,7 @@ def add_request(
             outcome,
             to_db(now),
             timezone,
+            delivery_day,
         ],
     )
     return int(cursor.lastrowid or 0)
@@ -88,6 +91,7 @@ def get_request(db: sqlite_utils.Database, request_id: int) -> SignupRequest | N
         outcome=str(row["outcome"]),
         created_at=created_at,
         timezone=row["timezone"],
+        delivery_day=row["delivery_day"],
         confirmed_at=from_db(row["confirmed_at"]),
         latest=bool(row["latest"]),
     )

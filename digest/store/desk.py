@@ -105,7 +105,13 @@ def set_status(
 
 
 def start_edition(
-    db: sqlite_utils.Database, edition_id: int, frequency: str, now: datetime, *, editor: str
+    db: sqlite_utils.Database,
+    edition_id: int,
+    frequency: str,
+    now: datetime,
+    *,
+    editor: str,
+    days: tuple[str, ...] | None = None,
 ) -> bool:
     """A draft, approved or held edition begins sending: its recipients are fixed now, in
     the same transaction. False when it was not in one of those states."""
@@ -117,7 +123,7 @@ def start_edition(
         )
         if not cursor.rowcount:
             return False
-        add_recipients(db, edition_id, frequency, now)
+        add_recipients(db, edition_id, frequency, now, days)
         _change(db, edition_id, now, editor, "send", "recipients fixed")
     return True
 

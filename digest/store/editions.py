@@ -105,9 +105,11 @@ def create_edition(
     starts_at: datetime,
     ends_at: datetime,
     now: datetime,
+    days: tuple[str, ...] | None = None,
 ) -> Edition:
-    """Create the edition and one pending delivery per active subscriber of that frequency,
-    in one transaction: whoever joins later is not added to this edition."""
+    """Create the edition and one pending delivery per active subscriber of that frequency
+    (and of one of ``days``, see :func:`add_recipients`), in one transaction: whoever joins
+    later is not added to this edition."""
     with transaction(db):
         cursor = db.execute(
             "INSERT INTO editions (frequency, period, starts_at, ends_at, status, created_at,"
@@ -115,24 +117,30 @@ def create_edition(
             [frequency, period, to_db(starts_at), to_db(ends_at), to_db(now), to_db(now)],
         )
         edition_id = int(cursor.lastrowid or 0)
-        add_recipients(db, edition_id, frequency, now)
+        add_recipients(db, edition_id, frequency, now, days)
     return get_edition(db, edition_id)
 
 
 def add_recipients(
-    db: sqlite_utils.Database, edition_id: int, frequency: str, now: datetime
+    db: sqlite_utils.Database,
+    edition_id: int,
+    frequency: str,
+    now: datetime,
+    days: tuple[str, ...] | None = None,
 ) -> None:
-    """One pending delivery per active subscriber of ``frequency``: the edition's recipients,
-    fixed now. Call inside the transaction that marks the edition sending."""
+    """One pending delivery per active subscriber of ``frequency`` whose ``delivery_day`` is
+    one of ``days`` (None: any): the edition's recipients, fixed now. Call inside the
+    transaction that marks the edition sending."""
+    day_sql, day_params = _days_filter(days)
     db.execute(
         f"""
             INSERT INTO deliveries (edition_id, subscriber_id, status, group_key, updated_at)
             SELECT ?, s.id, 'pending', {_GROUP_KEY_SQL}, ?
             FROM subscribers s
-            WHERE s.status = 'active' AND s.frequency = ?
+            WHERE s.status = 'active' AND s.frequency = ?{day_sql}
               AND EXISTS (SELECT 1 FROM subscriptions x WHERE x.subscriber_id = s.id)
             """,
-        [edition_id, to_db(now), frequency],
+        [edition_id, to_db(now), frequency, *day_params],
     )
     # Readers on a break are in the edition, as skipped with the reason (store/choices).
     skip_paused(db, edition_id, now)
@@ -192,22 +200,42 @@ _RECIPIENT_COLUMNS = """
 """
 
 
+def _days_filter(days: tuple[str, ...] | None) -> tuple[str, list[str]]:
+    if days is None:
+        return "", []
+    return f" AND s.delivery_day IN ({', '.join('?' * len(days))})", list(days)
+
+
+def delivery_days(db: sqlite_utils.Database) -> list[str]:
+    """The delivery_day values of the active weekly readers ('' for the site's day)."""
+    rows = db.execute(
+        "SELECT DISTINCT delivery_day FROM subscribers"
+        " WHERE status = 'active' AND frequency = 'weekly'"
+    ).fetchall()
+    return sorted(str(r[0]) for r in rows)
+
+
 def iter_planned_recipients(
-    db: sqlite_utils.Database, frequency: str, *, batch: int = 1000
+    db: sqlite_utils.Database,
+    frequency: str,
+    *,
+    batch: int = 1000,
+    days: tuple[str, ...] | None = None,
 ) -> Iterator[RecipientRow]:
     """Active subscribers of a frequency as a new edition would take them, ordered by their
     category set so that recipients of the same content come one after another (one render
     per variant). Read-only: a dry run changes nothing."""
     columns = _RECIPIENT_COLUMNS.format(group_key=_GROUP_KEY_SQL, not_this_edition="")
+    day_sql, day_params = _days_filter(days)
     cursor = named(
         db,
         f"""
         SELECT {columns} FROM subscribers s
-        WHERE s.status = 'active' AND s.frequency = ?
+        WHERE s.status = 'active' AND s.frequency = ?{day_sql}
           AND EXISTS (SELECT 1 FROM subscriptions x WHERE x.subscriber_id = s.id)
         ORDER BY group_key, s.id
         """,
-        [frequency],
+        [frequency, *day_params],
     )
     while rows := cursor.fetchmany(batch):
         yield from (_recipient(r) for r in rows)

@@ -601,3 +601,17 @@ def m012_tracking(db: sqlite_utils.Database) -> None:
         CREATE INDEX reader_opens_subscriber ON reader_opens (subscriber_id);
         """
     )
+
+
+@migrations()
+def m013_pages_delivery_day(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The weekday a weekly reader gets their digest (mon..sun); '' follows the site's
+        -- [schedule] weekly_day. Readers of another day than the site's get editions of their
+        -- own (period '2026-W48-thu', README "Delivery day").
+        ALTER TABLE subscribers ADD COLUMN delivery_day TEXT NOT NULL DEFAULT '';
+        -- The day a sign-up asked for, applied when it is confirmed (NULL: not asked).
+        ALTER TABLE signup_requests ADD COLUMN delivery_day TEXT;
+        """
+    )

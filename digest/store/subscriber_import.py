@@ -33,6 +33,7 @@ class StagedRow:
     category_ids: tuple[int, ...] | None
     status: str = "active"  # active or pending, for new subscribers
     language: str | None = None  # "" is the site's language
+    delivery_day: str | None = None  # "" is the site's weekly day
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,7 @@ def begin_import(db: sqlite_utils.Database) -> None:
             frequency TEXT,
             timezone TEXT,
             language TEXT,
+            delivery_day TEXT,
             cats TEXT,              -- JSON array of category ids in the subscriber's order
             want_status TEXT NOT NULL,
             sub_id INTEGER,
@@ -79,7 +81,7 @@ def stage_rows(db: sqlite_utils.Database, rows: Iterable[StagedRow]) -> None:
     """Add a batch of parsed rows to the staging table (one executemany)."""
     db.conn.executemany(
         f"INSERT INTO {_STAGING} (line, email, hash, name, frequency, timezone, language, "
-        "cats, want_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "delivery_day, cats, want_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 r.line,
@@ -89,6 +91,7 @@ def stage_rows(db: sqlite_utils.Database, rows: Iterable[StagedRow]) -> None:
                 r.frequency,
                 r.timezone,
                 r.language,
+                r.delivery_day,
                 None if r.category_ids is None else _json_ids(r.category_ids),
                 r.status,
             )
@@ -154,6 +157,8 @@ def apply_import(db: sqlite_utils.Database, now: datetime, source: str) -> Impor
                 OR s.frequency IS NOT COALESCE(subscriber_import.frequency, s.frequency)
                 OR s.timezone IS NOT COALESCE(subscriber_import.timezone, s.timezone)
                 OR s.language IS NOT COALESCE(subscriber_import.language, s.language)
+                OR s.delivery_day IS NOT
+                    COALESCE(subscriber_import.delivery_day, s.delivery_day)
                 OR (s.status = 'pending' AND subscriber_import.want_status = 'active')
                 OR (subscriber_import.cats IS NOT NULL AND subscriber_import.cats IS NOT (
                     SELECT json_group_array(category_id) FROM (
@@ -177,6 +182,7 @@ def apply_import(db: sqlite_utils.Database, now: datetime, source: str) -> Impor
             frequency = COALESCE(i.frequency, subscribers.frequency),
             timezone = COALESCE(i.timezone, subscribers.timezone),
             language = COALESCE(i.language, subscribers.language),
+            delivery_day = COALESCE(i.delivery_day, subscribers.delivery_day),
             status = CASE WHEN subscribers.status = 'pending' AND i.want_status = 'active'
                 THEN 'active' ELSE subscribers.status END,
             confirmed_at = CASE WHEN subscribers.status = 'pending' AND i.want_status = 'active'
@@ -196,9 +202,9 @@ def apply_import(db: sqlite_utils.Database, now: datetime, source: str) -> Impor
     db.execute(
         f"""
         INSERT INTO subscribers (email, email_hash, name, status, frequency, timezone,
-            language, created_at, confirmed_at, source)
+            language, delivery_day, created_at, confirmed_at, source)
         SELECT email, hash, COALESCE(name, ''), want_status, COALESCE(frequency, 'weekly'),
-            COALESCE(timezone, 'UTC'), COALESCE(language, ''), ?,
+            COALESCE(timezone, 'UTC'), COALESCE(language, ''), COALESCE(delivery_day, ''), ?,
             CASE want_status WHEN 'active' THEN ? END, ?
         FROM {_STAGING} WHERE sub_id IS NULL ORDER BY line
         """,

@@ -42,7 +42,7 @@ STATUS_EVENT_KINDS = {
 
 _COLUMNS = (
     "id, email, name, status, frequency, timezone, created_at, confirmed_at, "
-    "unsubscribed_at, source, language"
+    "unsubscribed_at, source, language, delivery_day"
 )
 SUPPRESSED_SQL = ", ".join(sorted(f"'{s}'" for s in SUPPRESSED_STATUSES))
 
@@ -136,6 +136,7 @@ def update_subscriber(
     frequency: str | None = None,
     timezone: str | None = None,
     language: str | None = None,
+    delivery_day: str | None = None,
 ) -> None:
     """Overwrite the given profile fields (None leaves a field as it is). Status changes go
     through :func:`set_status` instead, so they are always recorded as events."""
@@ -148,6 +149,7 @@ def update_subscriber(
         ("frequency", frequency),
         ("timezone", timezone),
         ("language", language),
+        ("delivery_day", delivery_day),
     ):
         if value is not None:
             fields[key] = value
@@ -257,6 +259,7 @@ def _subscriber(row: sqlite3.Row, categories: tuple[str, ...]) -> Subscriber:
         unsubscribed_at=from_db(row["unsubscribed_at"]),
         source=row["source"],
         language=row["language"],
+        delivery_day=row["delivery_day"],
     )
 
 

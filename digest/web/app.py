@@ -19,6 +19,7 @@ from digest.clock import Clock, system_clock
 from digest.config import Settings, SiteSettings, templates_dirs
 from digest.errors import StoreError
 from digest.tokens import require_secret
+from digest.web import language
 from digest.web.context import KEEP_DB, WebState, error_page
 from digest.web.mailer import Mailer
 from digest.web.security import CSRF_FIELD, CsrfTokens, security_headers
@@ -61,6 +62,7 @@ def create_app(
     )
     # Editors' templates first, then the shipped ones; pages live in their web/ folder.
     app.jinja_loader = jinja2.FileSystemLoader([str(d) for d in templates_dirs(settings)])
+    language.install(app, settings)
     csrf = CsrfTokens(secret)
     accent = settings.site.accent_color
     # Globals rather than a context processor: imported macros (web/_form.html) see these.
@@ -120,6 +122,9 @@ def create_app(
         for name, value in security_headers().items():
             # The desk's email preview sets its own policy (a sandboxed frame of the desk).
             response.headers.setdefault(name, value)
+        if not api.is_api(request.path):
+            # Reader pages are written in the browser's language (digest/web/language.py).
+            response.vary.add("Accept-Language")
         if "Cache-Control" not in response.headers:
             # Pages behind link tokens name a reader: no shared cache may keep them.
             response.headers["Cache-Control"] = "no-store"

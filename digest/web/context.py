@@ -10,6 +10,7 @@ from flask import Flask, current_app, render_template
 from digest.app import App
 from digest.config import Settings
 from digest.links import Links
+from digest.web.language import N_, _
 from digest.web.mailer import Mailer
 from digest.web.security import CsrfTokens
 
@@ -46,17 +47,25 @@ def core() -> App:
 
 
 _ERRORS = {
-    400: ("Something is wrong with that request", "Please go back, check the form and try again."),
-    404: ("Page not found", "There is no page at this address."),
-    405: ("Not allowed", "This page cannot be used that way."),
-    413: (
-        "That was too much",
-        "The form you sent was far larger than any sign-up or preferences form. Please go back "
-        "and shorten what you typed.",
+    400: (
+        N_("Something is wrong with that request"),
+        N_("Please go back, check the form and try again."),
     ),
-    429: ("Please slow down", "Too many requests. Please try again in a little while."),
-    500: ("Something went wrong", "It is not your fault. Please try again in a few minutes."),
-    503: ("Busy", "The site is busy. Please try again in a minute."),
+    404: (N_("Page not found"), N_("There is no page at this address.")),
+    405: (N_("Not allowed"), N_("This page cannot be used that way.")),
+    413: (
+        N_("That was too much"),
+        N_(
+            "The form you sent was far larger than any sign-up or preferences form. Please go "
+            "back and shorten what you typed."
+        ),
+    ),
+    429: (N_("Please slow down"), N_("Too many requests. Please try again in a little while.")),
+    500: (
+        N_("Something went wrong"),
+        N_("It is not your fault. Please try again in a few minutes."),
+    ),
+    503: (N_("Busy"), N_("The site is busy. Please try again in a minute.")),
 }
 
 
@@ -67,7 +76,7 @@ def error_page(
     return render_template(
         "web/error.html",
         code=code,
-        title=title or default_title,
-        message=message or default_message,
+        title=title or _(default_title),
+        message=message or _(default_message),
         **extra,
     )

@@ -12,7 +12,7 @@ from werkzeug.datastructures import MultiDict
 
 from digest.app import Choices
 from digest.errors import InputError
-from digest.models import FREQUENCIES, Category, Frequency
+from digest.models import Category, Frequency
 from digest.render.i18n import available_languages
 from digest.validate import (
     MAX_NAME_LENGTH,
@@ -21,14 +21,15 @@ from digest.validate import (
     validate_frequency,
     validate_name,
 )
+from digest.web.language import N_, _
 
 MAX_EMAIL_LENGTH = 254  # RFC 5321's path limit less the angle brackets
 HONEYPOT_FIELD = "website"
 _REPLACEMENT = "\ufffd"
 _NAME_PROBLEMS = {
-    "length": f"Your name can have at most {MAX_NAME_LENGTH} characters.",
-    "control": "Your name cannot contain line breaks or control characters.",
-    "address": "Your name cannot contain a web address or link (such as www. or example.com).",
+    "length": N_("Your name can have at most %(max)d characters."),
+    "control": N_("Your name cannot contain line breaks or control characters."),
+    "address": N_("Your name cannot contain a web address or link (such as www. or example.com)."),
 }
 
 
@@ -44,6 +45,7 @@ class FormState:
     timezone: str = "UTC"
     pause: str = ""  # "", or weeks: "2", "4", "8"; "0" resumes
     language: str = ""  # "" for the site's language
+    delivery_day: str = ""  # "" for the site's weekly day, else mon..sun
     errors: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -69,23 +71,18 @@ def read_email(raw: str) -> tuple[str, str | None]:
     """(normalised address, None) or (raw, message)."""
     text = raw.strip()
     if not text:
-        return raw, "Enter your email address."
+        return raw, _("Enter your email address.")
     if len(text) > MAX_EMAIL_LENGTH:
-        return raw[:MAX_EMAIL_LENGTH], (
-            f"An email address is at most {MAX_EMAIL_LENGTH} characters; this one has {len(text)}."
+        return raw[:MAX_EMAIL_LENGTH], _(
+            "An email address is at most %(max)d characters; this one has %(num)d.",
+            max=MAX_EMAIL_LENGTH,
+            num=len(text),
         )
     try:
         return normalise_email(text), None
-    except InputError as e:
-        return raw, f"Enter an email address like name@example.com. {_reason(e.message)}"
-
-
-def _reason(message: str) -> str:
-    # normalise_email says "'x' is not a valid address (reason)"; the field shows x already.
-    if message.endswith(")") and "(" in message:
-        reason = message[message.rindex("(") + 1 : -1].strip()
-        return reason[:1].upper() + reason[1:] + ("" if reason.endswith(".") else ".")
-    return message
+    except InputError:
+        # The validator's reason is English (digest.validate); the page says what to type.
+        return raw, _("Enter an email address like name@example.com.")
 
 
 def read_choices(
@@ -99,7 +96,7 @@ def read_choices(
         name = validate_name(state.name)
     except InvalidName as e:
         name = ""
-        state.errors["name"] = _NAME_PROBLEMS[e.problem]
+        state.errors["name"] = _(_NAME_PROBLEMS[e.problem], max=MAX_NAME_LENGTH)
     by_slug = {c.slug: c for c in categories}
     picked: list[Category] = []
     unknown: list[str] = []
@@ -111,24 +108,24 @@ def read_choices(
             picked.append(category)
     state.categories = [c.slug for c in picked]
     if unknown:
-        state.errors["categories"] = (
-            f"We have no category called {', '.join(repr(u) for u in unknown[:3])}. "
-            "Choose from the list."
+        state.errors["categories"] = _(
+            "We have no category called %(names)s. Choose from the list.",
+            names=", ".join(repr(u) for u in unknown[:3]),
         )
     elif not picked:
-        state.errors["categories"] = "Choose at least one category."
+        state.errors["categories"] = _("Choose at least one category.")
     raw_frequency = form.get("frequency", "weekly")
     try:
         frequency = validate_frequency(raw_frequency)
         state.frequency = frequency
     except InputError:
         frequency = Frequency.WEEKLY
-        state.errors["frequency"] = f"Choose {' or '.join(FREQUENCIES)}."
+        state.errors["frequency"] = _("Choose weekly or daily.")
     language = form.get("language")
     if language is not None:
         state.language = language.strip()[:20]
         if state.language not in ("", *available_languages()):
-            state.errors["language"] = "Choose a language from the list."
+            state.errors["language"] = _("Choose a language from the list.")
     if state.errors:
         return None
     # Keep the site's order, whatever order the browser sent the boxes in.

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -15,9 +16,15 @@ from digest.errors import InputError
 from digest.links import ARCHIVE_PREFIX, CONFIRM_PREFIX, PREFERENCES_PREFIX, UNSUBSCRIBE_PREFIX
 from digest.models import MAX_ROW_ID, ArchivedEdition, Category, Subscriber, SubscriberStatus
 from digest.render.i18n import language_choices
-from digest.render.present import clean_text, date_label, period_label, safe_url, summary_text
+from digest.render.present import clean_text, safe_url, summary_text
 from digest.tokens import ConfirmClaim, ExpiredTokenError, TokenError
-from digest.web.choices import read_pause, read_timezone, zone_names
+from digest.web.choices import (
+    day_choices,
+    read_delivery_day,
+    read_pause,
+    read_timezone,
+    zone_names,
+)
 from digest.web.context import core, error_page, state
 from digest.web.forms import (
     HONEYPOT_FIELD,
@@ -26,6 +33,7 @@ from digest.web.forms import (
     read_email,
     undecodable,
 )
+from digest.web.language import _, page_date, page_period, use_reader_language
 from digest.web.security import CSRF_FIELD, FORM_CONTENT_TYPES, CsrfError
 
 bp = Blueprint("web", __name__)
@@ -49,9 +57,11 @@ def _reject_undecodable() -> Page | None:
     if undecodable(request.mimetype, body, request.form):
         return error_page(
             400,
-            "The form could not be read",
-            "Your browser sent the form in a character encoding other than UTF-8. Please "
-            "go back and send it again, or try another browser.",
+            _("The form could not be read"),
+            _(
+                "Your browser sent the form in a character encoding other than UTF-8. Please "
+                "go back and send it again, or try another browser."
+            ),
         ), 400
     return None
 
@@ -78,15 +88,21 @@ class _CsrfRefused(Exception):
 def _csrf_refused(error: _CsrfRefused) -> tuple[str, int]:
     return error_page(
         400,
-        "This form has expired",
-        "The form was too old, or it was not sent from this site's own page, so nothing was "
-        "changed. Open the page again and send the form from there.",
+        _("This form has expired"),
+        _(
+            "The form was too old, or it was not sent from this site's own page, so nothing "
+            "was changed. Open the page again and send the form from there."
+        ),
         back=error.path,
     ), 400
 
 
 def _categories() -> list[Category]:
     return core().list_categories()
+
+
+def _site_day() -> str:
+    return state().settings.schedule.weekly_day.lower()[:3]
 
 
 # -- sign-up -----------------------------------------------------------------------------------
@@ -99,7 +115,11 @@ def signup_page() -> Page:
 
 def _signup_form(form: FormState, status: int = 200) -> tuple[str, int]:
     return render_template(
-        "web/signup.html", form=form, categories=_categories(), zones=zone_names()
+        "web/signup.html",
+        form=form,
+        categories=_categories(),
+        zones=zone_names(),
+        days=day_choices(_site_day()),
     ), status
 
 
@@ -136,8 +156,10 @@ def subscribe() -> Page:
         form.errors["email"] = email_error
     choices = read_choices(request.form, _categories(), form)
     timezone = read_timezone(request.form, form)
+    day = read_delivery_day(request.form, form, _site_day())
     if choices is None or email_error or not form.ok:
         return _signup_form(form, 400)
+    choices = dataclasses.replace(choices, delivery_day=day)
     refused = core().take_signup_slot(ip=_client_ip(), address=email)
     if refused:
         return _rate_limited(refused)
@@ -154,18 +176,18 @@ def _check_inbox() -> tuple[str, int]:
 
 def _rate_limited(refused: Refusal) -> Response:
     if refused == "ip":
-        message = (
+        message = _(
             "There have been too many sign-ups from your network in the last hour. "
             "Please try again later."
         )
         retry = 3600
     else:
-        message = (
+        message = _(
             "We have already sent several emails to this address today. Please look in your "
             "inbox and spam folder for them, or try again tomorrow."
         )
         retry = 24 * 3600
-    response = Response(error_page(429, "Please try again later", message), 429)
+    response = Response(error_page(429, _("Please try again later"), message), 429)
     response.headers["Retry-After"] = str(retry)
     return response
 
@@ -254,6 +276,8 @@ def _subscriber(read: Callable[[str], int], token: str) -> Subscriber:
     subscriber = core().reader(subscriber_id)
     if subscriber is None:
         abort(_invalid_link())
+    # A page their own link opened: in their language (digest/web/language.py).
+    use_reader_language(subscriber.language)
     return subscriber
 
 
@@ -272,6 +296,7 @@ def _preferences_state(subscriber: Subscriber, categories: list[Category]) -> Fo
         frequency=subscriber.frequency,
         timezone=subscriber.timezone,
         language=subscriber.language,
+        delivery_day="" if subscriber.delivery_day == _site_day() else subscriber.delivery_day,
     )
 
 
@@ -279,6 +304,7 @@ def _preferences(
     subscriber: Subscriber, form: FormState | None = None, status: int = 200, **extra: Any
 ) -> tuple[str, int]:
     categories = _categories()
+    paused_until = core().reader_paused_until(subscriber.id)
     return render_template(
         "web/preferences.html",
         subscriber=subscriber,
@@ -287,7 +313,8 @@ def _preferences(
         languages=language_choices(),
         action=request.path,
         zones=zone_names(),
-        paused_until=core().reader_paused_until(subscriber.id),
+        days=day_choices(_site_day()),
+        paused_until=page_date(paused_until) if paused_until else "",
         **extra,
     ), status
 
@@ -310,8 +337,10 @@ def preferences(token: str) -> Page:
     choices = read_choices(request.form, _categories(), form)
     timezone = read_timezone(request.form, form)
     pause = read_pause(request.form, form)
+    day = read_delivery_day(request.form, form, _site_day())
     if choices is None or not form.ok:
         return _preferences(subscriber, form, 400)
+    choices = dataclasses.replace(choices, delivery_day=day)
     if action == "resubscribe":
         if subscriber.status != SubscriberStatus.UNSUBSCRIBED:
             return _preferences(subscriber)
@@ -370,11 +399,16 @@ def archive() -> Page:
 
 
 def _edition_view(edition: ArchivedEdition) -> dict[str, Any]:
+    period = page_period(edition.starts_at, edition.ends_at)
+    title = (
+        _("Daily digest, %(period)s", period=period)
+        if edition.frequency == "daily"
+        else _("Weekly digest, %(period)s", period=period)
+    )
     return {
         "id": edition.id,
-        "title": f"{edition.frequency.capitalize()} digest, "
-        f"{period_label(edition.starts_at, edition.ends_at)}",
-        "sent": date_label(edition.sent_at),
+        "title": title,
+        "sent": page_date(edition.sent_at),
         "sent_iso": edition.sent_at.date().isoformat(),
     }
 
@@ -395,9 +429,9 @@ def archive_edition(edition_id: int) -> Page:
                 "slug": s.slug,
                 "articles": [
                     {
-                        "title": clean_text(a.title) or "(untitled)",
+                        "title": clean_text(a.title) or _("(untitled)"),
                         "url": safe_url(a.url),
-                        "date": date_label(a.published_at),
+                        "date": page_date(a.published_at),
                         "date_iso": a.published_at.date().isoformat(),
                         "author": clean_text(a.author),
                         "summary": summary_text(a),

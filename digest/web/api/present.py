@@ -43,6 +43,7 @@ def subscriber(value: Subscriber) -> dict[str, Any]:
         "status": str(value.status),
         "frequency": str(value.frequency),
         "timezone": value.timezone,
+        "delivery_day": value.delivery_day,
         "categories": list(value.categories),
         "created": when(value.created_at),
         "confirmed": when(value.confirmed_at),

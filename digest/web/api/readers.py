@@ -17,8 +17,8 @@ from digest.web.api.problems import Problem
 from digest.web.context import core, state
 
 Answer = tuple[dict[str, Any], int] | dict[str, Any]
-NEW_FIELDS = ("email", "categories", "name", "frequency", "timezone", "status")
-CHANGE_FIELDS = ("categories", "name", "frequency", "timezone")
+NEW_FIELDS = ("email", "categories", "name", "frequency", "timezone", "delivery_day", "status")
+CHANGE_FIELDS = ("categories", "name", "frequency", "timezone", "delivery_day")
 
 
 @bp.post("/subscribers")
@@ -42,6 +42,7 @@ def add_subscriber() -> Answer:
             name=body.text("name") if body.has("name") else None,
             frequency=body.text("frequency") if body.has("frequency") else None,
             timezone=body.text("timezone") if body.has("timezone") else None,
+            delivery_day=_day(body),
             source="api",
         )
         return {"subscriber": present.subscriber(added.subscriber)}, 201 if added.created else 200
@@ -51,6 +52,7 @@ def add_subscriber() -> Answer:
         name=body.text("name"),
         frequency=body.text("frequency", default="weekly"),
         timezone=body.text("timezone") if body.has("timezone") else None,
+        delivery_day=_day(body),
     )
     state().mailer.submit(job)
     if reader is None or reader.status.operator_only:
@@ -74,8 +76,13 @@ def change_subscriber(subscriber_id: int) -> Answer:
         categories=body.strings("categories"),
         frequency=body.text("frequency") if body.has("frequency") else None,
         timezone=body.text("timezone") if body.has("timezone") else None,
+        delivery_day=_day(body),
     )
     return {"subscriber": present.subscriber(core().change_reader(subscriber_id, change))}
+
+
+def _day(body: Body) -> str | None:
+    return body.text("delivery_day") if body.has("delivery_day") else None
 
 
 @bp.post("/subscribers/<int:subscriber_id>/unsubscribe")
