@@ -19,6 +19,13 @@ from digest.app.hooks import HookResult, ProviderHooks
 from digest.app.integration import Integration, NewKey, ReaderChange
 from digest.app.lookups import ArticleCarried, Lookups, ReaderDetail
 from digest.app.metrics import Metrics, Observed
+from digest.app.reports import (
+    CategoryChart,
+    DeskStats,
+    EditionStats,
+    Reports,
+    Trend,
+)
 from digest.app.sample import Sample, SampleResult
 from digest.app.scheduled import NextEdition, Scheduled, SendRun
 from digest.app.sending import EditionRun
@@ -30,7 +37,16 @@ from digest.store import Store
 
 
 class App(
-    Scheduled, Sample, Integration, Hooks, ProviderHooks, Observed, Archive, Editors, Lookups
+    Scheduled,
+    Sample,
+    Integration,
+    Hooks,
+    ProviderHooks,
+    Observed,
+    Archive,
+    Editors,
+    Lookups,
+    Reports,
 ):
     """Every use case of digest, over one settings object, one store, one way to reach the
     relay and one clock. Thread-safe in the way the adapters use it: each thread gets its
@@ -56,13 +72,16 @@ __all__ = [
     "App",
     "ArchivePage",
     "ArticleCarried",
+    "CategoryChart",
     "CategoryPlan",
     "Choices",
     "ConfirmOutcome",
     "DatabaseFailure",
+    "DeskStats",
     "EditionDetail",
     "EditionPlanView",
     "EditionRun",
+    "EditionStats",
     "EditionSummary",
     "EditorInvite",
     "HookResult",
@@ -83,6 +102,7 @@ __all__ = [
     "SendRun",
     "TestSend",
     "TransportFactory",
+    "Trend",
     "WebhookRun",
     "smtp_transports",
 ]

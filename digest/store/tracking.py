@@ -118,3 +118,19 @@ def edition_opens(db: sqlite_utils.Database, edition_id: int) -> OpenCount:
         [edition_id, edition_id],
     ).fetchone()
     return OpenCount(int(row[0]), int(row[1]), int(row[2]) if row[2] else None)
+
+
+def edition_click_readers(db: sqlite_utils.Database, edition_id: int) -> dict[int | None, int]:
+    """Distinct clicking readers (people, not scanners) of an edition, per category and in
+    all (key None); empty unless per-reader rows exist. For the reports (docs/reports.md)."""
+    rows = db.execute(
+        """
+        SELECT NULL, COUNT(DISTINCT subscriber_id) FROM reader_clicks
+        WHERE edition_id = :e AND scanner = 0
+        UNION ALL
+        SELECT category_id, COUNT(DISTINCT subscriber_id) FROM reader_clicks
+        WHERE edition_id = :e AND scanner = 0 GROUP BY category_id
+        """,
+        {"e": edition_id},
+    ).fetchall()
+    return {(int(r[0]) if r[0] is not None else None): int(r[1]) for r in rows if r[1]}
