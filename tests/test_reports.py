@@ -93,6 +93,7 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sent]:
         assert report.sent == 5
         messages = {r.recipients[0]: r.message for r in relay.wait_for_count(5)}
     edition_id = report.edition_id
+    assert edition_id is not None
     paths = {}
     for email, msg in messages.items():
         match = re.search(r"<https?://[^/>]+(/u/[^>]+)>", str(msg["List-Unsubscribe"]))
