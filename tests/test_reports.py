@@ -19,7 +19,7 @@ import pytest
 import time_machine
 from click.testing import CliRunner, Result
 
-from digest.app import Choices
+from digest.app import App, Choices
 from digest.cli import cli
 from digest.models import Frequency
 from digest.store import consent as consent_store
@@ -319,6 +319,20 @@ def cli_json(sent: Sent, *args: str) -> Any:
     result = cli_run(sent.db_path, "editions", "stats", *args, "--json")
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
+
+
+def test_api_edition_stats_are_the_same_figures(sent: Sent) -> None:
+    settings = settings_for(sent.db_path)
+    core = App.open(settings, clock=lambda: REPORT_AT)
+    key = core.add_api_key("reports", "read").token
+    client = create_app(settings, clock=lambda: REPORT_AT).test_client()
+    auth = {"Authorization": f"Bearer {key}"}
+    answer = client.get(f"/api/v1/editions/{sent.edition_id}/stats", headers=auth)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json() == {"stats": cli_json(sent, str(sent.edition_id))}
+    missing = client.get("/api/v1/editions/999/stats", headers=auth)
+    assert missing.status_code == 404 and "999" in missing.get_json()["detail"]
+    core.close()
 
 
 def test_unsubscribe_events_name_the_edition_only_through_its_links(sent: Sent) -> None:
