@@ -367,6 +367,23 @@ def _clicks(counts: list[tracking_store.ClickCount], readers: int | None) -> Cli
     )
 
 
+def readable_duration(seconds: float | None) -> str:
+    """3d 4h, 2h 5m, 12m, 40s; '-' for none: how the CLI and the desk show a wait."""
+    if seconds is None:
+        return "-"
+    s = round(seconds)
+    days, rest = divmod(s, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m"
+    return f"{secs}s"
+
+
 def _iso_week(monday: str) -> str:
     year, week, _ = date.fromisoformat(monday).isocalendar()
     return f"{year}-W{week:02d}"

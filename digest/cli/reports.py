@@ -10,7 +10,7 @@ import sys
 import click
 
 from digest.app import EditionStats, Trend
-from digest.app.reports import FunnelWeek
+from digest.app.reports import FunnelWeek, readable_duration
 from digest.cli.context import AppContext, echo_json, json_option, pass_app
 from digest.cli.send import editions
 from digest.errors import InputError
@@ -169,7 +169,7 @@ def _print_trend(trend: Trend) -> None:
         if f.signups:
             click.echo(
                 f"  {f.week:<10}{f.signups:>9}{f.confirmations:>10}{_rate(f):>6}  "
-                f"{duration(f.median_seconds_to_confirm)}"
+                f"{readable_duration(f.median_seconds_to_confirm)}"
             )
     if not any(f.signups for f in trend.funnel):
         click.echo("  none in these weeks")
@@ -177,23 +177,6 @@ def _print_trend(trend: Trend) -> None:
 
 def _rate(f: FunnelWeek) -> str:
     return "" if f.confirmation_rate is None else f"{f.confirmation_rate:.0%}"
-
-
-def duration(seconds: float | None) -> str:
-    """3d 4h, 2h 5m, 12m, 40s; '-' for none."""
-    if seconds is None:
-        return "-"
-    s = round(seconds)
-    days, rest = divmod(s, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    if minutes:
-        return f"{minutes}m"
-    return f"{secs}s"
 
 
 COMMANDS = [stats]
