@@ -354,7 +354,7 @@ def _no_facts(category_id: int) -> store.Facts:
     return store.Facts(
         category_id,
         dict.fromkeys(store.OUTCOMES, 0) | {"bounced": 0},
-        dict.fromkeys(("hard", "soft", "complaint", "policy"), 0),
+        dict.fromkeys(store.BOUNCE_KINDS, 0),
         0,
     )
 

@@ -25,6 +25,8 @@ _OUTCOME = (
     " ELSE d.status END"
 )
 OUTCOMES = ("pending", "sending", "sent", "deferred", "failed", "undeliverable", "skipped")
+BOUNCE_KINDS = ("hard", "soft", "complaint", "policy")
+# SQL the bounce counts already use (digest/store/bounces.py): one definition of a bounce.
 # Each reader once per kind, exactly as `digest editions show` counts them
 # (digest/store/bounces.py bounce_counts).
 _BOUNCE_KINDS = f"""
@@ -59,19 +61,9 @@ class Facts(NamedTuple):
 def edition_facts(db: sqlite_utils.Database, edition_id: int, window_days: int) -> list[Facts]:
     """The edition's figures first (category_id None), then one per category it went to."""
     params = {"e": edition_id, "window": f"+{window_days} days"}
-    totals: dict[int | None, Facts] = {}
-
-    def facts(category_id: int | None) -> Facts:
-        if category_id not in totals:
-            totals[category_id] = Facts(
-                category_id,
-                dict.fromkeys(OUTCOMES, 0) | {"bounced": 0},
-                dict.fromkeys(("hard", "soft", "complaint", "policy"), 0),
-                0,
-            )
-        return totals[category_id]
-
-    facts(None)
+    outcomes: dict[int | None, dict[str, int]] = {None: {}}
+    bounces: dict[int | None, dict[str, int]] = {}
+    unsubscribed: dict[int | None, int] = {}
     for category, outcome, count in db.execute(
         f"""
         SELECT NULL, {_OUTCOME}, COUNT(*) FROM deliveries d WHERE d.edition_id = :e
@@ -83,7 +75,7 @@ def edition_facts(db: sqlite_utils.Database, edition_id: int, window_days: int) 
         """,
         params,
     ).fetchall():
-        facts(category).outcomes[outcome] = int(count)
+        outcomes.setdefault(category, {})[outcome] = int(count)
     for category, kind, count in db.execute(
         f"""
         WITH per_kind (kind, subscriber_id) AS ({_BOUNCE_KINDS})
@@ -97,7 +89,7 @@ def edition_facts(db: sqlite_utils.Database, edition_id: int, window_days: int) 
         """,
         params,
     ).fetchall():
-        facts(category).bounces[kind] = int(count)
+        bounces.setdefault(category, {})[kind] = int(count)
     for category, count in db.execute(
         f"""
         WITH left_us (subscriber_id) AS ({_UNSUBSCRIBED})
@@ -111,8 +103,17 @@ def edition_facts(db: sqlite_utils.Database, edition_id: int, window_days: int) 
         """,
         params,
     ).fetchall():
-        totals[category] = facts(category)._replace(unsubscribed=int(count))
-    return [totals[None]] + [totals[k] for k in sorted(c for c in totals if c is not None)]
+        unsubscribed[category] = int(count)
+    categories = sorted(c for c in outcomes.keys() | bounces.keys() if c is not None)
+    return [
+        Facts(
+            category_id=c,
+            outcomes=dict.fromkeys(OUTCOMES, 0) | {"bounced": 0} | outcomes.get(c, {}),
+            bounces=dict.fromkeys(BOUNCE_KINDS, 0) | bounces.get(c, {}),
+            unsubscribed=unsubscribed.get(c, 0),
+        )
+        for c in (None, *categories)
+    ]
 
 
 class ArticleTitle(NamedTuple):
