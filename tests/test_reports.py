@@ -420,6 +420,24 @@ def test_stats_weeks_json_trend_and_funnel(sent: Sent) -> None:
         "2026-W48": figures | {"readers": 2},
         "2026-W49": figures | {"unsubscribes": 2},  # Cat (late) and Dan
     }
+    frequencies = {
+        f["frequency"]: [w for w in f["weeks"] if w["editions"]] for f in data["frequencies"]
+    }
+    assert frequencies == {
+        "weekly": [
+            {
+                "week": "2026-W48",
+                "editions": 1,
+                "recipients": 5,
+                "sent": 5,
+                "bounced_hard": 1,
+                "bounced_soft": 0,
+                "complained": 0,
+                "unsubscribed": 2,
+            }
+        ],
+        "daily": [],
+    }
     funnel = {f["week"]: f for f in data["funnel"] if f["signups"]}
     assert funnel == {
         "2026-W47": {
@@ -444,6 +462,10 @@ def test_stats_text_shows_the_funnel(sent: Sent) -> None:
     assert result.exit_code == 0, result.output
     assert result.output.startswith("Weeks 2026-W47 to 2026-W50 (UTC, Monday to Sunday)\n")
     assert result.output.endswith(
+        "Weekly editions\n"
+        "  WEEK       EDITIONS  RECIP.   SENT  HARD  SOFT COMPL. UNSUB.\n"
+        "  2026-W48          1       5      5     1     0      0      2\n"
+        "\n"
         "Sign-ups (web, confirmed by email)\n"
         "  WEEK       SIGN-UPS CONFIRMED  RATE  MEDIAN TO CONFIRM\n"
         "  2026-W47          1         1  100%  30m\n"

@@ -19,13 +19,8 @@ from digest.app.hooks import HookResult, ProviderHooks
 from digest.app.integration import Integration, NewKey, ReaderChange
 from digest.app.lookups import ArticleCarried, Lookups, ReaderDetail
 from digest.app.metrics import Metrics, Observed
-from digest.app.reports import (
-    CategoryChart,
-    DeskStats,
-    EditionStats,
-    Reports,
-    Trend,
-)
+from digest.app.report_values import CategoryChart, DeskStats, EditionStats, Trend
+from digest.app.reports import Reports
 from digest.app.sample import Sample, SampleResult
 from digest.app.scheduled import NextEdition, Scheduled, SendRun
 from digest.app.sending import EditionRun

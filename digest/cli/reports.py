@@ -10,7 +10,8 @@ import sys
 import click
 
 from digest.app import EditionStats, Trend
-from digest.app.reports import FunnelWeek, readable_duration
+from digest.app.report_values import FunnelWeek
+from digest.app.reports import readable_duration
 from digest.cli.context import AppContext, echo_json, json_option, pass_app
 from digest.cli.send import editions
 from digest.errors import InputError
@@ -132,7 +133,8 @@ def _print_stats(stats: EditionStats) -> None:
 @json_option
 @pass_app
 def stats(app: AppContext, weeks: int, as_json: bool) -> None:
-    """The trend per category and week: readers, unsubscribes, clicks; and the sign-up
+    """The trend per category and week: readers, unsubscribes, clicks; per frequency and
+    week: editions, recipients, sent, bounces, complaints, unsubscribes; and the sign-up
     funnel per week: sign-ups, confirmations, confirmation rate, median time to confirm.
     docs/reports.md says what each number means.
 
@@ -161,6 +163,21 @@ def _print_trend(trend: Trend) -> None:
         for w in active:
             click.echo(
                 f"  {w.week:<10}{w.readers:>8}{w.unsubscribes:>8}{w.clicks:>8}{w.scanner_clicks:>7}"
+            )
+    for f in trend.frequencies:
+        active = [w for w in f.weeks if w.editions]
+        if not active:
+            continue
+        click.echo("")
+        click.echo(f"{f.frequency.capitalize()} editions")
+        click.echo(
+            f"  {'WEEK':<10}{'EDITIONS':>9}{'RECIP.':>8}{'SENT':>7}{'HARD':>6}{'SOFT':>6}"
+            f"{'COMPL.':>7}{'UNSUB.':>7}"
+        )
+        for w in active:
+            click.echo(
+                f"  {w.week:<10}{w.editions:>9}{w.recipients:>8}{w.sent:>7}{w.bounced_hard:>6}"
+                f"{w.bounced_soft:>6}{w.complained:>7}{w.unsubscribed:>7}"
             )
     click.echo("")
     click.echo("Sign-ups (web, confirmed by email)")

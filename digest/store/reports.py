@@ -153,14 +153,20 @@ def recent_sent_editions(db: sqlite_utils.Database, limit: int) -> list[int]:
     return [int(r[0]) for r in rows]
 
 
-def editions_started_since(db: sqlite_utils.Database, since: datetime) -> list[tuple[int, str]]:
-    """(edition id, Monday of the UTC week its send started) for each started since."""
+class StartedEdition(NamedTuple):
+    id: int
+    frequency: str
+    week: str  # the Monday (UTC) of the week its send started
+
+
+def editions_started_since(db: sqlite_utils.Database, since: datetime) -> list[StartedEdition]:
+    """Every edition whose send started since ``since``, in that order."""
     rows = db.execute(
-        "SELECT id, date(started_at, 'weekday 0', '-6 days') FROM editions"
+        "SELECT id, frequency, date(started_at, 'weekday 0', '-6 days') FROM editions"
         " WHERE started_at >= ? AND status IN ('sent', 'sending') ORDER BY started_at",
         [to_db(since)],
     ).fetchall()
-    return [(int(r[0]), str(r[1])) for r in rows]
+    return [StartedEdition(int(r[0]), str(r[1]), str(r[2])) for r in rows]
 
 
 # The Monday (UTC) of the week a stored timestamp falls in: 'weekday 0' moves to the coming
