@@ -152,6 +152,12 @@ def stats(app: AppContext, weeks: int, as_json: bool) -> None:
 
 def _print_trend(trend: Trend) -> None:
     click.echo(f"Weeks {trend.weeks[0]} to {trend.weeks[-1]} (UTC, Monday to Sunday)")
+    _print_categories(trend)
+    _print_frequencies(trend)
+    _print_funnel(trend)
+
+
+def _print_categories(trend: Trend) -> None:
     for c in trend.categories:
         click.echo("")
         click.echo(c.category)
@@ -164,21 +170,27 @@ def _print_trend(trend: Trend) -> None:
             click.echo(
                 f"  {w.week:<10}{w.readers:>8}{w.unsubscribes:>8}{w.clicks:>8}{w.scanner_clicks:>7}"
             )
-    for f in trend.frequencies:
-        active = [w for w in f.weeks if w.editions]
-        if not active:
+
+
+def _print_frequencies(trend: Trend) -> None:
+    for frequency in trend.frequencies:
+        sent = [w for w in frequency.weeks if w.editions]
+        if not sent:
             continue
         click.echo("")
-        click.echo(f"{f.frequency.capitalize()} editions")
+        click.echo(f"{frequency.frequency.capitalize()} editions")
         click.echo(
             f"  {'WEEK':<10}{'EDITIONS':>9}{'RECIP.':>8}{'SENT':>7}{'HARD':>6}{'SOFT':>6}"
             f"{'COMPL.':>7}{'UNSUB.':>7}"
         )
-        for w in active:
+        for w in sent:
             click.echo(
                 f"  {w.week:<10}{w.editions:>9}{w.recipients:>8}{w.sent:>7}{w.bounced_hard:>6}"
                 f"{w.bounced_soft:>6}{w.complained:>7}{w.unsubscribed:>7}"
             )
+
+
+def _print_funnel(trend: Trend) -> None:
     click.echo("")
     click.echo("Sign-ups (web, confirmed by email)")
     click.echo(f"  {'WEEK':<10}{'SIGN-UPS':>9}{'CONFIRMED':>10}{'RATE':>6}  MEDIAN TO CONFIRM")
