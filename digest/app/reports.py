@@ -49,44 +49,52 @@ class Reports(AppBase):
                 raise InputError("no edition has been sent yet: nothing to report")
         db = self.db
         edition = edition_store.get_edition(db, edition_id)
-        names = edition_store.category_names(db)
-        facts = store.edition_facts(db, edition.id, UNSUBSCRIBE_WINDOW_DAYS)
+        names = _Names(edition_store.category_names(db))
+        facts = {
+            f.category_id: f for f in store.edition_facts(db, edition.id, UNSUBSCRIBE_WINDOW_DAYS)
+        }
         counts = tracking_store.edition_clicks(db, edition.id)
         readers = tracking_store.edition_click_readers(db, edition.id)
         per_category: dict[int, list[tracking_store.ClickCount]] = {}
         for c in counts:
             per_category.setdefault(c.category_id, []).append(c)
-        ids = {f.category_id for f in facts if f.category_id is not None} | set(per_category)
+        ids = {cid for cid in facts if cid is not None} | set(per_category)
         categories = tuple(
             CategoryStats(
-                category=names.get(cid, (f"#{cid}", "", 0))[0],
-                slug=names.get(cid, ("", f"category-{cid}", 0))[1],
-                deliveries=DeliveryFacts.of(
-                    next((f for f in facts if f.category_id == cid), _no_facts(cid))
-                ),
+                category=names.name(cid),
+                slug=names.slug(cid),
+                deliveries=DeliveryFacts.of(facts.get(cid) or _no_facts(cid)),
                 clicks=_clicks(per_category.get(cid, []), readers.get(cid)),
             )
-            for cid in sorted(ids, key=lambda i: (names.get(i, ("", "", 1 << 30))[2], i))
-        )
-        titles = store.article_titles(db, sorted({c.article_id for c in counts}))
-        articles = tuple(
-            ArticleClicks(
-                article_id=c.article_id,
-                title=titles[c.article_id].title if c.article_id in titles else "",
-                url=titles[c.article_id].url if c.article_id in titles else "",
-                category=names.get(c.category_id, (f"#{c.category_id}", "", 0))[0],
-                clicks=Clicks(c.clicks, c.scanner_clicks, c.readers),
-            )
-            for c in sorted(counts, key=lambda c: (-c.clicks, c.category_id, c.article_id))
+            for cid in names.ordered(ids)
         )
         opened = tracking_store.edition_opens(db, edition.id)
         return EditionStats(
             edition=edition,
-            deliveries=DeliveryFacts.of(facts[0]),
+            deliveries=DeliveryFacts.of(facts[None]),
             categories=categories,
             clicks=_clicks(counts, readers.get(None)),
-            articles=articles,
+            articles=self._article_clicks(counts, names),
             opens=Opens(opened.opens, opened.scanner_opens, opened.readers),
+        )
+
+    def _article_clicks(
+        self, counts: list[tracking_store.ClickCount], names: _Names
+    ) -> tuple[ArticleClicks, ...]:
+        """Each clicked article in each category, most clicked first, then in site order."""
+        titles = store.article_titles(self.db, sorted({c.article_id for c in counts}))
+        none = store.ArticleTitle("", "", "")
+        return tuple(
+            ArticleClicks(
+                article_id=c.article_id,
+                title=titles.get(c.article_id, none).title,
+                url=titles.get(c.article_id, none).url,
+                category=names.name(c.category_id),
+                clicks=Clicks(c.clicks, c.scanner_clicks, c.readers),
+            )
+            for c in sorted(
+                counts, key=lambda c: (-c.clicks, names.position(c.category_id), c.article_id)
+            )
         )
 
     def weekly_trend(self, weeks: int = 12) -> Trend:
@@ -114,20 +122,16 @@ class Reports(AppBase):
                 figures = cell(e.week, c.category_id)
                 figures[2] += c.clicks
                 figures[3] += c.scanner_clicks
-        names = edition_store.category_names(db)
-        ids = sorted(
-            {cid for _, cid in cells} | set(names),
-            key=lambda i: (names.get(i, ("", "", 1 << 30))[2], i),
-        )
+        names = _Names(edition_store.category_names(db))
         categories = tuple(
             CategoryTrend(
-                category=names.get(cid, (f"#{cid}", "", 0))[0],
-                slug=names.get(cid, ("", f"category-{cid}", 0))[1],
+                category=names.name(cid),
+                slug=names.slug(cid),
                 weeks=tuple(
                     WeekFigures(_iso_week(m), *cells.get((m, cid), [0, 0, 0, 0])) for m in mondays
                 ),
             )
-            for cid in ids
+            for cid in names.ordered({cid for _, cid in cells} | set(names.rows))
         )
         return Trend(
             weeks=tuple(_iso_week(m) for m in mondays),
@@ -187,6 +191,27 @@ class Reports(AppBase):
             CategoryChart(name, slug, tuple(points)) for slug, (name, points) in series.items()
         )
         return DeskStats(charts=charts, trend=self.weekly_trend(weeks))
+
+
+class _Names:
+    """Category names, slugs and the site's order, for ids (one deleted since: by its id)."""
+
+    def __init__(self, rows: dict[int, tuple[str, str, int]]) -> None:
+        self.rows = rows
+
+    def name(self, category_id: int) -> str:
+        return self.rows[category_id][0] if category_id in self.rows else f"#{category_id}"
+
+    def slug(self, category_id: int) -> str:
+        row = self.rows.get(category_id)
+        return row[1] if row else f"category-{category_id}"
+
+    def position(self, category_id: int) -> tuple[int, int]:
+        row = self.rows.get(category_id)
+        return (row[2] if row else 1 << 30, category_id)
+
+    def ordered(self, ids: set[int]) -> list[int]:
+        return sorted(ids, key=self.position)
 
 
 def _no_facts(category_id: int) -> store.Facts:
