@@ -110,3 +110,10 @@ def test_missing_secret_key_says_what_to_do_when_signing() -> None:
         links.unsubscribe(1)
     assert "digest init" in str(info.value)
     assert "DIGEST_SECRET_KEY" in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["16-", "-7", "16-7-1", "16--7", "16-7 ", "16-Z"])
+def test_malformed_edition_parts_are_refused(value: str) -> None:
+    signature = LINKS.unsubscribe_path(42, 7).rsplit(".", 1)[1]
+    with pytest.raises(TokenError, match="malformed"):
+        LINKS.read_unsubscribe_claim(f"{value}.{signature}")
