@@ -20,6 +20,7 @@ from digest.tokens import (
     EditorClaim,
     EditorLinkSigner,
     IdSigner,
+    LinkClaim,
     TrackSigner,
 )
 
@@ -35,8 +36,10 @@ OPEN_PREFIX = "/o/"
 ADMIN_PREFIX = "/admin/"
 EDITOR_PASSWORD_PREFIX = "/admin/password/"
 ADMIN_EDITION_PREFIX = "/admin/editions/"
-# The longest subscriber id token: 13 base-36 digits, a dot and the signature.
+# The longest subscriber id token: 13 base-36 digits, a dot and the signature; an
+# unsubscribe token may also name the edition: "-" and 13 more digits (docs/reports.md).
 _ID_TOKEN_CHARS = 13 + 1 + SIGNATURE_CHARS
+_EDITION_CHARS = 1 + 13
 
 
 class Links:
@@ -69,8 +72,10 @@ class Links:
     def home(self) -> str:
         return self.base + "/"
 
-    def unsubscribe(self, subscriber_id: int) -> str:
-        return self.base + self.unsubscribe_path(subscriber_id)
+    def unsubscribe(self, subscriber_id: int, edition_id: int | None = None) -> str:
+        """The reader's unsubscribe link; from a digest it names the edition too, so the
+        unsubscribe is counted against it (docs/reports.md)."""
+        return self.base + self.unsubscribe_path(subscriber_id, edition_id)
 
     def preferences(self, subscriber_id: int) -> str:
         return self.base + self.preferences_path(subscriber_id)
@@ -88,7 +93,7 @@ class Links:
 
     def longest_subscriber_link(self) -> int:
         """Characters in the longest unsubscribe or preferences URL any subscriber can get."""
-        return len(self.base) + len(UNSUBSCRIBE_PREFIX) + _ID_TOKEN_CHARS
+        return len(self.base) + len(UNSUBSCRIBE_PREFIX) + _ID_TOKEN_CHARS + _EDITION_CHARS
 
     def longest_reader_part(self) -> int:
         """Characters in the longest :meth:`reader_part`."""
@@ -96,8 +101,8 @@ class Links:
 
     # -- paths, for the web pages ------------------------------------------------------------
 
-    def unsubscribe_path(self, subscriber_id: int) -> str:
-        return UNSUBSCRIBE_PREFIX + self._built()[0].sign(subscriber_id)
+    def unsubscribe_path(self, subscriber_id: int, edition_id: int | None = None) -> str:
+        return UNSUBSCRIBE_PREFIX + self._built()[0].sign(subscriber_id, edition_id)
 
     def preferences_path(self, subscriber_id: int) -> str:
         return PREFERENCES_PREFIX + self._built()[1].sign(subscriber_id)
@@ -133,6 +138,10 @@ class Links:
     def read_unsubscribe(self, token: str) -> int:
         """The subscriber id in an unsubscribe token."""
         return self._built()[0].read(token)
+
+    def read_unsubscribe_claim(self, token: str) -> LinkClaim:
+        """The subscriber and, for a link from a digest, the edition it came in."""
+        return self._built()[0].read_claim(token)
 
     def read_preferences(self, token: str) -> int:
         """The subscriber id in a preferences token."""

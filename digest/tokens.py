@@ -3,12 +3,14 @@
 The URLs around them are built in :mod:`digest.links`; this module only signs and reads.
 
 One salt per purpose, so a token made for one link never works for another. Unsubscribe and
-preferences tokens never expire (a reader may click a year-old digest) and carry only the
+preferences tokens never expire (a reader may click a year-old digest) and carry the
 subscriber id, in base 36, with a truncated HMAC-SHA256 signature: the whole URL stays near
-55 characters, so the List-Unsubscribe header never folds. Confirm tokens expire, and name one
-sign-up request (its id and the nonce stored with it, so the token is bound to exactly the
-choices that request holds) plus a tag of the address (a hash prefix), so a token stops
-working if the address changes.
+55 characters, so the List-Unsubscribe header never folds. An unsubscribe link in a digest
+also carries the edition's id (``<id>-<edition>.<signature>``), so the report can say which
+edition a reader left from (docs/reports.md); tokens without it keep working. Confirm tokens
+expire, and name one sign-up request (its id and the nonce stored with it, so the token is
+bound to exactly the choices that request holds) plus a tag of the address (a hash prefix),
+so a token stops working if the address changes.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ SIGNATURE_CHARS = 22
 ADDRESS_TAG_CHARS = 12
 NONCE_CHARS = 22  # secrets.token_urlsafe(16)
 _ID_RE = re.compile(r"[0-9a-z]{1,13}")
+# A subscriber id, then optionally "-" and the edition's id: both base 36.
+_CLAIM_RE = re.compile(r"([0-9a-z]{1,13})(?:-([0-9a-z]{1,13}))?")
 _DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -46,6 +50,15 @@ class TokenError(DigestError):
 
 class ExpiredTokenError(TokenError):
     """A confirm token was genuine but is older than its max_age."""
+
+
+@dataclass(frozen=True)
+class LinkClaim:
+    """What a genuine unsubscribe (or preferences) token says: whose link it is, and the
+    edition whose mail carried it (None: a token made without one, as before issue 15)."""
+
+    subscriber_id: int
+    edition_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -100,23 +113,32 @@ class IdSigner:
         mac = hmac.new(self._key, value, hashlib.sha256).digest()
         return _b64(mac)[:SIGNATURE_CHARS]
 
-    def sign(self, subscriber_id: int) -> str:
-        if subscriber_id < 0:
-            raise ValueError(f"subscriber id must not be negative: {subscriber_id}")
+    def sign(self, subscriber_id: int, edition_id: int | None = None) -> str:
+        if subscriber_id < 0 or (edition_id is not None and edition_id < 0):
+            raise ValueError(f"ids must not be negative: {subscriber_id}, {edition_id}")
         value = _base36(subscriber_id)
+        if edition_id is not None:
+            value = f"{value}-{_base36(edition_id)}"
         return f"{value}.{self._signature(value.encode('ascii'))}"
 
     def read(self, token: str) -> int:
+        return self.read_claim(token).subscriber_id
+
+    def read_claim(self, token: str) -> LinkClaim:
+        """The subscriber (and edition, when the token names one); TokenError if forged."""
         value, sep, signature = token.partition(".")
-        if not sep or not _ID_RE.fullmatch(value) or len(signature) != SIGNATURE_CHARS:
+        match = _CLAIM_RE.fullmatch(value)
+        if not sep or match is None or len(signature) != SIGNATURE_CHARS:
             raise TokenError("malformed link token")
         expected = self._signature(value.encode("ascii"))
         if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii")):
             raise TokenError("link token signature does not match")
-        subscriber_id = int(value, 36)
-        if subscriber_id > MAX_ROW_ID:  # 13 base-36 digits reach past SQLite's integers
+        subscriber_id = int(match[1], 36)
+        edition_id = int(match[2], 36) if match[2] else None
+        # 13 base-36 digits reach past SQLite's integers
+        if subscriber_id > MAX_ROW_ID or (edition_id or 0) > MAX_ROW_ID:
             raise TokenError("link token names no possible subscriber")
-        return subscriber_id
+        return LinkClaim(subscriber_id, edition_id)
 
 
 def _b64(data: bytes) -> str:

@@ -100,6 +100,7 @@ ROUTES = [
     ("POST", "/categories", {"name": "Health"}, "write"),
     ("GET", "/editions", None, "read"),
     ("GET", "/editions/{e}", None, "read"),
+    ("GET", "/editions/{e}/stats", None, "read"),
     ("POST", "/subscribers", {"email": "new@example.com", "categories": ["Courts"]}, "write"),
     ("GET", "/subscribers/{s}", None, "read"),
     ("PATCH", "/subscribers/{s}", {"frequency": "daily"}, "write"),
@@ -530,6 +531,8 @@ def test_every_answer_matches_its_schema_in_the_document(api: Api) -> None:
         ("GET", "/editions", "/editions", None, "read"),
         ("GET", f"/editions/{edition}", "/editions/{edition_id}", None, "read"),
         ("GET", "/editions/999", "/editions/{edition_id}", None, "read"),
+        ("GET", f"/editions/{edition}/stats", "/editions/{edition_id}/stats", None, "read"),
+        ("GET", "/editions/999/stats", "/editions/{edition_id}/stats", None, "read"),
         (
             "POST",
             "/subscribers",

@@ -12,6 +12,7 @@ from digest.errors import ConfigError
 from digest.links import Links
 from digest.tokens import (
     ExpiredTokenError,
+    LinkClaim,
     TokenError,
     make_preferences_token,
     make_unsubscribe_token,
@@ -56,9 +57,25 @@ def test_paths_are_the_urls_without_the_site() -> None:
 
 
 def test_longest_subscriber_link_bounds_every_id() -> None:
-    longest = len(LINKS.unsubscribe(36**13 - 1))
+    longest = len(LINKS.unsubscribe(36**13 - 1, 36**13 - 1))
     assert LINKS.longest_subscriber_link() == longest
-    assert len(LINKS.preferences(36**13 - 1)) == longest
+    assert len(LINKS.preferences(36**13 - 1)) < longest
+
+
+def test_unsubscribe_links_name_the_edition_and_old_ones_still_work() -> None:
+    token = LINKS.unsubscribe_path(42, 7).rsplit("/", 1)[1]
+    assert LINKS.read_unsubscribe_claim(token) == LinkClaim(42, 7)
+    assert LINKS.read_unsubscribe(token) == 42
+    old = make_unsubscribe_token(SECRET, 42)  # as mailed before editions were named
+    assert LINKS.read_unsubscribe_claim(old) == LinkClaim(42, None)
+    # The edition is signed: another edition's id in the same token is refused.
+    value, _, signature = token.partition(".")
+    with pytest.raises(TokenError):
+        LINKS.read_unsubscribe_claim(f"{value.split('-')[0]}-8.{signature}")
+    with pytest.raises(TokenError):
+        LINKS.read_unsubscribe_claim(f"{value.split('-')[0]}.{signature}")
+    with pytest.raises(TokenError):  # a preferences token is not an unsubscribe one
+        LINKS.read_unsubscribe_claim(LINKS.preferences_path(42).rsplit("/", 1)[1])
 
 
 def test_readers_take_back_what_was_signed() -> None:
@@ -93,3 +110,10 @@ def test_missing_secret_key_says_what_to_do_when_signing() -> None:
         links.unsubscribe(1)
     assert "digest init" in str(info.value)
     assert "DIGEST_SECRET_KEY" in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["16-", "-7", "16-7-1", "16--7", "16-7 ", "16-Z"])
+def test_malformed_edition_parts_are_refused(value: str) -> None:
+    signature = LINKS.unsubscribe_path(42, 7).rsplit(".", 1)[1]
+    with pytest.raises(TokenError, match="malformed"):
+        LINKS.read_unsubscribe_claim(f"{value}.{signature}")

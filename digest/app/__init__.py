@@ -19,6 +19,8 @@ from digest.app.hooks import HookResult, ProviderHooks
 from digest.app.integration import Integration, NewKey, ReaderChange
 from digest.app.lookups import ArticleCarried, Lookups, ReaderDetail
 from digest.app.metrics import Metrics, Observed
+from digest.app.report_values import CategoryChart, DeskStats, EditionStats, Trend
+from digest.app.reports import Reports
 from digest.app.sample import Sample, SampleResult
 from digest.app.scheduled import NextEdition, Scheduled, SendRun
 from digest.app.sending import EditionRun
@@ -41,6 +43,7 @@ class App(
     Editors,
     Lookups,
     Tracking,
+    Reports,
 ):
     """Every use case of digest, over one settings object, one store, one way to reach the
     relay and one clock. Thread-safe in the way the adapters use it: each thread gets its
@@ -66,13 +69,16 @@ __all__ = [
     "App",
     "ArchivePage",
     "ArticleCarried",
+    "CategoryChart",
     "CategoryPlan",
     "Choices",
     "ConfirmOutcome",
     "DatabaseFailure",
+    "DeskStats",
     "EditionDetail",
     "EditionPlanView",
     "EditionRun",
+    "EditionStats",
     "EditionSummary",
     "EditorInvite",
     "Fetch",
@@ -94,6 +100,7 @@ __all__ = [
     "SendRun",
     "TestSend",
     "TransportFactory",
+    "Trend",
     "WebhookRun",
     "smtp_transports",
 ]

@@ -273,14 +273,25 @@ class Signup(AppBase):
                 store.record_event(db, subscriber_id, "updated", self.now(), SOURCE, "preferences")
             return changed
 
-    def unsubscribe_reader(self, subscriber_id: int, source: str) -> None:
+    def unsubscribe_reader(
+        self, subscriber_id: int, source: str, *, edition_id: int | None = None
+    ) -> None:
         """Unsubscribe at once (a link, one-click). Repeating it, or unsubscribing an address
-        that bounced or was forgotten, changes nothing: those statuses say more."""
+        that bounced or was forgotten, changes nothing: those statuses say more.
+        ``edition_id``: the edition whose link was used, counted against it
+        (docs/reports.md)."""
         with self.store.transaction() as db:
             subscriber = store.get_subscriber(db, subscriber_id)
             if subscriber is None or subscriber.status.suppressed:
                 return
-            store.set_status(db, subscriber_id, SubscriberStatus.UNSUBSCRIBED, self.now(), source)
+            store.set_status(
+                db,
+                subscriber_id,
+                SubscriberStatus.UNSUBSCRIBED,
+                self.now(),
+                source,
+                edition_id=edition_id,
+            )
 
     def take_signup_slot(self, *, ip: str, address: str | None) -> Refusal | None:
         """Count one sign-up from ``ip`` for ``address`` against the [web] limits, kept in

@@ -70,6 +70,7 @@ from digest.cli import editors as _editors  # noqa: E402
 from digest.cli import init as _init  # noqa: E402
 from digest.cli import keys as _keys  # noqa: E402
 from digest.cli import preview as _preview  # noqa: E402
+from digest.cli import reports as _reports  # noqa: E402
 from digest.cli import schedule as _schedule  # noqa: E402
 from digest.cli import send as _send  # noqa: E402
 from digest.cli import serve as _serve  # noqa: E402
@@ -85,6 +86,7 @@ for _module in (
     _desk,
     _editors,
     _bounces,
+    _reports,
     _doctor,
     _schedule,
     _serve,

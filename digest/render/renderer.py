@@ -320,9 +320,10 @@ class Renderer:
 
     # -- per recipient ----------------------------------------------------------------------
 
-    def links(self, subscriber_id: int) -> tuple[str, str]:
-        """(unsubscribe URL, preferences URL) for one subscriber."""
-        return self.site_links.unsubscribe(subscriber_id), self.site_links.preferences(
+    def links(self, subscriber_id: int, edition_id: int | None = None) -> tuple[str, str]:
+        """(unsubscribe URL, preferences URL) for one subscriber; the unsubscribe link of an
+        edition's digest names the edition (docs/reports.md)."""
+        return self.site_links.unsubscribe(subscriber_id, edition_id), self.site_links.preferences(
             subscriber_id
         )
 
@@ -338,7 +339,7 @@ class Renderer:
         they land, then DKIM-signed when configured."""
         if date.tzinfo is None:
             raise ValueError("date must be timezone-aware")
-        unsub, prefs = self.links(recipient.subscriber_id)
+        unsub, prefs = self.links(recipient.subscriber_id, variant.content.edition_id)
         mid = normalise_message_id(message_id)
         values = {
             "to": format_address(recipient.name, recipient.email, utf8=recipient.smtputf8).encode(

@@ -615,3 +615,21 @@ def m013_pages_delivery_day(db: sqlite_utils.Database) -> None:
         ALTER TABLE signup_requests ADD COLUMN delivery_day TEXT;
         """
     )
+
+
+@migrations()
+def m015_reports_unsubscribe_edition(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The edition whose unsubscribe link a reader used (the token names it): the report
+        -- counts an unsubscribe against that edition (docs/reports.md). NULL for every other
+        -- event, and for unsubscribes through an edition-less link, the preferences page
+        -- or the API.
+        ALTER TABLE events ADD COLUMN edition_id INTEGER
+            REFERENCES editions (id) ON DELETE SET NULL;
+        CREATE INDEX events_edition ON events (edition_id, kind) WHERE edition_id IS NOT NULL;
+        -- The weekly trend and the sign-up funnel read events and requests by time.
+        CREATE INDEX events_kind_at ON events (kind, at);
+        CREATE INDEX signup_requests_created ON signup_requests (created_at);
+        """
+    )

@@ -272,9 +272,11 @@ def set_status(
     detail: str = "",
     *,
     kind: str | None = None,
+    edition_id: int | None = None,
 ) -> bool:
     """Move a subscriber to ``status`` and record the event; False (nothing written) when
-    the status is already that.
+    the status is already that. ``edition_id``: the edition whose link caused it (an
+    unsubscribe link from a digest), recorded with the event for the reports.
 
     The event kind defaults to STATUS_EVENT_KINDS, except pending -> active, which is
     'confirmed'. Becoming active sets confirmed_at (first time only) and clears
@@ -306,7 +308,7 @@ def set_status(
         db.execute("UPDATE subscribers SET status = ? WHERE id = ?", [status, subscriber_id])
     if kind is None:
         kind = "confirmed" if (old, status) == ("pending", "active") else STATUS_EVENT_KINDS[status]
-    record_event(db, subscriber_id, kind, now, source, detail)
+    record_event(db, subscriber_id, kind, now, source, detail, edition_id=edition_id)
     return True
 
 
@@ -317,12 +319,16 @@ def record_event(
     at: datetime,
     source: str = "",
     detail: str = "",
+    *,
+    edition_id: int | None = None,
 ) -> None:
     """Append one row to the subscriber's history (status changes, profile updates, soft
-    bounces...). Never put the address itself in ``detail``: forget() keeps events."""
+    bounces...). Never put the address itself in ``detail``: forget() keeps events. An
+    ``edition_id`` naming no edition is stored as NULL rather than refused."""
     db.execute(
-        "INSERT INTO events (subscriber_id, kind, at, source, detail) VALUES (?, ?, ?, ?, ?)",
-        [subscriber_id, kind, to_db(at), source, detail],
+        "INSERT INTO events (subscriber_id, kind, at, source, detail, edition_id)"
+        " VALUES (?, ?, ?, ?, ?, (SELECT id FROM editions WHERE id = ?))",
+        [subscriber_id, kind, to_db(at), source, detail, edition_id],
     )
 
 

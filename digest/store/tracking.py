@@ -182,3 +182,19 @@ def article_url(db: sqlite_utils.Database, article_id: str) -> str | None:
     """The URL a click on ``article_id`` leads to, None when there is no such article."""
     row = db.execute("SELECT url FROM articles WHERE id = ?", [article_id]).fetchone()
     return str(row[0]) if row else None
+
+
+def edition_click_readers(db: sqlite_utils.Database, edition_id: int) -> dict[int | None, int]:
+    """Distinct clicking readers (people, not scanners) of an edition, per category and in
+    all (key None); empty unless per-reader rows exist. For the reports (docs/reports.md)."""
+    rows = db.execute(
+        """
+        SELECT NULL, COUNT(DISTINCT subscriber_id) FROM reader_clicks
+        WHERE edition_id = :e AND scanner = 0
+        UNION ALL
+        SELECT category_id, COUNT(DISTINCT subscriber_id) FROM reader_clicks
+        WHERE edition_id = :e AND scanner = 0 GROUP BY category_id
+        """,
+        {"e": edition_id},
+    ).fetchall()
+    return {(int(r[0]) if r[0] is not None else None): int(r[1]) for r in rows if r[1]}

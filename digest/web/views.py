@@ -385,7 +385,10 @@ def unsubscribe(token: str) -> Page:
     if not one_click:
         _check_csrf(request.path)
     subscriber = _subscriber(state().links.read_unsubscribe, token)
-    core().unsubscribe_reader(subscriber.id, "one-click" if one_click else SOURCE)
+    # The token is genuine (read above): the edition it names is the one the link came in.
+    edition_id = state().links.read_unsubscribe_claim(token).edition_id
+    source = "one-click" if one_click else SOURCE
+    core().unsubscribe_reader(subscriber.id, source, edition_id=edition_id)
     return _unsubscribed(subscriber.id)
 
 

@@ -4,7 +4,7 @@ through."""
 
 from __future__ import annotations
 
-from digest.web.admin import pages, people
+from digest.web.admin import pages, people, stats
 from digest.web.admin.guard import bp
 
-__all__ = ["bp", "pages", "people"]
+__all__ = ["bp", "pages", "people", "stats"]

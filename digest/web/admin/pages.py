@@ -172,6 +172,8 @@ def _edition_page(
         view=view,
         e=view.edition,
         counts=app.show_edition(edition_id).counts,
+        # What it did, once its recipients are fixed: the figures of `digest editions stats`.
+        stats=app.edition_stats(edition_id) if view.edition.started_at else None,
         variants=view.variants,
         categories=app.category_choices(),
         reader=reader,

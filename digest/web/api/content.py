@@ -91,3 +91,10 @@ def list_editions() -> Answer:
 @requires(ApiScope.READ)
 def show_edition(edition_id: int) -> Answer:
     return {"edition": present.edition(core().show_edition(edition_id))}
+
+
+@bp.get("/editions/<int:edition_id>/stats")
+@requires(ApiScope.READ)
+def edition_stats(edition_id: int) -> Answer:
+    """The figures of `digest editions stats --json` (docs/reports.md), from the same core."""
+    return {"stats": core().edition_stats(edition_id).as_dict()}
