@@ -35,6 +35,7 @@ from digest.bounces.parse import (
 from digest.bounces.policy import ImportReport, StatusChange, count, evidence, smtp_failure
 from digest.errors import InputError, NotFoundError
 from digest.models import BounceKind, BounceRecord, Subscriber, SubscriberStatus
+from digest.progress import NO_PROGRESS, Progress
 from digest.store import bounces as store
 from digest.store import subscribers as subscriber_store
 from digest.tokens import read_verp
@@ -135,16 +136,24 @@ class Feedback(Audience):
             raise NotFoundError(f"no subscriber {email}")
         return updated
 
-    def import_bounces(self, paths: Iterable[Path]) -> ImportReport:
+    def import_bounces(
+        self, paths: Iterable[Path], *, progress: Progress = NO_PROGRESS
+    ) -> ImportReport:
         """Import every message under ``paths``: one transaction per message, so an
         interrupted import resumes where it stopped. Messages matched to a reader, or
         recognised as needing nothing (a delay notice), are fingerprinted and skipped next
-        time; unrecognised ones are not, so they are listed again until dealt with."""
+        time; unrecognised ones are not, so they are listed again until dealt with.
+        ``progress`` counts messages with no total: an mbox is counted only by reading it."""
         report = ImportReport()
-        for path in paths:
-            for origin, raw in iter_messages(path):
-                report.messages += 1
-                self._import_one(origin, raw, report)
+        progress.start(None, "Reading bounces")
+        try:
+            for path in paths:
+                for origin, raw in iter_messages(path):
+                    report.messages += 1
+                    self._import_one(origin, raw, report)
+                    progress.advance()
+        finally:
+            progress.done()
         return report
 
     def fetch_bounces(self, mailbox: Mailbox | None = None) -> ImportReport:

@@ -213,6 +213,19 @@ def iter_planned_recipients(
         yield from (_recipient(r) for r in rows)
 
 
+def count_planned_recipients(db: sqlite_utils.Database, frequency: str) -> int:
+    """How many readers :func:`iter_planned_recipients` yields (one indexed count)."""
+    row = db.execute(
+        """
+        SELECT COUNT(*) FROM subscribers s
+        WHERE s.status = 'active' AND s.frequency = ?
+          AND EXISTS (SELECT 1 FROM subscriptions x WHERE x.subscriber_id = s.id)
+        """,
+        [frequency],
+    ).fetchone()
+    return int(row[0])
+
+
 def iter_open_deliveries(
     db: sqlite_utils.Database, edition_id: int, *, batch: int = 1000
 ) -> Iterator[RecipientRow]:
