@@ -156,7 +156,9 @@ class Feedback(Audience):
             progress.done()
         return report
 
-    def fetch_bounces(self, mailbox: Mailbox | None = None) -> ImportReport:
+    def fetch_bounces(
+        self, mailbox: Mailbox | None = None, *, progress: Progress = NO_PROGRESS
+    ) -> ImportReport:
         """Read the bounce mailbox ([bounces] imap_url) over IMAP: each message is imported
         as by :meth:`import_bounces` (its own transaction, idempotent by fingerprint), then
         moved to ``done_folder``, or to ``unrecognised_folder`` when it is no report about
@@ -169,13 +171,17 @@ class Feedback(Audience):
             mailbox = Mailbox.from_settings(bounces.imap_url, bounces.imap_password_env)
         report = ImportReport()
         with mailbox:
-            for uid in mailbox.uids():
+            uids = mailbox.uids()
+            progress.start(len(uids), "Fetching bounces")
+            for uid in uids:
                 raw = mailbox.fetch(uid)
                 report.messages += 1
                 before = len(report.unrecognised)
                 self._import_one(f"{mailbox.url.folder}/{uid}", raw, report)
                 known = len(report.unrecognised) == before
                 mailbox.move(uid, bounces.done_folder if known else bounces.unrecognised_folder)
+                progress.advance()
+            progress.done()
         return report
 
     def _import_one(self, origin: str, raw: bytes, report: ImportReport) -> None:

@@ -64,19 +64,22 @@ def import_(app: AppContext, paths: tuple[Path, ...], as_json: bool, quiet: bool
 
 @bounces.command("fetch")
 @json_option
+@quiet_option
 @pass_app
-def fetch(app: AppContext, as_json: bool) -> None:
+def fetch(app: AppContext, as_json: bool, quiet: bool) -> None:
     """Read the bounce mailbox ([bounces] imap_url) over IMAP and apply what it holds.
 
     Each message is recorded, then moved to done_folder (or to unrecognised_folder when it
     is no report about our readers), so nothing is read twice and nothing is lost if the
-    fetch is stopped. `digest schedule run` does this every fetch_minutes.
+    fetch is stopped. `digest schedule run` does this every fetch_minutes. On a terminal a
+    progress bar runs on stderr (--quiet or --json hides it).
 
     \b
     Examples:
         DIGEST_IMAP_PASSWORD=... digest bounces fetch
     """
-    report = app.core.fetch_bounces()
+    with progress_bar(quiet=quiet, as_json=as_json) as progress:
+        report = app.core.fetch_bounces(progress=progress)
     if as_json:
         echo_json(report.as_dict())
         return
