@@ -150,6 +150,15 @@ def test_import_rejections_still_listed_after_the_bar(tmp_path: Path) -> None:
     assert b"  line 2: email:" in output
 
 
+def test_import_error_on_a_terminal_is_one_line(tmp_path: Path) -> None:
+    db_path = fresh_db(tmp_path, "error.db")
+    code, output = on_terminal(digest("--db", str(db_path), "subscribers", "import", "nope.csv"))
+    assert code == 1
+    # What is left once the terminal has run rich's control codes: the error, alone.
+    text = re.sub(rb"\x1b\[[0-9;?]*[A-Za-z]", b"", output).replace(b"\r", b"")
+    assert text == b"Error: nope.csv: file not found\n"
+
+
 # -- subscribers export ---------------------------------------------------------------------
 
 
