@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from digest.cli.progress import TerminalProgress
+from digest.cli.terminal import TerminalProgress
 from digest.progress import NO_PROGRESS, counted
 from digest.store import open_db
 from tests.builders import NOW, add_articles, app_for, article, make_db
@@ -292,6 +292,13 @@ def test_bounces_import_on_a_terminal_counts_messages(tmp_path: Path) -> None:
 
 
 # -- the bar itself ---------------------------------------------------------------------------
+
+
+def test_commands_that_draw_nothing_never_import_rich() -> None:
+    # rich takes a few hundred milliseconds to import: only a command drawing a bar pays.
+    code = "import sys, digest.cli; print(sorted(m for m in sys.modules if m.startswith('rich')))"
+    result = piped([sys.executable, "-c", code])
+    assert result.stdout == b"[]\n", result.stderr
 
 
 def test_advance_is_batched_until_the_interval_passes() -> None:
