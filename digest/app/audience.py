@@ -8,12 +8,14 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import sqlite_utils
+
 from digest.app.base import AppBase
-from digest.app.csv_rows import CategoryIds, Rejected, Suppressed, parse_csv
+from digest.app.csv_rows import CategoryIds, Rejected, Suppressed, count_lines, parse_csv
 from digest.errors import InputError, NotFoundError
 from digest.models import (
     SUBSCRIBER_STATUSES,
@@ -22,6 +24,7 @@ from digest.models import (
     Subscriber,
     SubscriberStatus,
 )
+from digest.progress import NO_PROGRESS, Progress, counted
 from digest.store import subscriber_import as bulk
 from digest.store import subscribers as store
 from digest.store.categories import find_category, list_categories, resolve_categories
@@ -170,16 +173,20 @@ class Audience(AppBase):
         return AddResult(subscriber, created=created, reactivated=reactivated, changed=changed)
 
     def import_subscribers(
-        self, path: str | Path, *, strict: bool = False, source: str = "import"
+        self,
+        path: str | Path,
+        *,
+        strict: bool = False,
+        source: str = "import",
+        progress: Progress = NO_PROGRESS,
     ) -> ImportResult:
         """Import subscribers from a UTF-8 CSV file (rules: :mod:`digest.app.csv_rows`).
         Streams the file into a staging table, then applies it in one transaction: memory
         stays flat and a million rows take well under a minute. An address listed more than
         once: the last valid row wins. A suppressed address is never reactivated. With
-        ``strict`` any rejected row means nothing is written."""
+        ``strict`` any rejected row means nothing is written. ``progress`` follows the
+        file's lines (counted up front, which is cheap), then the saving."""
         db = self.db
-        rejected: list[tuple[int, str]] = []
-        suppressed: list[tuple[int, str]] = []
         lookup = CategoryIds(
             lambda name: _category_id(self, name),
             lambda: [c.name for c in list_categories(db)],
@@ -187,18 +194,10 @@ class Audience(AppBase):
         )
         bulk.begin_import(db)
         try:
-            batch: list[bulk.StagedRow] = []
-            for item in parse_csv(Path(path), lookup):
-                if isinstance(item, Rejected):
-                    rejected.append((item.line, item.reason))
-                elif isinstance(item, Suppressed):
-                    suppressed.append((item.line, item.email))
-                else:
-                    batch.append(item)
-                    if len(batch) >= IMPORT_BATCH_SIZE:
-                        bulk.stage_rows(db, batch)
-                        batch.clear()
-            bulk.stage_rows(db, batch)
+            staged = _stage_file(db, Path(path), lookup, progress)
+            rejected, suppressed = staged.rejected, staged.suppressed
+            # One transaction: the count moves only when it is over.
+            progress.start(staged.rows, "Saving")
             with self.store.transaction():
                 plan = bulk.plan_import(db)
                 rejected.extend(
@@ -215,7 +214,9 @@ class Audience(AppBase):
                         written=False,
                     )
                 counts = bulk.apply_import(db, self.now(), source)
+            progress.advance(staged.rows)
         finally:
+            progress.done()
             bulk.end_import(db)
         return ImportResult(
             added=counts.added,
@@ -233,6 +234,7 @@ class Audience(AppBase):
         *,
         category: str | None = None,
         status: str | None = None,
+        progress: Progress = NO_PROGRESS,
     ) -> int:
         """Write subscribers (forgotten ones excluded: they have no address) as CSV or JSON
         that :meth:`import_subscribers` reads back unchanged; return how many. Suppressed
@@ -240,35 +242,26 @@ class Audience(AppBase):
         importing them never re-subscribes them. JSON is streamed one object a line."""
         if fmt not in ("csv", "json"):
             raise InputError(f"export format must be csv or json, not {fmt!r}")
+        category_id = _category_filter(self, category)
+        progress.start(
+            store.count_subscribers(self.db, category_id=category_id, status=status), "Exporting"
+        )
         rows = (
             _export_row(s)
-            for s in self.list_subscribers(category=category, status=status)
+            for s in counted(self.list_subscribers(category=category, status=status), progress)
             if s.status != SubscriberStatus.FORGOTTEN
         )
-        count = 0
-        if fmt == "csv":
-            writer = csv.writer(out, lineterminator="\n")
-            writer.writerow(EXPORT_COLUMNS)
-            for row in rows:
-                writer.writerow(row.values())
-                count += 1
-            return count
-        out.write("[")
-        for row in rows:
-            out.write(",\n" if count else "\n")
-            out.write(json.dumps(row, ensure_ascii=False))
-            count += 1
-        out.write("\n]\n" if count else "]\n")
-        return count
+        try:
+            return _write_export(out, fmt, rows)
+        finally:
+            progress.done()
 
     def list_subscribers(
         self, *, category: str | None = None, status: str | None = None
     ) -> Iterator[Subscriber]:
         """Stream subscribers in id order, optionally one category (name or slug, any case)
         and/or one status."""
-        category_id = None
-        if category is not None:
-            category_id = resolve_categories(self.db, [category])[0].id
+        category_id = _category_filter(self, category)
         if status is not None and status not in SUBSCRIBER_STATUSES:
             raise InputError(
                 f"status must be one of {', '.join(SUBSCRIBER_STATUSES)}, not {status!r}"
@@ -305,6 +298,65 @@ class Audience(AppBase):
             if subscriber.status == SubscriberStatus.FORGOTTEN:
                 return
             store.forget(db, subscriber.id, self.now(), source)
+
+
+@dataclass
+class _Staged:
+    rows: int = 0
+    rejected: list[tuple[int, str]] = field(default_factory=list)  # (line, reason)
+    suppressed: list[tuple[int, str]] = field(default_factory=list)  # (line, address)
+
+
+def _stage_file(
+    db: sqlite_utils.Database, path: Path, lookup: CategoryIds, progress: Progress
+) -> _Staged:
+    """Parse the file into the staging table, in batches; progress counts physical lines
+    (a quoted cell may span several)."""
+    staged = _Staged()
+    batch: list[bulk.StagedRow] = []
+    total, seen = max(count_lines(path) - 1, 0), 1  # the header is line 1
+    progress.start(total, "Reading")
+    for item in parse_csv(path, lookup):
+        progress.advance(item.line - seen)
+        seen = item.line
+        if isinstance(item, Rejected):
+            staged.rejected.append((item.line, item.reason))
+        elif isinstance(item, Suppressed):
+            staged.suppressed.append((item.line, item.email))
+        else:
+            batch.append(item)
+            staged.rows += 1
+            if len(batch) >= IMPORT_BATCH_SIZE:
+                bulk.stage_rows(db, batch)
+                batch.clear()
+    bulk.stage_rows(db, batch)
+    progress.advance(total + 1 - seen)  # blank lines at the end
+    return staged
+
+
+def _write_export(out: IO[str], fmt: str, rows: Iterator[dict[str, str]]) -> int:
+    count = 0
+    if fmt == "csv":
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(EXPORT_COLUMNS)
+        for row in rows:
+            writer.writerow(row.values())
+            count += 1
+        return count
+    out.write("[")
+    for row in rows:
+        out.write(",\n" if count else "\n")
+        out.write(json.dumps(row, ensure_ascii=False))
+        count += 1
+    out.write("\n]\n" if count else "]\n")
+    return count
+
+
+def _category_filter(app: AppBase, category: str | None) -> int | None:
+    """The id of ``category`` (name or slug, any case; an error when unknown), or None."""
+    if category is None:
+        return None
+    return resolve_categories(app.db, [category])[0].id
 
 
 def _category_id(app: AppBase, name: str) -> int | None:

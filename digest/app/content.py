@@ -12,6 +12,7 @@ from digest.config import FeedSettings
 from digest.errors import InputError
 from digest.ingest import articles_from_records, load_source
 from digest.models import Article, Category, UpsertCounts
+from digest.progress import NO_PROGRESS, Progress
 from digest.store import articles as article_store
 from digest.store import categories as category_store
 
@@ -29,12 +30,24 @@ class Content(AppBase):
         *,
         categories: Sequence[str] = (),
         since: datetime | None = None,
+        progress: Progress = NO_PROGRESS,
     ) -> UpsertCounts:
         """Read one feed or file as a whole, then write it in one transaction: re-importing
-        adds nothing, and an entry whose content changed is updated, not duplicated."""
+        adds nothing, and an entry whose content changed is updated, not duplicated.
+        ``progress`` sees two phases that move only when they end (each is one call)."""
         now = self.now()
-        found = load_source(source, now=now, categories=categories, since=since)
-        return article_store.upsert_articles(self.db, found, now, source=source)
+        progress.start(None, "Reading")
+        try:
+            found = load_source(source, now=now, categories=categories, since=since)
+        finally:
+            progress.done()
+        progress.start(len(found), "Saving")
+        try:
+            counts = article_store.upsert_articles(self.db, found, now, source=source)
+            progress.advance(len(found))
+        finally:
+            progress.done()
+        return counts
 
     def refresh_feed(self, feed: FeedSettings) -> UpsertCounts:
         """What `digest articles import URL [--category C]` does, for one [[feeds]] entry."""

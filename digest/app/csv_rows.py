@@ -80,6 +80,20 @@ def parse_csv(path: Path, lookup: CategoryIds) -> Iterator[Parsed]:
             handle.detach()
 
 
+def count_lines(path: Path) -> int:
+    """Physical lines in the file (a last line without a newline counts): a progress total
+    counted at disk speed, a fraction of a second for a million rows."""
+    lines, last = 0, b"\n"
+    with open_regular(path) as raw:
+        try:
+            while chunk := raw.read(1 << 20):
+                lines += chunk.count(b"\n")
+                last = chunk[-1:]
+        except OSError as e:
+            raise read_error(path, e) from e
+    return lines + (last != b"\n")
+
+
 def _parse_rows(lookup: CategoryIds, path: Path, handle: IO[str]) -> Iterator[Parsed]:
     reader = csv.reader(handle)
     header = next(reader, None)

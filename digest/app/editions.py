@@ -30,7 +30,7 @@ from digest.deliver.doctor import (
     check_spf,
 )
 from digest.deliver.outbox import Outbox
-from digest.deliver.report import ProgressCallback, SendReport, finish_report
+from digest.deliver.report import SendReport, finish_report
 from digest.deliver.smtp import SendResult, check_relay
 from digest.errors import DeliveryError, InputError, NotFoundError
 from digest.mime import DeliveryMessageIds, DkimSigner, envelope_sender, sending_domain
@@ -43,6 +43,7 @@ from digest.models import (
     Recipient,
     RecipientRow,
 )
+from digest.progress import NO_PROGRESS, Progress, counted
 from digest.render import RenderedVariant
 from digest.render.checks import CheckReport, check_templates
 from digest.render.intro import render_intro
@@ -275,7 +276,12 @@ class Editions(Feedback):
     # -- dry run and send --------------------------------------------------------------------
 
     def dry_run(
-        self, frequency: str, as_of: datetime, *, outbox: Outbox | None = None
+        self,
+        frequency: str,
+        as_of: datetime,
+        *,
+        outbox: Outbox | None = None,
+        progress: Progress = NO_PROGRESS,
     ) -> SendReport:
         """Render every message the real send would, send nothing, write nothing to the
         database. For an edition that was interrupted, shows what resuming it would send."""
@@ -293,9 +299,13 @@ class Editions(Feedback):
             report.edition_id = edition.id
         if edition is not None and edition.status == EditionStatus.SENDING:
             rows = store.iter_open_deliveries(self.db, edition.id, batch=page)
+            total = store.count_open(self.db, edition.id)[0]
         else:  # not started (or a draft): the readers a send now would fix
             days = reader_days(self.settings, frequency, window.period)
             rows = store.iter_planned_recipients(self.db, frequency, batch=page, days=days)
+            total = store.count_planned_recipients(self.db, frequency, days=days)
+        progress.start(total, "Dry run")
+        rows = counted(rows, progress)
         renderer = self.new_renderer()
         domain = sending_domain(self.settings)
         compose = Composer(
@@ -318,6 +328,7 @@ class Editions(Feedback):
                 outbox.write(job.message, job.article_ids)
         if outbox is not None:
             outbox.close()
+        progress.done()
         finish_report(report, renderer.compile_count, started)
         return report
 
@@ -362,7 +373,7 @@ class Editions(Feedback):
         *,
         edition: Edition | None = None,
         stop: threading.Event | None = None,
-        progress: ProgressCallback | None = None,
+        progress: Progress = NO_PROGRESS,
         due: Callable[[RecipientRow], bool] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         retry_delay: float = 2.0,

@@ -35,6 +35,7 @@ from digest.bounces.parse import (
 from digest.bounces.policy import ImportReport, StatusChange, count, evidence, smtp_failure
 from digest.errors import InputError, NotFoundError
 from digest.models import BounceKind, BounceRecord, Subscriber, SubscriberStatus
+from digest.progress import NO_PROGRESS, Progress
 from digest.store import bounces as store
 from digest.store import subscribers as subscriber_store
 from digest.tokens import read_verp
@@ -135,19 +136,29 @@ class Feedback(Audience):
             raise NotFoundError(f"no subscriber {email}")
         return updated
 
-    def import_bounces(self, paths: Iterable[Path]) -> ImportReport:
+    def import_bounces(
+        self, paths: Iterable[Path], *, progress: Progress = NO_PROGRESS
+    ) -> ImportReport:
         """Import every message under ``paths``: one transaction per message, so an
         interrupted import resumes where it stopped. Messages matched to a reader, or
         recognised as needing nothing (a delay notice), are fingerprinted and skipped next
-        time; unrecognised ones are not, so they are listed again until dealt with."""
+        time; unrecognised ones are not, so they are listed again until dealt with.
+        ``progress`` counts messages with no total: an mbox is counted only by reading it."""
         report = ImportReport()
-        for path in paths:
-            for origin, raw in iter_messages(path):
-                report.messages += 1
-                self._import_one(origin, raw, report)
+        progress.start(None, "Reading bounces")
+        try:
+            for path in paths:
+                for origin, raw in iter_messages(path):
+                    report.messages += 1
+                    self._import_one(origin, raw, report)
+                    progress.advance()
+        finally:
+            progress.done()
         return report
 
-    def fetch_bounces(self, mailbox: Mailbox | None = None) -> ImportReport:
+    def fetch_bounces(
+        self, mailbox: Mailbox | None = None, *, progress: Progress = NO_PROGRESS
+    ) -> ImportReport:
         """Read the bounce mailbox ([bounces] imap_url) over IMAP: each message is imported
         as by :meth:`import_bounces` (its own transaction, idempotent by fingerprint), then
         moved to ``done_folder``, or to ``unrecognised_folder`` when it is no report about
@@ -160,13 +171,17 @@ class Feedback(Audience):
             mailbox = Mailbox.from_settings(bounces.imap_url, bounces.imap_password_env)
         report = ImportReport()
         with mailbox:
-            for uid in mailbox.uids():
+            uids = mailbox.uids()
+            progress.start(len(uids), "Fetching bounces")
+            for uid in uids:
                 raw = mailbox.fetch(uid)
                 report.messages += 1
                 before = len(report.unrecognised)
                 self._import_one(f"{mailbox.url.folder}/{uid}", raw, report)
                 known = len(report.unrecognised) == before
                 mailbox.move(uid, bounces.done_folder if known else bounces.unrecognised_folder)
+                progress.advance()
+            progress.done()
         return report
 
     def _import_one(self, origin: str, raw: bytes, report: ImportReport) -> None:

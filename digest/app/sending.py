@@ -40,7 +40,7 @@ from digest.curate import Curator
 from digest.deliver.compose import Composer, Job, Variants
 from digest.deliver.pool import PoolTransports
 from digest.deliver.rate import RateLimiter
-from digest.deliver.report import ProgressCallback, SendReport, finish_report
+from digest.deliver.report import SendReport, finish_report
 from digest.deliver.signing import SigningStage
 from digest.deliver.smtp import SendResult, Transport
 from digest.errors import DeliveryError, DigestError, LeaseLostError
@@ -54,6 +54,7 @@ from digest.models import (
     RecipientRow,
     ResultKind,
 )
+from digest.progress import NO_PROGRESS, Progress
 from digest.store import bounces as bounce_store
 from digest.store import editions as store
 from digest.store import leases
@@ -73,7 +74,7 @@ class EditionRun:
         curator: Curator,
         *,
         stop: threading.Event,
-        progress: ProgressCallback | None = None,
+        progress: Progress = NO_PROGRESS,
         due: Callable[[RecipientRow], bool] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         retry_delay: float = 2.0,
@@ -123,6 +124,7 @@ class EditionRun:
         self.provisional: list[tuple[Job, SendResult, int]] = []
         self.stop_reason = ""
         self.done = 0
+        self._reported = 0  # done + skipped, as far as progress was told
         self._last_beat = time.monotonic()
 
     # -- the whole run -----------------------------------------------------------------------
@@ -159,6 +161,7 @@ class EditionRun:
         app, edition = self.app, self.edition
         total, in_flight = store.count_open(app.db, edition.id)
         self.report.resumed_in_flight = in_flight
+        self.progress.start(total, "Sending")
         threads = [
             threading.Thread(
                 target=self._sender,
@@ -174,8 +177,7 @@ class EditionRun:
             for job in self._messages():
                 if not self._hand_over(job, threads):
                     break
-                if self.progress is not None and self.report.messages % self.concurrency == 0:
-                    self.progress(self.done + self.report.skipped, total)
+                self._advance()
         except KeyboardInterrupt:
             self.halt("interrupted")
         except LeaseLostError as e:
@@ -185,9 +187,17 @@ class EditionRun:
             raise
         finally:
             self._drain(threads)
-        if self.progress is not None:
-            self.progress(self.done + self.report.skipped, total)
+        self._advance()
+        self.progress.done()
         self._finish()
+
+    def _advance(self) -> None:
+        """Tell progress about the outcomes recorded since last time (sender threads count
+        them; only this loop reports)."""
+        finished = self.done + self.report.skipped
+        if finished > self._reported:
+            self.progress.advance(finished - self._reported)
+            self._reported = finished
 
     def _messages(self) -> Iterator[Job]:
         app, edition = self.app, self.edition

@@ -9,6 +9,7 @@ import click
 
 from digest.cli.context import AppContext, echo_json, json_option, pass_app
 from digest.cli.params import parse_date_option
+from digest.cli.progress import progress_bar, quiet_option
 from digest.clock import to_db
 from digest.errors import DigestError
 from digest.models import Article, Category
@@ -34,6 +35,7 @@ def articles() -> None:
     metavar="DATE",
     help="Skip entries published before this date.",
 )
+@quiet_option
 @pass_app
 @click.pass_context
 def import_(
@@ -42,12 +44,14 @@ def import_(
     sources: tuple[str, ...],
     categories: tuple[str, ...],
     since: datetime | None,
+    quiet: bool,
 ) -> None:
     """Import articles from feeds (RSS, Atom, JSON Feed) or files (.jsonl, .csv).
 
     Each SOURCE is read and checked as a whole, then written in one transaction; a source
     that fails is reported and the others still import. Re-importing is safe: an entry
-    already stored is left alone, or updated if its content changed.
+    already stored is left alone, or updated if its content changed. On a terminal a
+    progress line runs on stderr while each source is read and saved (--quiet hides it).
 
     \b
     Examples:
@@ -58,7 +62,10 @@ def import_(
     failed = 0
     for source in sources:
         try:
-            counts = app.core.import_articles(source, categories=categories, since=since)
+            with progress_bar(quiet=quiet) as progress:
+                counts = app.core.import_articles(
+                    source, categories=categories, since=since, progress=progress
+                )
         except DigestError as e:
             failed += 1
             click.echo(f"Error: {e}", err=True)

@@ -13,6 +13,7 @@ import click
 
 from digest.bounces import ImportReport
 from digest.cli.context import AppContext, echo_json, json_option, pass_app
+from digest.cli.progress import progress_bar, quiet_option
 from digest.cli.subscribers import subscribers
 
 
@@ -34,8 +35,9 @@ def bounces() -> None:
 @bounces.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @json_option
+@quiet_option
 @pass_app
-def import_(app: AppContext, paths: tuple[Path, ...], as_json: bool) -> None:
+def import_(app: AppContext, paths: tuple[Path, ...], as_json: bool, quiet: bool) -> None:
     """Read bounce and complaint messages from PATHS: .eml files, folders of .eml files,
     mbox files or Maildir folders (read only: nothing is moved or flagged).
 
@@ -43,14 +45,16 @@ def import_(app: AppContext, paths: tuple[Path, ...], as_json: bool) -> None:
     notifications and the plain-text bounces of common servers. Each report is matched to
     the reader by the VERP return path, the original Message-ID or the recipient address;
     anything else is listed as unrecognised and changes nothing. Importing the same
-    messages again changes nothing.
+    messages again changes nothing. On a terminal a live count of messages runs on stderr
+    (--quiet or --json hides it).
 
     \b
     Examples:
         digest bounces import ~/Maildir/.Bounces
         digest bounces import /var/mail/bounces --json
     """
-    report = app.core.import_bounces(paths)
+    with progress_bar(quiet=quiet, as_json=as_json) as progress:
+        report = app.core.import_bounces(paths, progress=progress)
     if as_json:
         echo_json(report.as_dict())
         return
@@ -60,19 +64,22 @@ def import_(app: AppContext, paths: tuple[Path, ...], as_json: bool) -> None:
 
 @bounces.command("fetch")
 @json_option
+@quiet_option
 @pass_app
-def fetch(app: AppContext, as_json: bool) -> None:
+def fetch(app: AppContext, as_json: bool, quiet: bool) -> None:
     """Read the bounce mailbox ([bounces] imap_url) over IMAP and apply what it holds.
 
     Each message is recorded, then moved to done_folder (or to unrecognised_folder when it
     is no report about our readers), so nothing is read twice and nothing is lost if the
-    fetch is stopped. `digest schedule run` does this every fetch_minutes.
+    fetch is stopped. `digest schedule run` does this every fetch_minutes. On a terminal a
+    progress bar runs on stderr (--quiet or --json hides it).
 
     \b
     Examples:
         DIGEST_IMAP_PASSWORD=... digest bounces fetch
     """
-    report = app.core.fetch_bounces()
+    with progress_bar(quiet=quiet, as_json=as_json) as progress:
+        report = app.core.fetch_bounces(progress=progress)
     if as_json:
         echo_json(report.as_dict())
         return

@@ -6,7 +6,6 @@ import dataclasses
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -19,8 +18,9 @@ import click
 from digest.app import EditionSummary
 from digest.cli.context import AppContext, echo_json, json_option, pass_app
 from digest.cli.params import parse_date_option
+from digest.cli.progress import progress_bar, quiet_option
 from digest.deliver.outbox import Outbox
-from digest.deliver.report import ProgressCallback, SendReport
+from digest.deliver.report import SendReport
 
 
 @click.command()
@@ -57,6 +57,7 @@ from digest.deliver.report import ProgressCallback, SendReport
     help="With --to: the copy a reader of these categories would get.",
 )
 @json_option
+@quiet_option
 @pass_app
 def send(
     app: AppContext,
@@ -69,11 +70,13 @@ def send(
     as_subscriber: str | None,
     categories: tuple[str, ...],
     as_json: bool,
+    quiet: bool,
 ) -> None:
     """Send the current edition's digest to every active subscriber with something new.
 
     Each delivery is recorded the moment the relay accepts it, so a send that was stopped
-    or killed resumes where it stopped when you run the same command again.
+    or killed resumes where it stopped when you run the same command again. On a terminal
+    a progress bar (count, rate, time left) runs on stderr; --quiet or --json hides it.
 
     \b
     Examples:
@@ -95,14 +98,15 @@ def send(
         return
     if dry_run:
         outbox = Outbox(Path(output), limit) if output else None
-        report = app.core.dry_run(frequency, moment, outbox=outbox)
+        with progress_bar(quiet=quiet, as_json=as_json) as progress:
+            report = app.core.dry_run(frequency, moment, outbox=outbox, progress=progress)
         _print_report(report, as_json, dry=True)
         if outbox is not None and not as_json:
             click.echo(f"Wrote {len(outbox.manifest)} message(s) and manifest.json to {output}")
         return
     app.core.ensure_templates()  # before the relay: a broken template is the editor's to fix
     app.core.check_relay()
-    with _stop_on_sigterm() as stop, _progress() as progress:
+    with _stop_on_sigterm() as stop, progress_bar(quiet=quiet, as_json=as_json) as progress:
         report = app.core.send(frequency, moment, stop=stop, progress=progress)
     _print_report(report, as_json, dry=False)
     if not report.ok:
@@ -209,36 +213,6 @@ def _stop_on_sigterm() -> Iterator[threading.Event]:
         yield stop
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-@contextmanager
-def _progress() -> Iterator[ProgressCallback]:
-    """A progress bar on a terminal; a log line every 10 s otherwise."""
-    started = time.monotonic()
-    last = [started]
-    if sys.stderr.isatty():
-
-        def bar(done: int, total: int) -> None:
-            elapsed = time.monotonic() - started
-            rate = done / elapsed if elapsed > 0 else 0.0
-            left = (total - done) / rate if rate > 0 else 0.0
-            click.echo(
-                f"\r{done}/{total} recipients, {rate:.0f}/s, {left:.0f} s left   ",
-                nl=False,
-                err=True,
-            )
-
-        yield bar
-        click.echo("", err=True)
-    else:
-
-        def log(done: int, total: int) -> None:
-            now = time.monotonic()
-            if now - last[0] >= 10.0 or done == total:
-                last[0] = now
-                click.echo(f"progress: {done}/{total} recipients", err=True)
-
-        yield log
 
 
 @click.group()

@@ -12,6 +12,7 @@ import click
 
 from digest.cli.context import AppContext, echo_json, json_option, pass_app
 from digest.cli.present import subscriber_dict
+from digest.cli.progress import progress_bar, quiet_option
 from digest.clock import to_db
 from digest.models import FREQUENCIES, SUBSCRIBER_STATUSES, Subscriber
 
@@ -117,8 +118,9 @@ def _day(subscriber: Subscriber) -> str:
 @subscribers.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--strict", is_flag=True, help="Import nothing if any row is rejected.")
+@quiet_option
 @pass_app
-def import_(app: AppContext, file: str, strict: bool) -> None:
+def import_(app: AppContext, file: str, strict: bool, quiet: bool) -> None:
     """Import subscribers from a UTF-8 CSV FILE with a header row.
 
     Columns (any case, any order): email (required), name, categories (separated by ; or |),
@@ -127,7 +129,8 @@ def import_(app: AppContext, file: str, strict: bool) -> None:
     value. Addresses that unsubscribed, bounced, complained or were forgotten are reported and
     never re-subscribed. When an address appears twice, the last row wins. Rejected rows are
     listed on stderr with their line numbers and the exit code is 1; the good rows are still
-    imported unless --strict is given.
+    imported unless --strict is given. On a terminal a progress bar runs on stderr
+    (--quiet hides it).
 
     \b
     Example file:
@@ -137,7 +140,8 @@ def import_(app: AppContext, file: str, strict: bool) -> None:
     Example:
         digest subscribers import readers.csv --strict
     """
-    result = app.core.import_subscribers(file, strict=strict)
+    with progress_bar(quiet=quiet) as progress:
+        result = app.core.import_subscribers(file, strict=strict, progress=progress)
     click.echo(result.summary)
     for line, reason in result.rejected:
         click.echo(f"  line {line}: {reason}", err=True)
@@ -197,17 +201,23 @@ def list_(app: AppContext, category: str | None, status: str | None, as_json: bo
     default="-",
     help="File to write (default: standard output).",
 )
+@quiet_option
 @pass_app
-def export(app: AppContext, fmt: str, output: str) -> None:
+def export(app: AppContext, fmt: str, output: str, quiet: bool) -> None:
     """Export every subscriber that still has an address, in a form `import` reads back.
+    With -o on a terminal, a progress bar runs on stderr (--quiet hides it).
 
     \b
     Examples:
         digest subscribers export -o backup.csv
         digest subscribers export --format json > subscribers.json
     """
-    with click.open_file(output, "w", encoding="utf-8") as out:
-        count = app.core.export_subscribers(out, fmt)
+    # Exporting to the terminal itself: the rows are the progress, no bar over them.
+    with (
+        click.open_file(output, "w", encoding="utf-8") as out,
+        progress_bar(quiet=quiet or output == "-") as progress,
+    ):
+        count = app.core.export_subscribers(out, fmt, progress=progress)
     if output != "-":
         click.echo(f"Exported {count} subscribers to {output}.", err=True)
 

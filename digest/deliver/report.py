@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,9 +103,6 @@ class SendReport:
             f"{name} {count} ({100 * count / total:.0f}%)"
             for name, count in sorted(self.relays.items())
         )
-
-
-ProgressCallback = Callable[[int, int], None]
 
 
 def finish_report(report: SendReport, compiles: int, started: float) -> None:

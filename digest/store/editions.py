@@ -241,6 +241,22 @@ def iter_planned_recipients(
         yield from (_recipient(r) for r in rows)
 
 
+def count_planned_recipients(
+    db: sqlite_utils.Database, frequency: str, *, days: tuple[str, ...] | None = None
+) -> int:
+    """How many readers :func:`iter_planned_recipients` yields (one indexed count)."""
+    day_sql, day_params = _days_filter(days)
+    row = db.execute(
+        f"""
+        SELECT COUNT(*) FROM subscribers s
+        WHERE s.status = 'active' AND s.frequency = ?{day_sql}
+          AND EXISTS (SELECT 1 FROM subscriptions x WHERE x.subscriber_id = s.id)
+        """,
+        [frequency, *day_params],
+    ).fetchone()
+    return int(row[0])
+
+
 def iter_open_deliveries(
     db: sqlite_utils.Database, edition_id: int, *, batch: int = 1000
 ) -> Iterator[RecipientRow]:

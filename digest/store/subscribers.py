@@ -228,6 +228,21 @@ def iter_subscribers(
             return
 
 
+def count_subscribers(
+    db: sqlite_utils.Database, *, category_id: int | None = None, status: str | None = None
+) -> int:
+    """How many rows :func:`iter_subscribers` yields for the same filters."""
+    sql = "SELECT COUNT(*) FROM subscribers s"
+    params: list[object] = []
+    if category_id is not None:
+        sql += " JOIN subscriptions x ON x.subscriber_id = s.id AND x.category_id = ?"
+        params.append(category_id)
+    if status is not None:
+        sql += " WHERE s.status = ?"
+        params.append(status)
+    return int(db.execute(sql, params).fetchone()[0])
+
+
 def _with_categories(db: sqlite_utils.Database, rows: Sequence[sqlite3.Row]) -> list[Subscriber]:
     ids = [int(r["id"]) for r in rows]
     names: dict[int, list[str]] = {i: [] for i in ids}
