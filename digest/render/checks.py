@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from html.parser import HTMLParser
 
-from digest.config import Settings, templates_dirs
+from digest.config import Settings
 from digest.errors import DigestError
 from digest.mime import make_message_id, sending_domain
 from digest.models import Recipient
@@ -303,20 +303,13 @@ def contrast(a: str, b: str) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
-_CACHE: dict[tuple[Settings, tuple[tuple[str, int, int], ...]], CheckReport] = {}
+_CACHE: dict[str, CheckReport] = {}
 
 
-def cached_check(settings: Settings) -> CheckReport:
-    """:func:`check_templates` for ``settings``, remembered while neither the settings nor any
-    template file changes (tests and a long-running scheduler build many Apps)."""
-    files = tuple(
-        (str(path), stat.st_mtime_ns, stat.st_size)
-        for folder in templates_dirs(settings)
-        if folder.is_dir()
-        for path in sorted(folder.glob("*.j2"))
-        for stat in (path.stat(),)
-    )
-    key = (settings, files)
+def cached_check(settings: Settings, key: str) -> CheckReport:
+    """:func:`check_templates` for ``settings``, remembered in this process under ``key``,
+    the :func:`digest.render.verdicts.fingerprint` of its inputs (tests and a long-running
+    scheduler build many Apps)."""
     report = _CACHE.get(key)
     if report is None:
         if len(_CACHE) >= 16:
