@@ -19,8 +19,6 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 from jinja2 import pass_eval_context
 from jinja2.nodes import EvalContext
 from markupsafe import Markup
@@ -63,6 +61,11 @@ def translations(lang: str) -> gettext.NullTranslations:
     for tag in _candidates(lang):
         po = LOCALE_DIR / tag / "LC_MESSAGES" / f"{DOMAIN}.po"
         if po.is_file():
+            # Babel's catalog tools are imported only when a catalog is read: an English-only
+            # process never needs them (docs/performance.md, Memory).
+            from babel.messages.mofile import write_mo
+            from babel.messages.pofile import read_po
+
             with po.open("rb") as f:
                 catalog = read_po(f, locale=tag)
             buffer = io.BytesIO()
