@@ -20,6 +20,7 @@ from digest.render.guard import check_digest_case, check_mjml_template, locator
 from digest.render.renderer import Renderer
 from digest.render.samples import HOSTILE, SAMPLE_NOW, matrix, sample_content
 from digest.render.variant import HTML_SIZE_LIMIT
+from digest.render.verdicts import fingerprint
 
 __all__ = [
     "HOSTILE",
@@ -306,10 +307,12 @@ def contrast(a: str, b: str) -> float:
 _CACHE: dict[str, CheckReport] = {}
 
 
-def cached_check(settings: Settings, key: str) -> CheckReport:
+def cached_check(settings: Settings, key: str | None = None) -> CheckReport:
     """:func:`check_templates` for ``settings``, remembered in this process under ``key``,
-    the :func:`digest.render.verdicts.fingerprint` of its inputs (tests and a long-running
-    scheduler build many Apps)."""
+    the :func:`digest.render.verdicts.fingerprint` of its inputs (computed when not given;
+    tests and a long-running scheduler build many Apps)."""
+    if key is None:
+        key = fingerprint(settings)
     report = _CACHE.get(key)
     if report is None:
         if len(_CACHE) >= 16:
