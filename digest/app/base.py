@@ -23,6 +23,7 @@ from digest.links import Links
 from digest.mime import make_message_id, sending_domain
 from digest.render import Renderer
 from digest.render.checks import cached_check
+from digest.render.verdicts import Verdicts, fingerprint
 from digest.store import Store
 from digest.validate import envelope_address, normalise_email
 
@@ -107,14 +108,22 @@ class AppBase:
 
     def ensure_templates(self) -> None:
         """The template check (digest.render.guard) every render path runs before its first
-        message: once per App. Raises TemplateError with the first problem, one line."""
+        message: once per App. Raises TemplateError with the first problem, one line.
+
+        A pass is remembered next to the database under the hash of everything the check
+        reads (digest.render.verdicts): the next process with the same templates and
+        settings skips the half second the check costs, and any change checks again."""
         if self._templates_checked:
             return
-        report = cached_check(self.settings)
-        if not report.ok:
-            more = len(report.errors) - 1
-            extra = f" (and {more} more: run `digest templates check`)" if more else ""
-            raise TemplateError(report.errors[0] + extra)
+        key = fingerprint(self.settings)
+        verdicts = Verdicts.beside(self.store.path)
+        if not verdicts.passed(key):
+            report = cached_check(self.settings, key)
+            if not report.ok:
+                more = len(report.errors) - 1
+                extra = f" (and {more} more: run `digest templates check`)" if more else ""
+                raise TemplateError(report.errors[0] + extra)
+            verdicts.record(key)
         self._templates_checked = True
 
     def message_id(self) -> str:

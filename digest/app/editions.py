@@ -14,8 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from dns.resolver import Resolver
+from typing import TYPE_CHECKING
 
 from digest.app.feedback import Feedback
 from digest.app.sending import EditionRun
@@ -53,6 +52,9 @@ from digest.store import editions as store
 from digest.store.categories import resolve_categories
 from digest.timing import reader_days
 from digest.validate import normalise_email
+
+if TYPE_CHECKING:
+    from dns.resolver import Resolver
 
 # Who a category preview is addressed to: nobody (RFC 2606 reserves .invalid).
 PREVIEW_RECIPIENT = Recipient(subscriber_id=0, email="preview@example.invalid", name="")

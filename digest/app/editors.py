@@ -9,9 +9,7 @@ import secrets
 import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
+from typing import TYPE_CHECKING
 
 from digest.app.base import AppBase
 from digest.errors import DigestError, InputError, NotFoundError
@@ -21,19 +19,30 @@ from digest.store import transaction
 from digest.tokens import TokenError
 from digest.validate import normalise_email
 
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
 LINK_HOURS = 48  # a set-password link works once, within this many hours
 PASSWORD_MIN = 12
 PASSWORD_MAX = 1_000
 LOCK_AFTER = 5  # failed logins in a row
 LOCK_MINUTES = 15
 NAME_MAX = 100
-_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106) defaults
+
+
+@functools.cache
+def _hasher() -> PasswordHasher:
+    """argon2id with the library's (RFC 9106) defaults; imported when an editor logs in or
+    is added, not by every process (docs/performance.md, Memory)."""
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
 
 
 @functools.cache
 def _dummy_hash() -> str:
     """Verified against when there is no such editor, so a login takes as long either way."""
-    return _hasher.hash(secrets.token_hex(16))
+    return _hasher().hash(secrets.token_hex(16))
 
 
 class LoginRefused(DigestError):
@@ -110,7 +119,7 @@ class Editors(AppBase):
                 editor.id,
                 expected_nonce=claim.nonce,
                 new_nonce="",
-                password_hash=_hasher.hash(password),
+                password_hash=_hasher().hash(password),
                 now=self.now(),
             )
         if not done:
@@ -134,8 +143,8 @@ class Editors(AppBase):
             raise LoginRefused(f"too many failed logins: try again after {locked_until:%H:%M} UTC")
         ok = bool(password_hash) and _verify(password_hash, password)
         new_hash = None
-        if ok and _hasher.check_needs_rehash(password_hash):
-            new_hash = _hasher.hash(password)
+        if ok and _hasher().check_needs_rehash(password_hash):
+            new_hash = _hasher().hash(password)
         with transaction(self.db):
             store.record_login(
                 self.db,
@@ -166,7 +175,9 @@ class Editors(AppBase):
 
 
 def _verify(password_hash: str, password: str) -> bool:
+    from argon2.exceptions import InvalidHashError, VerificationError
+
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False

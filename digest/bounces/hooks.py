@@ -17,15 +17,15 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from typing import TYPE_CHECKING, Any
 
 from digest.bounces.classify import enhanced_code, failure_kind
 from digest.errors import DigestError, InputError
+
+if TYPE_CHECKING:
+    # cryptography (x509 above all) is imported where a signature is checked: every
+    # process imports this module, few check a webhook (docs/performance.md, Memory).
+    from cryptography.hazmat.primitives.asymmetric import ec
 
 UNSUBSCRIBE = "unsubscribe"
 
@@ -123,6 +123,11 @@ def sns_message(body: bytes) -> dict[str, Any]:
 def verify_sns(message: Mapping[str, Any], cert_pem: bytes) -> None:
     """Check the message's signature with the certificate its SigningCertURL names (the
     caller fetched it, from a host the operator allows)."""
+    from cryptography import x509
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
     version = str(message.get("SignatureVersion", ""))
     algorithm = {"1": hashes.SHA1(), "2": hashes.SHA256()}.get(version)
     if algorithm is None:
@@ -298,6 +303,9 @@ def mailgun_events(data: Mapping[str, Any]) -> Iterator[HookEvent | Ignored]:
 
 def sendgrid_key(public_key: str) -> ec.EllipticCurvePublicKey:
     """The verification key as SendGrid shows it: base64 DER (or a PEM block)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         if "BEGIN PUBLIC KEY" in public_key:
             key = serialization.load_pem_public_key(public_key.encode())
@@ -314,6 +322,10 @@ def verify_sendgrid(
     key: ec.EllipticCurvePublicKey, signature: str, timestamp: str, body: bytes
 ) -> None:
     """ECDSA-SHA256 over timestamp + the raw body, signature base64 DER."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
     try:
         key.verify(
             base64.b64decode(signature, validate=True),

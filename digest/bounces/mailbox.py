@@ -9,15 +9,20 @@ still in the folder, is read again, and is recognised as already imported.
 from __future__ import annotations
 
 import contextlib
-import imaplib
 import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from types import TracebackType
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from digest.errors import ConfigError, DeliveryError
+
+if TYPE_CHECKING:
+    # imaplib is imported when a mailbox opens: most processes never read one
+    # (docs/performance.md, Memory).
+    import imaplib
 
 _DEFAULT_PORTS = {"imap": 143, "imaps": 993}
 
@@ -77,6 +82,8 @@ class Mailbox:
         return cls(parsed, password)
 
     def __enter__(self) -> Mailbox:
+        import imaplib
+
         url = self.url
         try:
             if url.scheme == "imaps":
@@ -102,7 +109,7 @@ class Mailbox:
     ) -> None:
         conn, self._conn = self._conn, None
         if conn is not None:
-            with contextlib.suppress(imaplib.IMAP4.error, OSError):
+            with contextlib.suppress(conn.error, OSError):
                 conn.logout()
 
     @property

@@ -19,8 +19,6 @@ from email.utils import getaddresses, parseaddr, parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
-from flufl.bounce import all_failures
-
 from digest.bounces.classify import _BASIC, _ENHANCED, enhanced_code, failure_kind
 from digest.errors import InputError
 from digest.files import open_regular, read_error, read_regular
@@ -259,6 +257,10 @@ def _ses(data: dict[str, Any], common: dict[str, Any]) -> Report:
 
 
 def _nonstandard(msg: EmailMessage, common: dict[str, Any]) -> Report:
+    # Imported on first use: its detectors cost every process 30 ms, and only a bounce
+    # import reaches here (docs/performance.md, Memory).
+    from flufl.bounce import all_failures
+
     try:
         temporary, permanent = all_failures(msg)
     except (ValueError, LookupError, TypeError, AttributeError, UnicodeError):

@@ -15,7 +15,6 @@ import click
 
 from digest.cli.context import AppContext, pass_app
 from digest.cli.logs import JsonFormatter, log_format_option
-from digest.schedule import Runner, fmt, job_specs, run_daemon, single_runner
 
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # syslog priorities, for the "<N>" prefix journald reads from a service's stderr.
@@ -120,6 +119,10 @@ def run(app: AppContext, log_level: str, log_format: str) -> None:
         digest schedule run
         digest --config /etc/digest/digest.toml schedule run --log-level warning
     """
+    # digest.schedule is imported by the two commands that use it: it brings APScheduler,
+    # which every other command would load for nothing (docs/performance.md, Memory).
+    from digest.schedule import Runner, run_daemon, single_runner
+
     settings = app.settings
     # Open and migrate now, so a bad or missing database fails before the jobs start (and
     # before logging is set up: the error is one line on stderr, like every command's).
@@ -143,6 +146,8 @@ def list_(app: AppContext) -> None:
     Example:
         digest schedule list
     """
+    from digest.schedule import fmt, job_specs
+
     settings = app.settings
     now = app.clock()
     tz = settings.tz

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-
-import dns.exception
-import dns.resolver
+from typing import TYPE_CHECKING
 
 from digest.errors import DigestError
+
+if TYPE_CHECKING:
+    # dnspython costs some 10 MB and 50 ms at import; only `digest doctor` needs it, so it
+    # is imported on first use (docs/performance.md, Memory).
+    import dns.resolver
 
 
 class NoDnsError(DigestError):
@@ -36,7 +39,11 @@ class Dns:
     """TXT and address lookups; None for a name with no such record."""
 
     def __init__(self, resolver: dns.resolver.Resolver | None = None) -> None:
-        self.resolver = resolver or dns.resolver.Resolver()
+        if resolver is None:
+            import dns.resolver
+
+            resolver = dns.resolver.Resolver()
+        self.resolver = resolver
 
     def txt(self, name: str) -> list[str] | None:
         answer = self._query(name, "TXT")
@@ -48,6 +55,9 @@ class Dns:
         return any(self._query(name, kind) is not None for kind in ("MX", "A", "AAAA"))
 
     def _query(self, name: str, kind: str) -> dns.resolver.Answer | None:
+        import dns.exception
+        import dns.resolver
+
         try:
             return self.resolver.resolve(name, kind)
         except (dns.resolver.NXDOMAIN, dns.resolver.NoAnswer):

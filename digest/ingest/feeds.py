@@ -9,8 +9,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-import feedparser
-
 from digest.errors import InputError
 from digest.ingest.dates import from_struct_time, parse_field_date
 from digest.ingest.records import make_article
@@ -24,6 +22,10 @@ def parse_feed(
     data: bytes, *, source: str, now: datetime, categories: Sequence[str] = (), base: str = ""
 ) -> list[Article]:
     """RSS 0.9x/1.0/2.0 or Atom bytes -> Articles (via feedparser)."""
+    # Imported here: only feed imports need it, and it costs every process some 8 MB
+    # (docs/performance.md, Memory).
+    import feedparser
+
     headers = {"content-location": base} if base else {}
     parsed = feedparser.parse(data, response_headers=headers)
     error = parsed.get("bozo_exception")

@@ -18,14 +18,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+from typing import TYPE_CHECKING
 
 from digest.config import Settings
 from digest.errors import ConfigError
+
+if TYPE_CHECKING:
+    # cryptography is imported when keys are loaded: a send without [dkim] never needs it
+    # (docs/performance.md, Memory).
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 # Headers the DKIM signature covers (docs/email.md rule 25). Absent ones are signed as
 # absent (RFC 6376 5.4), which stops a relay or attacker from adding them later.
@@ -102,13 +103,22 @@ class LoadedKeys:
     """The keys parsed once; :meth:`sign` does the private-key operation for one message."""
 
     def __init__(self, keys: SigningKeys) -> None:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+        from cryptography.hazmat.primitives.asymmetric.utils import Prehashed
+
         self.algorithms = keys.algorithms
         self._keys = tuple(
             _load_key(alg, pem) for alg, pem in zip(keys.algorithms, keys.pems, strict=True)
         )
+        self._pkcs1 = padding.PKCS1v15()
+        self._prehashed = Prehashed(hashes.SHA256())
 
     def public_records(self) -> dict[str, str]:
         """The p= value of each key's DNS record: base64 DER for RSA, raw for Ed25519."""
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         out = {}
         for algorithm, key in zip(self.algorithms, self._keys, strict=True):
             public = key.public_key()
@@ -125,10 +135,12 @@ class LoadedKeys:
 
     def sign(self, digests: Sequence[bytes]) -> tuple[bytes, ...]:
         """The signature of each sha256 ``digests[i]`` with key i."""
+        from cryptography.hazmat.primitives.asymmetric import rsa  # loaded by __init__
+
         out = []
         for key, digest in zip(self._keys, digests, strict=True):
             if isinstance(key, rsa.RSAPrivateKey):
-                out.append(key.sign(digest, padding.PKCS1v15(), Prehashed(hashes.SHA256())))
+                out.append(key.sign(digest, self._pkcs1, self._prehashed))
             else:  # RFC 8463: PureEdDSA over the SHA-256 hash of the signed data
                 out.append(key.sign(digest))
         return tuple(out)
@@ -137,6 +149,10 @@ class LoadedKeys:
 def _load_key(algorithm: str, pem: bytes) -> rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey:
     setting = "dkim.key_file" if algorithm == RSA_SHA256 else "dkim.ed25519_key_file"
     wanted = "RSA" if algorithm == RSA_SHA256 else "Ed25519"
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as e:
@@ -154,6 +170,8 @@ def _load_key(algorithm: str, pem: bytes) -> rsa.RSAPrivateKey | ed25519.Ed25519
 
 def _raw_ed25519(text: bytes) -> ed25519.Ed25519PrivateKey | None:
     """dkimpy's dknewkey writes an Ed25519 key as the base64 32-byte seed on one line."""
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
     try:
         seed = base64.b64decode(text.strip(), validate=True)
     except ValueError:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from email.message import EmailMessage
 from html.parser import HTMLParser
 
-from digest.config import Settings, templates_dirs
+from digest.config import Settings
 from digest.errors import DigestError
 from digest.mime import make_message_id, sending_domain
 from digest.models import Recipient
@@ -20,6 +20,7 @@ from digest.render.guard import check_digest_case, check_mjml_template, locator
 from digest.render.renderer import Renderer
 from digest.render.samples import HOSTILE, SAMPLE_NOW, matrix, sample_content
 from digest.render.variant import HTML_SIZE_LIMIT
+from digest.render.verdicts import fingerprint
 
 __all__ = [
     "HOSTILE",
@@ -303,20 +304,15 @@ def contrast(a: str, b: str) -> float:
     return (la + 0.05) / (lb + 0.05)
 
 
-_CACHE: dict[tuple[Settings, tuple[tuple[str, int, int], ...]], CheckReport] = {}
+_CACHE: dict[str, CheckReport] = {}
 
 
-def cached_check(settings: Settings) -> CheckReport:
-    """:func:`check_templates` for ``settings``, remembered while neither the settings nor any
-    template file changes (tests and a long-running scheduler build many Apps)."""
-    files = tuple(
-        (str(path), stat.st_mtime_ns, stat.st_size)
-        for folder in templates_dirs(settings)
-        if folder.is_dir()
-        for path in sorted(folder.glob("*.j2"))
-        for stat in (path.stat(),)
-    )
-    key = (settings, files)
+def cached_check(settings: Settings, key: str | None = None) -> CheckReport:
+    """:func:`check_templates` for ``settings``, remembered in this process under ``key``,
+    the :func:`digest.render.verdicts.fingerprint` of its inputs (computed when not given;
+    tests and a long-running scheduler build many Apps)."""
+    if key is None:
+        key = fingerprint(settings)
     report = _CACHE.get(key)
     if report is None:
         if len(_CACHE) >= 16:

@@ -7,17 +7,29 @@ is rendered from the same tokens, so both parts say the same thing (docs/email.m
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
 import nh3
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
 
 from digest.errors import InputError
+
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 INTRO_MAX = 5_000  # characters of Markdown
 _TAGS = {"p", "a", "em", "strong", "ul", "ol", "li", "blockquote", "br", "code"}
 _ATTRIBUTES = {"a": {"href"}}
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).disable(["image", "heading"])
+
+
+@cache
+def _parser() -> MarkdownIt:
+    # Built on first use: only editions with an intro need markdown-it, and importing it
+    # costs every process (docs/performance.md, Memory).
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "linkify": False}).disable(["image", "heading"])
 
 
 @dataclass(frozen=True)
@@ -34,14 +46,15 @@ def render_intro(markdown: str) -> Intro:
         raise InputError(f"intro: {len(source)} characters, the most is {INTRO_MAX}")
     if not source:
         return Intro("", "", "")
+    md = _parser()
     html = nh3.clean(
-        _md.render(source),
+        md.render(source),
         tags=_TAGS,
         attributes=_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener",
     ).strip()
-    return Intro(source, html, _text(_md.parse(source)))
+    return Intro(source, html, _text(md.parse(source)))
 
 
 def _text(tokens: list[Token]) -> str:
