@@ -29,6 +29,8 @@ from digest.models import MAX_ROW_ID
 
 UNSUBSCRIBE_SALT = "unsubscribe"
 PREFERENCES_SALT = "preferences"
+# "View in browser": one reader's copy of one edition (docs/email.md rule 28).
+VIEW_SALT = "view-in-browser"
 # Tokens of the earlier [subscriber id, tag] form were made with "confirm"; a new salt
 # makes them plainly invalid rather than misread.
 CONFIRM_SALT = "confirm-request"
@@ -96,7 +98,7 @@ class IdSigner:
         self._signer = Signer(secret, salt=salt, digest_method=hashlib.sha256)
         self._key = self._signer.derive_key()
 
-    def _signature(self, value: bytes) -> str:
+    def signature(self, value: bytes) -> str:
         mac = hmac.new(self._key, value, hashlib.sha256).digest()
         return _b64(mac)[:SIGNATURE_CHARS]
 
@@ -104,19 +106,59 @@ class IdSigner:
         if subscriber_id < 0:
             raise ValueError(f"subscriber id must not be negative: {subscriber_id}")
         value = _base36(subscriber_id)
-        return f"{value}.{self._signature(value.encode('ascii'))}"
+        return f"{value}.{self.signature(value.encode('ascii'))}"
 
     def read(self, token: str) -> int:
         value, sep, signature = token.partition(".")
         if not sep or not _ID_RE.fullmatch(value) or len(signature) != SIGNATURE_CHARS:
             raise TokenError("malformed link token")
-        expected = self._signature(value.encode("ascii"))
+        expected = self.signature(value.encode("ascii"))
         if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii")):
             raise TokenError("link token signature does not match")
         subscriber_id = int(value, 36)
         if subscriber_id > MAX_ROW_ID:  # 13 base-36 digits reach past SQLite's integers
             raise TokenError("link token names no possible subscriber")
         return subscriber_id
+
+
+@dataclass(frozen=True)
+class ViewClaim:
+    """What a genuine view-in-browser token names: one reader's copy of one edition."""
+
+    subscriber_id: int
+    edition_id: int
+
+
+class PairSigner:
+    """Signs (subscriber id, edition id) for the view-in-browser link: both ids in base 36
+    and a truncated HMAC, like :class:`IdSigner`, so the link never expires and stays short.
+    The derived key is computed once: the send loop signs one such link per recipient."""
+
+    def __init__(self, secret: str, salt: str = VIEW_SALT) -> None:
+        self._signer = IdSigner(secret, salt)
+
+    def sign(self, subscriber_id: int, edition_id: int) -> str:
+        if subscriber_id < 0 or edition_id < 0:
+            raise ValueError(f"ids must not be negative: {subscriber_id}, {edition_id}")
+        value = f"{_base36(subscriber_id)}.{_base36(edition_id)}"
+        return f"{value}.{self._signer.signature(value.encode('ascii'))}"
+
+    def read(self, token: str) -> ViewClaim:
+        subscriber, edition, signature = (token.split(".") + ["", ""])[:3]
+        if (
+            token.count(".") != 2
+            or not _ID_RE.fullmatch(subscriber)
+            or not _ID_RE.fullmatch(edition)
+            or len(signature) != SIGNATURE_CHARS
+        ):
+            raise TokenError("malformed link token")
+        expected = self._signer.signature(f"{subscriber}.{edition}".encode("ascii"))
+        if not hmac.compare_digest(expected.encode("ascii"), signature.encode("ascii")):
+            raise TokenError("link token signature does not match")
+        claim = ViewClaim(int(subscriber, 36), int(edition, 36))
+        if max(claim.subscriber_id, claim.edition_id) > MAX_ROW_ID:
+            raise TokenError("link token names no possible edition")
+        return claim
 
 
 def _b64(data: bytes) -> str:

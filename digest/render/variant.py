@@ -37,6 +37,9 @@ class Placeholders:
             "prefs_html": self._t("prefshtml"),
             "unsub_text": self._t("unsubtext"),
             "prefs_text": self._t("prefstext"),
+            # This reader's copy on the web ("View in browser", docs/email.md rule 28).
+            "view_html": self._t("viewhtml"),
+            "view_text": self._t("viewtext"),
         }
 
 
@@ -90,6 +93,8 @@ def check_slots(template: MessageTemplate, tokens: dict[str, str], page: str, te
         "prefs_html": page.count(tokens["prefs_html"]),
         "unsub_text": text.count(tokens["unsub_text"]),
         "prefs_text": text.count(tokens["prefs_text"]),
+        "view_html": page.count(tokens["view_html"]),
+        "view_text": text.count(tokens["view_text"]),
     }
     for slot, count in expected.items():
         if template.count(slot) != count:
@@ -99,13 +104,15 @@ def check_slots(template: MessageTemplate, tokens: dict[str, str], page: str, te
             )
 
 
-def html_part_size(tokens: dict[str, str], page: str, longest_link: int) -> int:
+def html_part_size(
+    tokens: dict[str, str], page: str, longest_link: int, longest_view_link: int = 0
+) -> int:
     """The encoded HTML part in bytes once every link placeholder holds a link of
-    ``longest_link`` characters."""
+    ``longest_link`` characters (``longest_view_link`` for the view-in-browser one)."""
     growth = sum(
         page.count(tokens[k]) * max(0, longest_link - len(tokens[k]))
         for k in ("unsub_html", "prefs_html")
-    )
+    ) + page.count(tokens["view_html"]) * max(0, longest_view_link - len(tokens["view_html"]))
     # 7bit: the part is the page itself, with CRLF line endings.
     return len(page) + page.count("\n") + growth
 
