@@ -11,6 +11,7 @@ from pathlib import Path
 
 from digest.app.archive import Archive, ArchivePage
 from digest.app.audience import AddResult, ImportResult, ReaderHistory
+from digest.app.copies import ReaderCopies
 from digest.app.base import DatabaseFailure, TransportFactory, smtp_transports
 from digest.app.desk import CategoryPlan, EditionPlanView, PlannedArticle
 from digest.app.editions import EditionDetail, EditionSummary, Preview, TestSend
@@ -30,6 +31,7 @@ from digest.store import Store
 
 
 class App(
+    ReaderCopies,
     Scheduled, Sample, Integration, Hooks, ProviderHooks, Observed, Archive, Editors, Lookups
 ):
     """Every use case of digest, over one settings object, one store, one way to reach the

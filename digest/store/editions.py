@@ -74,6 +74,13 @@ def find_edition(db: sqlite_utils.Database, frequency: str, period: str) -> Edit
     return edition_of(row) if row else None
 
 
+def next_edition_id(db: sqlite_utils.Database) -> int:
+    """The id the next edition opened will get (``id INTEGER PRIMARY KEY``: the largest plus
+    one), for previews of an edition not opened yet."""
+    row = db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM editions").fetchone()
+    return int(row[0])
+
+
 def get_edition(db: sqlite_utils.Database, edition_id: int) -> Edition:
     row = named(db, f"SELECT {EDITION_COLUMNS} FROM editions WHERE id = ?", [edition_id]).fetchone()
     if not row:
