@@ -144,7 +144,7 @@ class PairSigner:
         return f"{value}.{self._signer.signature(value.encode('ascii'))}"
 
     def read(self, token: str) -> ViewClaim:
-        subscriber, edition, signature = (token.split(".") + ["", ""])[:3]
+        subscriber, edition, signature = [*token.split("."), "", ""][:3]
         if (
             token.count(".") != 2
             or not _ID_RE.fullmatch(subscriber)

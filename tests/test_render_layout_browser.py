@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from playwright.sync_api import Browser, Page, Route, sync_playwright
@@ -57,7 +57,7 @@ def _open(
     html: str,
     width: int,
     *,
-    scheme: str = "light",
+    scheme: Literal["light", "dark"] = "light",
     images: bool = True,
 ) -> Page:
     """The digest's HTML in a page ``width`` px wide; every outside request is refused but
@@ -65,7 +65,7 @@ def _open(
     context: Any = browser.new_context(
         viewport={"width": width, "height": 812}, color_scheme=scheme
     )
-    page = context.new_page()
+    page: Page = context.new_page()
     page.route("**/*", lambda route: route.abort())
     if images:
         page.route(f"{IMAGE_HOST}**", _serve_photos)
@@ -121,8 +121,9 @@ def test_every_link_is_a_44px_tap_target_and_footer_links_have_rows(
     small = [(link["text"], round(link["height"], 1)) for link in links if link["height"] < 44]
     assert not small, f"links under 44 px at {width} px: {small}"
     footer = [
-        link for link in links if link["href"].startswith(("https://news.example.com/u/",
-                                                             "https://news.example.com/p/"))
+        link
+        for link in links
+        if link["href"].startswith(("https://news.example.com/u/", "https://news.example.com/p/"))
     ]
     assert len(footer) == 2
     first, second = sorted(footer, key=lambda link: link["top"])
@@ -155,13 +156,16 @@ def test_dark_mode_and_right_to_left(browser: Browser) -> None:
     arabic = _open(browser, _thirty("ar"), PHONE)
     assert arabic.evaluate("document.documentElement.dir") == "rtl"
     # Mirrored: a heading starts at the right edge, a thumbnail sits to the left of its text.
-    h2 = arabic.evaluate("(() => { const r = document.querySelector('h2').getBoundingClientRect();"
-                         " return [r.left, r.right]; })()")
+    h2 = arabic.evaluate(
+        "(() => { const r = document.querySelector('h2').getBoundingClientRect();"
+        " return [r.left, r.right]; })()"
+    )
     assert h2[1] > PHONE - 30
     row = arabic.evaluate(
         """(() => { const td = document.querySelector('td[width]');
                     const text = td.parentElement.firstElementChild;
-                    return [td.getBoundingClientRect().left, text.getBoundingClientRect().left]; })()"""
+                    return [td.getBoundingClientRect().left,
+                            text.getBoundingClientRect().left]; })()"""
     )
     assert row[0] < row[1]
     assert _height(arabic) <= BASELINE_HEIGHT_375 / 2

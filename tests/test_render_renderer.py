@@ -15,10 +15,10 @@ import pytest
 from mjml import mjml2html
 
 from digest.errors import InputError
+from digest.links import Links
 from digest.mime import make_message_id
 from digest.models import Recipient
 from digest.render import HTML_SIZE_LIMIT, Renderer
-from digest.links import Links
 from digest.tokens import ViewClaim, read_preferences_token, read_unsubscribe_token
 from tests.render_samples import (
     HOSTILE,
@@ -143,9 +143,7 @@ def test_hostile_article_text_comes_out_as_text() -> None:
     )
     renderer = Renderer(SETTINGS)
     # Both leads of their category: a lead shows its summary.
-    variant = renderer.render_variant(
-        content(("Opioid Drugs", [hostile]), ("Courts", [body_only]))
-    )
+    variant = renderer.render_variant(content(("Opioid Drugs", [hostile]), ("Courts", [body_only])))
     text, page = parts(
         parse(
             renderer.personalise(

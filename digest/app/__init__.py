@@ -11,8 +11,8 @@ from pathlib import Path
 
 from digest.app.archive import Archive, ArchivePage
 from digest.app.audience import AddResult, ImportResult, ReaderHistory
-from digest.app.copies import ReaderCopies
 from digest.app.base import DatabaseFailure, TransportFactory, smtp_transports
+from digest.app.copies import ReaderCopies
 from digest.app.desk import CategoryPlan, EditionPlanView, PlannedArticle
 from digest.app.editions import EditionDetail, EditionSummary, Preview, TestSend
 from digest.app.editors import EditorInvite, Editors, LoginRefused
@@ -32,7 +32,15 @@ from digest.store import Store
 
 class App(
     ReaderCopies,
-    Scheduled, Sample, Integration, Hooks, ProviderHooks, Observed, Archive, Editors, Lookups
+    Scheduled,
+    Sample,
+    Integration,
+    Hooks,
+    ProviderHooks,
+    Observed,
+    Archive,
+    Editors,
+    Lookups,
 ):
     """Every use case of digest, over one settings object, one store, one way to reach the
     relay and one clock. Thread-safe in the way the adapters use it: each thread gets its

@@ -11,8 +11,8 @@ import dataclasses
 
 from digest.app.editions import Editions
 from digest.clock import to_db
-from digest.curate import CategoryNames, build_sections
-from digest.models import MAX_ROW_ID, ArticleRow, DigestContent, Recipient, Section
+from digest.curate import build_sections
+from digest.models import MAX_ROW_ID, DigestContent, Recipient
 from digest.store import editions as edition_store
 from digest.store import subscribers as subscriber_store
 from digest.store import web as store
@@ -49,27 +49,35 @@ class ReaderCopies(Editions):
         plan = self.edition_plan(edition_id)
         names = edition_store.category_names(self.db)
         category_ids = tuple(c for c in category_ids if c in names)
-        wanted = set(article_ids)
         rows = [
-            r
-            for r in store.articles_by_ids(self.db, article_ids)
-            if r.category_id in category_ids
+            r for r in store.articles_by_ids(self.db, article_ids) if r.category_id in category_ids
         ]
-        # Only the articles sent, so each lands where the digest put it (build_sections is
-        # the curator's own rule: first of the reader's categories, pins leading).
-        sections = build_sections(rows, category_ids, names, len(wanted), plan.pins)
+        # The curator's own rule over only the articles sent puts each where the digest did:
+        # the newest N of a category are the newest N of any subset holding them, and an
+        # article past a full category's N goes on to the reader's next category of it.
+        limit = self.settings.digest.max_articles_per_category
+        sections = build_sections(rows, category_ids, names, limit, plan.pins)
         if not sections:
             return None
-        # "5 of 11": the category's new articles in the edition's window, as on the archive
-        # page the "6 more" link opens (for a reader new to the edition, exactly what the
-        # digest said; for a returning reader, counted from the edition's start).
-        window = edition_store.available_articles(
-            self.db,
-            published_after=to_db(edition.starts_at),
-            available_until=to_db(edition.ends_at),
+        # "5 of 11": the curator's count over the edition's window, as for a reader new to
+        # the edition (exactly what their digest said; a returning reader's may have said
+        # fewer, the window reaching back to their last digest).
+        window = [
+            r
+            for r in edition_store.available_articles(
+                self.db,
+                published_after=to_db(edition.starts_at),
+                available_until=to_db(edition.ends_at),
+            )
+            if r.category_id in category_ids and r.id not in plan.excluded
+        ]
+        totals = {
+            s.category: s.total
+            for s in build_sections(window, category_ids, names, limit, plan.pins)
+        }
+        sections = tuple(
+            dataclasses.replace(s, total=max(s.total, totals.get(s.category, 0))) for s in sections
         )
-        shown = {a.id for s in sections for a in s.articles}
-        sections = tuple(_with_total(s, window, names, shown) for s in sections)
         return DigestContent(
             site_name=self.settings.site.name,
             frequency=edition.frequency,
@@ -83,20 +91,3 @@ class ReaderCopies(Editions):
             subject=plan.subject,
             pinned=frozenset(a for ids in plan.pins.values() for a in ids),
         )
-
-
-def _with_total(
-    section: Section, window: list[ArticleRow], names: CategoryNames, shown: set[str]
-) -> Section:
-    """``section`` with ``total`` counting the category's new articles in the edition's
-    window that no other section of the copy shows."""
-    here = {a.id for a in section.articles}
-    ids = {
-        r.id
-        for r in window
-        if names[r.category_id][0] == section.category and (r.id in here or r.id not in shown)
-    }
-    total = len(ids | here)
-    if total <= len(section.articles):
-        return section
-    return dataclasses.replace(section, total=total)

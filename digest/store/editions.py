@@ -323,9 +323,7 @@ def available_articles(
 # About the number of words in the body: its spaces and line breaks, counted in SQL so a send
 # never loads the bodies themselves (the spaces inside tags make it a little high; it is for
 # a reading time in minutes, docs/email.md rule 28).
-WORDS = (
-    "(length(a.body_html) - length(replace(replace(a.body_html, ' ', ''), char(10), '')))"
-)
+WORDS = "(length(a.body_html) - length(replace(replace(a.body_html, ' ', ''), char(10), '')))"
 
 
 def category_names(db: sqlite_utils.Database) -> dict[int, tuple[str, str, int]]:
