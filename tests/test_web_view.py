@@ -1,7 +1,7 @@
 """The "View in browser" link end to end (docs/email.md rule 28): the sample sent for real
 through an SMTP relay on loopback, then each reader's link opened in Chromium through a
-running `digest serve`: the same articles, the same language, the reader's own links; a forged token, or a
-genuine one for an edition the reader was not sent, is a 404."""
+running `digest serve`: the same articles, the same language, the reader's own links. A
+forged token, or a genuine one for an edition the reader was not sent, is a 404."""
 
 from __future__ import annotations
 
