@@ -12,7 +12,10 @@ from digest.config import Settings
 from digest.errors import ConfigError
 from digest.tokens import (
     ExpiredTokenError,
+    IdSigner,
+    PairSigner,
     TokenError,
+    ViewClaim,
     address_tag,
     make_confirm_token,
     make_preferences_token,
@@ -108,3 +111,45 @@ def test_address_tag_is_a_short_prefix_not_the_store_hash() -> None:
     tag = address_tag(" Ana@Example.org ")
     assert tag == address_tag("ana@example.org") and len(tag) == 12
     assert email_hash("ana@example.org").startswith(tag) and email_hash("ana@example.org") != tag
+
+
+# -- view in browser: (subscriber id, edition id) ------------------------------------------
+
+
+def test_view_tokens_name_one_reader_and_one_edition() -> None:
+    signer = PairSigner(SECRET)
+    token = signer.sign(12345, 678)
+    assert signer.read(token) == ViewClaim(subscriber_id=12345, edition_id=678)
+    assert token.startswith("9ix.iu.") and len(token) <= 13 + 1 + 13 + 1 + 22
+    # Genuine for another reader or edition only when signed for it.
+    assert signer.sign(12345, 679) != token and signer.sign(12346, 678) != token
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "9ix.iv.{sig}",  # another edition, the same signature
+        "9iy.iu.{sig}",  # another reader
+        "9ix.iu.{sig}x",
+        "9ix.iu",
+        "9ix.iu.{sig}.x",
+        "9IX.iu.{sig}",
+        "",
+    ],
+)
+def test_view_tokens_refuse_forgeries(forged: str) -> None:
+    signer = PairSigner(SECRET)
+    signature = signer.sign(12345, 678).rsplit(".", 1)[1]
+    with pytest.raises(TokenError):
+        signer.read(forged.format(sig=signature))
+
+
+def test_view_tokens_have_a_salt_of_their_own() -> None:
+    # An unsubscribe token's signature over the same text does not open a copy, nor one made
+    # with another secret.
+    value = "9ix.iu"
+    unsubscribe = IdSigner(SECRET, "unsubscribe").signature(value.encode())
+    with pytest.raises(TokenError):
+        PairSigner(SECRET).read(f"{value}.{unsubscribe}")
+    with pytest.raises(TokenError):
+        PairSigner(SECRET).read(PairSigner("another-secret").sign(12345, 678))
