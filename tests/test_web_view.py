@@ -5,6 +5,8 @@ forged token, or a genuine one for an edition the reader was not sent, is a 404.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import os
 import queue
 import re
@@ -216,3 +218,30 @@ def test_view_in_browser_opens_this_readers_copy(
     ):
         response = page.goto(url)
         assert response is not None and response.status == 404, url
+
+
+def test_a_dry_run_carries_the_link_the_send_will(
+    site: tuple[str, Path, Path, Relay], tmp_path: Path
+) -> None:
+    """Before the edition exists, the dry run signs the link for the id the edition will be
+    opened with; the real send then carries the very same link."""
+    base, config, db, relay = site
+    out = tmp_path / "out"
+    dry = subprocess.run(
+        _digest(config, db, "send", "--dry-run", "--output", str(out)),
+        env=_env(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    (eml,) = out.glob("*-editor@example.com.eml")
+    parsed = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    dry_text = _text(parsed)
+    planned = re.search(rf"{re.escape(base)}/v/\S+", dry_text)
+    assert planned
+    sent = subprocess.run(
+        _digest(config, db, "send"), env=_env(), capture_output=True, text=True, check=False
+    )
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    (message,) = relay.by_recipient()["editor@example.com"]
+    real = re.search(rf"{re.escape(base)}/v/\S+", _text(message.message))
+    assert real and real[0] == planned[0]
