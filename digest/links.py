@@ -90,7 +90,7 @@ class Links:
 
     def longest_view_link(self) -> int:
         """Characters in the longest view-in-browser URL any reader can get."""
-        return len(self.base) + len(VIEW_PREFIX) + 2 * 14 + SIGNATURE_CHARS
+        return len(self.base) + len(VIEW_PREFIX) + 2 * 17 + SIGNATURE_CHARS
 
     def longest_subscriber_link(self) -> int:
         """Characters in the longest unsubscribe or preferences URL any subscriber can get."""
