@@ -1,4 +1,5 @@
-"""Signed, opaque tokens for the links in our mail: unsubscribe, preferences and confirm.
+"""Signed, opaque tokens for the links in our mail: unsubscribe, preferences, confirm and
+view in browser (one reader's copy of one edition, :class:`PairSigner`).
 
 The URLs around them are built in :mod:`digest.links`; this module only signs and reads.
 
