@@ -157,6 +157,7 @@ def _article(row: ArticleRow, category: str) -> Article:
         author=row.author,
         image_url=row.image_url,
         image_alt=row.image_alt,
+        words=row.words,
     )
 
 

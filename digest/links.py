@@ -21,7 +21,9 @@ from digest.tokens import (
     EditorLinkSigner,
     IdSigner,
     LinkClaim,
+    PairSigner,
     TrackSigner,
+    ViewClaim,
 )
 
 UNSUBSCRIBE_PREFIX = "/u/"
@@ -32,6 +34,9 @@ ARCHIVE_PREFIX = "/archive/"
 # says /c/ for clicks, but /c/ was already the confirm link's.
 CLICK_PREFIX = "/r/"
 OPEN_PREFIX = "/o/"
+
+# "View in browser": one reader's copy of one edition (docs/email.md rule 28).
+VIEW_PREFIX = "/v/"
 # The editor's desk (issue 13).
 ADMIN_PREFIX = "/admin/"
 EDITOR_PASSWORD_PREFIX = "/admin/password/"
@@ -52,6 +57,7 @@ class Links:
         self._secret = secret
         self._signers: tuple[IdSigner, IdSigner, ConfirmSigner] | None = None
         self._track: TrackSigner | None = None
+        self._view: PairSigner | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Links:
@@ -91,6 +97,14 @@ class Links:
         """One category's part of an edition's archive page (its ``id`` anchor)."""
         return f"{self.archive(edition_id)}#{slug}"
 
+    def view(self, subscriber_id: int, edition_id: int) -> str:
+        """This reader's copy of this edition on the web ("View in browser")."""
+        return self.base + self.view_path(subscriber_id, edition_id)
+
+    def longest_view_link(self) -> int:
+        """Characters in the longest view-in-browser URL any reader can get."""
+        return len(self.base) + len(VIEW_PREFIX) + 2 * 17 + SIGNATURE_CHARS
+
     def longest_subscriber_link(self) -> int:
         """Characters in the longest unsubscribe or preferences URL any subscriber can get."""
         return len(self.base) + len(UNSUBSCRIBE_PREFIX) + _ID_TOKEN_CHARS + _EDITION_CHARS
@@ -112,6 +126,14 @@ class Links:
 
     def archive_path(self, edition_id: int) -> str:
         return f"{ARCHIVE_PREFIX}{edition_id}"
+
+    def view_path(self, subscriber_id: int, edition_id: int) -> str:
+        return VIEW_PREFIX + self._view_signer().sign(subscriber_id, edition_id)
+
+    def _view_signer(self) -> PairSigner:
+        if self._view is None:
+            self._view = PairSigner(self._secret)
+        return self._view
 
     # -- the editor's desk -------------------------------------------------------------------
 
@@ -146,6 +168,10 @@ class Links:
     def read_preferences(self, token: str) -> int:
         """The subscriber id in a preferences token."""
         return self._built()[1].read(token)
+
+    def read_view(self, token: str) -> ViewClaim:
+        """The reader and edition a view-in-browser token names."""
+        return self._view_signer().read(token)
 
     def read_confirm(self, token: str, max_age: int) -> ConfirmClaim:
         """The claim in a confirm token no older than ``max_age`` seconds."""

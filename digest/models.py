@@ -138,6 +138,9 @@ class Article:
     image_url: str = ""
     image_alt: str = ""
     guid: str = ""  # the feed's own identifier, when it gave one
+    # Words in the body when only their count was loaded (a send reads no bodies), else 0:
+    # the reading time (docs/email.md rule 28).
+    words: int = 0
 
 
 @dataclass(frozen=True)
@@ -327,6 +330,7 @@ class ArticleRow:
     published_at: str
     category_id: int
     available_at: str = ""  # when it was both published and imported
+    words: int = 0  # about how many words the body has (docs/email.md rule 28)
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,8 @@ class Breakage:
 
 
 UNSUB_LINK = (
-    '<a href="{{ unsubscribe_url }}" style="color:{{ accent }};">{{ _("Unsubscribe") }}</a>'
+    '<a href="{{ unsubscribe_url }}" style="{{ tap }}display:block;color:{{ accent }};">'
+    '{{ _("Unsubscribe") }}</a>'
 )
 BREAKAGES = {
     "undefined variable under if trimmed": Breakage(
@@ -66,8 +67,8 @@ BREAKAGES = {
     ),
     "missing column end": Breakage(
         "digest.mjml.j2",
-        "        </mj-text>\n      </mj-column>\n    </mj-section>\n{% if intro_html %}",
-        "        </mj-text>\n    </mj-section>\n{% if intro_html %}",
+        "        </mj-text>\n      </mj-column>\n    </mj-section>\n{% endif %}\n    <mj-section",
+        "        </mj-text>\n    </mj-section>\n{% endif %}\n    <mj-section",
         "<mj-column>",
         "<mj-column> is never closed",
     ),
@@ -101,8 +102,10 @@ BREAKAGES = {
     ),
     "image without alt": Breakage(
         "digest.mjml.j2",
-        'alt="{{ article.image_alt }}" ',
-        "",
+        # Without its link too: a linked image without alt is also a link without text.
+        'alt="{{ lead.image_alt or lead.title }}" width="{{ lead.image_width }}px" '
+        'href="{{ lead.url }}"',
+        'width="{{ lead.image_width }}px"',
         "<mj-image",
         "has no alt",
     ),

@@ -14,8 +14,11 @@ from digest.errors import ConfigError
 from digest.tokens import (
     ClickClaim,
     ExpiredTokenError,
+    IdSigner,
+    PairSigner,
     TokenError,
     TrackSigner,
+    ViewClaim,
     address_tag,
     make_confirm_token,
     make_preferences_token,
@@ -153,3 +156,46 @@ def test_tracking_tokens_are_refused_when_altered_or_reused_elsewhere() -> None:
     unsubscribe = make_unsubscribe_token(SECRET, 42)
     with pytest.raises(TokenError):
         signer.read_reader(12, unsubscribe)
+
+
+# -- view in browser: (subscriber id, edition id) ------------------------------------------
+
+
+def test_view_tokens_name_one_reader_and_one_edition() -> None:
+    signer = PairSigner(SECRET)
+    token = signer.sign(12345, 678)
+    assert signer.read(token) == ViewClaim(subscriber_id=12345, edition_id=678)
+    assert token.startswith("3039.2a6.") and len(token) == len("3039.2a6.") + 22
+    # Genuine for another reader or edition only when signed for it.
+    assert signer.sign(12345, 679) != token and signer.sign(12346, 678) != token
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [
+        "3039.2a7.{sig}",  # another edition, the same signature
+        "303a.2a6.{sig}",  # another reader
+        "3039.2a6.{sig}x",
+        "3039.2a6",
+        "3039.2a6.{sig}.x",
+        "3039.2A6.{sig}",
+        "7fffffffffffffff1.2a6.{sig}",
+        "",
+    ],
+)
+def test_view_tokens_refuse_forgeries(forged: str) -> None:
+    signer = PairSigner(SECRET)
+    signature = signer.sign(12345, 678).rsplit(".", 1)[1]
+    with pytest.raises(TokenError):
+        signer.read(forged.format(sig=signature))
+
+
+def test_view_tokens_have_a_salt_of_their_own() -> None:
+    # An unsubscribe token's signature over the same text does not open a copy, nor one made
+    # with another secret.
+    value = "3039.2a6"
+    unsubscribe = IdSigner(SECRET, "unsubscribe").signature(value.encode())
+    with pytest.raises(TokenError):
+        PairSigner(SECRET).read(f"{value}.{unsubscribe}")
+    with pytest.raises(TokenError):
+        PairSigner(SECRET).read(PairSigner("another-secret").sign(12345, 678))

@@ -12,6 +12,7 @@ from pathlib import Path
 from digest.app.archive import Archive, ArchivePage
 from digest.app.audience import AddResult, ImportResult, ReaderHistory
 from digest.app.base import DatabaseFailure, TransportFactory, smtp_transports
+from digest.app.copies import ReaderCopies
 from digest.app.desk import CategoryPlan, EditionPlanView, PlannedArticle
 from digest.app.editions import EditionDetail, EditionSummary, Preview, TestSend
 from digest.app.editors import EditorInvite, Editors, LoginRefused
@@ -33,6 +34,7 @@ from digest.store import Store
 
 
 class App(
+    ReaderCopies,
     Scheduled,
     Sample,
     Integration,

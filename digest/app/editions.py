@@ -160,6 +160,7 @@ class Editions(Feedback):
         """The edition's curator, with what its editors decided (pins, exclusions, intro,
         subject) when it is a stored edition."""
         db = self.db
+        plan = self.edition_plan(edition_id) if edition_id is not None else NO_PLAN
         return Curator(
             self.settings,
             window,
@@ -167,9 +168,16 @@ class Editions(Feedback):
             articles=lambda after, until: store.available_articles(
                 db, published_after=after, available_until=until
             ),
-            edition_id=edition_id,
-            plan=self.edition_plan(edition_id) if edition_id is not None else NO_PLAN,
+            edition_id=edition_id if edition_id is not None else self.upcoming_edition_id(window),
+            plan=plan,
         )
+
+    def upcoming_edition_id(self, window: EditionWindow) -> int:
+        """The id of the window's edition, or the one it will be opened with: a preview or a
+        dry run carries the links the send will (view in browser, "6 more"), signed for that
+        id (docs/email.md rule 28). SQLite gives a new row the largest id plus one."""
+        found = store.find_edition(self.db, window.frequency, window.period)
+        return found.id if found is not None else store.next_edition_id(self.db)
 
     def edition_plan(self, edition_id: int) -> EditionPlan:
         edition = store.get_edition(self.db, edition_id)

@@ -70,6 +70,8 @@ class _Audit(HTMLParser):
             self.headings.append(int(tag[1]))
         elif tag == "img":
             self.images.append(a)
+            if self._link is not None:  # an image's alt names the link it is in
+                self._link[1].append(f" {a.get('alt') or ''} ")
         elif tag == "table" and a.get("role") != "presentation":
             self.tables_without_role += 1
         elif tag == "a":

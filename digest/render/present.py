@@ -19,9 +19,13 @@ import nh3
 from digest.mime import strip_controls
 from digest.models import Article, DigestContent, Section
 from digest.render import i18n
+from digest.render.i18n import NP_
 
 SUMMARY_CHARS = 320
 IMAGE_WIDTH = 552  # the 600px body less 24px padding each side
+THUMBNAIL_WIDTH = 72  # the linked thumbnail beside a story that is not its category's lead
+WORDS_PER_MINUTE = 230  # an adult's silent reading of prose (docs/email.md rule 28)
+READING_TIME = NP_("%(num)d min read", "%(num)d min read")
 _IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif")
 
 
@@ -40,6 +44,10 @@ class ArticleView:
     image_alt: str
     image_width: int
     summary_wrapped: str = ""  # the summary wrapped at 72 columns, for the text part
+    # "3 min read" in the view's language, "" when the body is not known (docs/email.md
+    # rule 28); translated once here, where the view is cached, not once per render.
+    reading_time: str = ""
+    thumb_width: int = THUMBNAIL_WIDTH
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,27 @@ def article_view(article: Article, *, fallback_url: str, lang: str = "en") -> Ar
         image_url=image,
         image_alt=clean_text(article.image_alt) if image else "",
         image_width=IMAGE_WIDTH,
+        reading_time=reading_time(article, lang),
     )
+
+
+def reading_minutes(article: Article) -> int:
+    """Minutes to read the article's body at WORDS_PER_MINUTE, at least 1; 0 when its body
+    is not known. A send loads only the count of words (``article.words``)."""
+    words = article.words
+    if not words and article.body_html:
+        words = len(html.unescape(nh3.clean(article.body_html, tags=set())).split())
+    return max(1, round(words / WORDS_PER_MINUTE)) if words else 0
+
+
+def reading_time(article: Article, lang: str = "en") -> str:
+    """``3 min read`` in ``lang``, or "" when the body is not known."""
+    minutes = reading_minutes(article)
+    if not minutes:
+        return ""
+    singular, plural = READING_TIME
+    text: str = i18n.translations(lang).ngettext(singular, plural, minutes)
+    return text % {"num": minutes}
 
 
 # -- text helpers ---------------------------------------------------------------------------

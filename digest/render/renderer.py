@@ -184,7 +184,8 @@ class Renderer:
         page = html_to_7bit(templates.compile(mjml_source, "digest.mjml.j2"))
         page = self.tracker.page(page, content.edition_id)
         text = isolate(
-            strip_controls(text), (tokens["unsub_text"], tokens["prefs_text"], tokens["track"])
+            strip_controls(text),
+            (tokens["unsub_text"], tokens["prefs_text"], tokens["track"], tokens["view_text"]),
         )
         check_links(tokens, page, text)
         data = self._headers(subject, content) + build_body(text, page)
@@ -204,6 +205,7 @@ class Renderer:
                 page,
                 self.site_links.longest_subscriber_link(),
                 self.site_links.longest_reader_part(),
+                self.site_links.longest_view_link(),
             ),
             placeholders=self.placeholders,
         )
@@ -223,15 +225,20 @@ class Renderer:
         tokens = self.placeholders.tokens
         preheader = make_preheader(content, subject)
         context = self._digest_context(content, subject, preheader, categories)
+        # "View in browser" names an edition: without one (the template check's contexts
+        # without an edition) there is no copy on the web to link to.
+        viewable = content.edition_id is not None
         html_context = {
             **context,
             "unsubscribe_url": tokens["unsub_html"],
             "preferences_url": tokens["prefs_html"],
+            "view_url": tokens["view_html"] if viewable else "",
         }
         text_context = {
             **context,
             "unsubscribe_url": tokens["unsub_text"],
             "preferences_url": tokens["prefs_text"],
+            "view_url": tokens["view_text"] if viewable else "",
         }
         return preheader, html_context, text_context
 
@@ -327,6 +334,14 @@ class Renderer:
             subscriber_id
         )
 
+    def view_link(self, variant: RenderedVariant, subscriber_id: int) -> str:
+        """This reader's copy of the variant's edition on the web; the site's home when
+        the variant has no edition (its parts then carry no view link to fill)."""
+        edition_id = variant.content.edition_id
+        if edition_id is None:
+            return self.site_links.home()
+        return self.site_links.view(subscriber_id, edition_id)
+
     def personalise(
         self,
         variant: RenderedVariant,
@@ -360,12 +375,17 @@ class Renderer:
             # QP-safe characters only, under 76: the same bytes suit both parts.
             reader = self.tracker.reader_value(edition_id, recipient.subscriber_id)
             values["track"] = reader.encode("ascii")
+        view = self.view_link(variant, recipient.subscriber_id)
+        values["view_html"] = html.escape(view).encode("ascii")
+        values["view_text"] = qp_line(view)
         data = variant.template.fill(values)
         return self.envelope.outgoing(recipient, data, mid, variant.subject)
 
     def render_html(self, variant: RenderedVariant, recipient: Recipient | None = None) -> str:
         """The HTML one recipient gets (subscriber 0's links without one), for previews."""
-        unsub, prefs = self.links(recipient.subscriber_id if recipient else 0)
+        subscriber_id = recipient.subscriber_id if recipient else 0
+        unsub, prefs = self.links(subscriber_id)
+        view = self.view_link(variant, subscriber_id)
         tokens = variant.placeholders.tokens
         return (
             variant.html.replace(tokens["unsub_html"], html.escape(unsub))
@@ -373,10 +393,13 @@ class Renderer:
             # A preview never names a reader in tracked links (docs/tracking.md): an editor's
             # click in it must not count as the reader's.
             .replace(tokens["track"], "")
+            .replace(tokens["view_html"], html.escape(view))
         )
 
     def render_text(self, variant: RenderedVariant, recipient: Recipient | None = None) -> str:
-        unsub, prefs = self.links(recipient.subscriber_id if recipient else 0)
+        subscriber_id = recipient.subscriber_id if recipient else 0
+        unsub, prefs = self.links(subscriber_id)
+        view = self.view_link(variant, subscriber_id)
         tokens = variant.placeholders.tokens
         # The text keeps the token on a line of its own (isolate): joined, the URL is one
         # line, naming no reader (as render_html).
@@ -384,6 +407,7 @@ class Renderer:
             variant.text.replace(tokens["unsub_text"], unsub)
             .replace(tokens["prefs_text"], prefs)
             .replace("\n" + tokens["track"], "")
+            .replace(tokens["view_text"], view)
         )
 
     # -- sign-up mail: both through SystemMails.render ----------------------------------

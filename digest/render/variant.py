@@ -39,6 +39,9 @@ class Placeholders:
             "prefs_text": self._t("prefstext"),
             # Per-reader tracking: ends each tracked link (digest/render/tracking.py).
             "track": self._t("track"),
+            # This reader's copy on the web ("View in browser", docs/email.md rule 28).
+            "view_html": self._t("viewhtml"),
+            "view_text": self._t("viewtext"),
         }
 
 
@@ -93,6 +96,8 @@ def check_slots(template: MessageTemplate, tokens: dict[str, str], page: str, te
         "unsub_text": text.count(tokens["unsub_text"]),
         "prefs_text": text.count(tokens["prefs_text"]),
         "track": page.count(tokens["track"]) + text.count(tokens["track"]),
+        "view_html": page.count(tokens["view_html"]),
+        "view_text": text.count(tokens["view_text"]),
     }
     for slot, count in expected.items():
         if template.count(slot) != count:
@@ -103,15 +108,21 @@ def check_slots(template: MessageTemplate, tokens: dict[str, str], page: str, te
 
 
 def html_part_size(
-    tokens: dict[str, str], page: str, longest_link: int, longest_reader: int = 0
+    tokens: dict[str, str],
+    page: str,
+    longest_link: int,
+    longest_reader: int = 0,
+    longest_view_link: int = 0,
 ) -> int:
     """The encoded HTML part in bytes once every link placeholder holds a link of
-    ``longest_link`` characters (and each tracking placeholder ``longest_reader``)."""
+    ``longest_link`` characters (each tracking placeholder ``longest_reader``, the
+    view-in-browser one ``longest_view_link``)."""
     growth = sum(
         page.count(tokens[k]) * max(0, longest_link - len(tokens[k]))
         for k in ("unsub_html", "prefs_html")
     )
     growth += page.count(tokens["track"]) * max(0, longest_reader - len(tokens["track"]))
+    growth += page.count(tokens["view_html"]) * max(0, longest_view_link - len(tokens["view_html"]))
     # 7bit: the part is the page itself, with CRLF line endings.
     return len(page) + page.count("\n") + growth
 

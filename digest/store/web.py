@@ -6,12 +6,14 @@ of an edition's sent deliveries. Nothing here returns a subscriber's address or 
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 
 import sqlite_utils
 
 from digest.clock import from_db, to_db
 from digest.models import ArchivedEdition, ArticleRow
+from digest.store.editions import WORDS
 
 # -- rate limits -----------------------------------------------------------------------------
 
@@ -110,5 +112,40 @@ def sent_articles(db: sqlite_utils.Database, edition_id: int) -> list[ArticleRow
         ORDER BY a.published_at DESC, a.id
         """,
         [edition_id],
+    ).fetchall()
+    return [ArticleRow(*r) for r in rows]
+
+
+# -- one reader's copy ("View in browser") --------------------------------------------------
+
+
+def delivered_copy(
+    db: sqlite_utils.Database, edition_id: int, subscriber_id: int
+) -> tuple[tuple[int, ...], tuple[str, ...]] | None:
+    """(category ids, article ids in the message's order) of the digest the reader was
+    sent in the edition; None when no digest of that edition was sent to them."""
+    row = db.execute(
+        "SELECT group_key, article_ids FROM deliveries"
+        " WHERE edition_id = ? AND subscriber_id = ? AND status = 'sent'",
+        [edition_id, subscriber_id],
+    ).fetchone()
+    if row is None:
+        return None
+    categories = tuple(int(c) for c in str(row[0]).split(",") if c.strip())
+    return categories, tuple(json.loads(row[1]))
+
+
+def articles_by_ids(db: sqlite_utils.Database, article_ids: tuple[str, ...]) -> list[ArticleRow]:
+    """The articles named, one row per (article, category), newest first, with the count
+    of words of their body (for the reading time)."""
+    rows = db.execute(
+        f"""
+        SELECT a.id, a.url, a.title, a.summary, a.author, a.image_url, a.image_alt,
+            a.published_at, ac.category_id, MAX(a.published_at, a.imported_at), {WORDS}
+        FROM articles a JOIN article_categories ac ON ac.article_id = a.id
+        WHERE a.id IN (SELECT value FROM json_each(?))
+        ORDER BY a.published_at DESC, a.id
+        """,
+        [json.dumps(list(article_ids))],
     ).fetchall()
     return [ArticleRow(*r) for r in rows]

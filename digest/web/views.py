@@ -13,7 +13,13 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from digest.app import ConfirmOutcome, Refusal
 from digest.app.signup import SOURCE
 from digest.errors import InputError
-from digest.links import ARCHIVE_PREFIX, CONFIRM_PREFIX, PREFERENCES_PREFIX, UNSUBSCRIBE_PREFIX
+from digest.links import (
+    ARCHIVE_PREFIX,
+    CONFIRM_PREFIX,
+    PREFERENCES_PREFIX,
+    UNSUBSCRIBE_PREFIX,
+    VIEW_PREFIX,
+)
 from digest.models import MAX_ROW_ID, ArchivedEdition, Category, Subscriber, SubscriberStatus
 from digest.render.i18n import language_choices
 from digest.render.present import clean_text, safe_url, summary_text
@@ -445,6 +451,32 @@ def archive_edition(edition_id: int) -> Page:
             for s in sections
         ],
     )
+
+
+# -- one reader's copy ("View in browser") ---------------------------------------------------
+
+# The email's own HTML: inline styles and a style block, photos from the articles' sites.
+# No script, no form, never framed (docs/email.md rule 28).
+VIEW_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; img-src https: http:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+@bp.get(f"{VIEW_PREFIX}<token>")
+def reader_copy(token: str) -> Page:
+    try:
+        claim = state().links.read_view(token)
+    except TokenError:
+        abort(404)
+    page = core().reader_copy(claim.subscriber_id, claim.edition_id)
+    if page is None:
+        abort(404)
+    response = Response(page, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = VIEW_CSP
+    # It carries the reader's own unsubscribe and preferences links.
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
 
 
 # -- assets ------------------------------------------------------------------------------------
