@@ -74,7 +74,8 @@ def test_off_links_to_the_articles_with_no_image() -> None:
     plain = send(renderer("off", "off"), with_categories(seven_articles()), ANA)
     assert links(plain) == ([], [], [])
     assert b"/r/" not in plain and b"/o/" not in plain and b'width="1"' not in plain
-    assert plain.count(b'href="https://news.example.com/articles/0?a=1&amp;b=2"') == 2
+    # The headline is the article's one link (no image here: no thumbnail link either).
+    assert plain.count(b'href="https://news.example.com/articles/0?a=1&amp;b=2"') == 1
 
 
 def test_previews_get_links_naming_nobody() -> None:

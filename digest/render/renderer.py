@@ -384,7 +384,7 @@ class Renderer:
     def render_html(self, variant: RenderedVariant, recipient: Recipient | None = None) -> str:
         """The HTML one recipient gets (subscriber 0's links without one), for previews."""
         subscriber_id = recipient.subscriber_id if recipient else 0
-        unsub, prefs = self.links(subscriber_id)
+        unsub, prefs = self.links(subscriber_id, variant.content.edition_id)
         view = self.view_link(variant, subscriber_id)
         tokens = variant.placeholders.tokens
         return (
@@ -398,7 +398,7 @@ class Renderer:
 
     def render_text(self, variant: RenderedVariant, recipient: Recipient | None = None) -> str:
         subscriber_id = recipient.subscriber_id if recipient else 0
-        unsub, prefs = self.links(subscriber_id)
+        unsub, prefs = self.links(subscriber_id, variant.content.edition_id)
         view = self.view_link(variant, subscriber_id)
         tokens = variant.placeholders.tokens
         # The text keeps the token on a line of its own (isolate): joined, the URL is one
