@@ -185,6 +185,15 @@ def check_templates(settings: Settings, template_dir: str | None = None) -> Chec
         # Only sample links are signed here; a real key is not needed to check templates.
         settings = dataclasses.replace(settings, secret_key="template-check")
     report = CheckReport()
+    if settings.tracking.opens != "off" and not settings.site.url.startswith("https://"):
+        # The open image is served from site.url (docs/tracking.md) and added after the
+        # template: the https rule (docs/email.md rule 14) is not the template's to meet.
+        report.errors.append(
+            f"tracking.opens: the open image would be served from {settings.site.url!r}, "
+            "not an https URL (docs/email.md rule 14): set site.url to the site's https "
+            'address, or tracking.opens = "off"'
+        )
+        return report
     try:
         renderer = Renderer(settings, dkim=None)
         rtl = Renderer(
