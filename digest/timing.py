@@ -103,6 +103,15 @@ def period_day(period: str) -> str:
     return suffix if suffix in WEEKDAYS else ""
 
 
+def day_period(settings: Settings, frequency: str, period: str, day: str) -> str:
+    """The period of the weekly edition for readers of ``day`` (mon..sun; '' the site's) in
+    the week ``period``: that week's own day edition unless the day is the site's, as the
+    scheduler names it (:func:`edition_period`)."""
+    if frequency != "weekly" or not day or day == WEEKDAYS[site_weekday(settings)]:
+        return period
+    return f"{period}-{day}"
+
+
 def reader_days(settings: Settings, frequency: str, period: str) -> tuple[str, ...] | None:
     """The ``delivery_day`` values of the weekly readers an edition of ``period`` is for:
     a day edition's own day, or for the site's edition both '' (the site's day) and that

@@ -182,3 +182,39 @@ def test_bad_input_is_one_line(
 def test_unreachable_relay_creates_no_edition(tmp_path: Path, db_path: Path) -> None:
     assert run(tmp_path, db_path, "send").exit_code == 1
     assert run(tmp_path, db_path, "editions", "list").output == "No editions yet.\n"
+
+
+def test_send_day_sends_that_days_edition_to_its_readers_only(
+    tmp_path: Path, db_path: Path, relay: Relay
+) -> None:
+    """`digest send --day thu` is the hand-run twin of the scheduler's day edition: the
+    readers who chose Thursday, and nobody else; the site's edition then takes the rest."""
+    db = make_db(db_path)
+    subscribe(db, "thea@example.com", ("Opioid Drugs",), delivery_day="thu")
+    db.close()
+
+    dry = run(tmp_path, db_path, "send", "--day", "thu", "--dry-run", relay=relay)
+    assert dry.exit_code == 0, dry.output
+    assert dry.output.splitlines()[:2] == [
+        "Dry run: weekly 2026-W48-thu (new edition); nothing sent, nothing recorded.",
+        "Recipients: 1; messages: 1; skipped (nothing new): 0",
+    ]
+    thursday = run(tmp_path, db_path, "send", "--day", "thu", "--json", relay=relay)
+    assert thursday.exit_code == 0, thursday.output
+    assert json.loads(thursday.output)["period"] == "2026-W48-thu"
+    assert [m.recipients for m in relay.received] == [["thea@example.com"]]
+
+    site = run(tmp_path, db_path, "send", "--json", relay=relay)
+    assert site.exit_code == 0, site.output
+    assert sorted(r for m in relay.received[1:] for r in m.recipients) == [
+        "ana@example.com",
+        "bo@example.com",
+    ]
+
+
+def test_send_day_refused_with_daily_editions(tmp_path: Path, db_path: Path) -> None:
+    result = run(tmp_path, db_path, "send", "--frequency", "daily", "--day", "thu")
+    assert result.exit_code == 2
+    assert "--day goes with weekly editions" in result.output
+    bad = run(tmp_path, db_path, "send", "--day", "thursday")
+    assert bad.exit_code == 2 and "'thursday' is not one of" in bad.output

@@ -8,6 +8,7 @@ are fixed when its send starts, in one transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import threading
 import time
@@ -50,7 +51,7 @@ from digest.store import bounces as bounce_store
 from digest.store import desk as desk_store
 from digest.store import editions as store
 from digest.store.categories import resolve_categories
-from digest.timing import reader_days
+from digest.timing import day_period, reader_days
 from digest.validate import normalise_email
 
 if TYPE_CHECKING:
@@ -285,6 +286,12 @@ class Editions(Feedback):
 
     # -- dry run and send --------------------------------------------------------------------
 
+    def _day_window(self, frequency: str, as_of: datetime, day: str) -> EditionWindow:
+        """The window of the edition containing ``as_of``, for the readers of ``day``."""
+        window = edition_window(self.settings, frequency, as_of)
+        period = day_period(self.settings, frequency, window.period, day)
+        return dataclasses.replace(window, period=period)
+
     def dry_run(
         self,
         frequency: str,
@@ -292,12 +299,14 @@ class Editions(Feedback):
         *,
         outbox: Outbox | None = None,
         progress: Progress = NO_PROGRESS,
+        day: str = "",
     ) -> SendReport:
         """Render every message the real send would, send nothing, write nothing to the
-        database. For an edition that was interrupted, shows what resuming it would send."""
+        database. For an edition that was interrupted, shows what resuming it would send.
+        ``day``: the weekly edition of the readers of that delivery day ('' the site's)."""
         self.ensure_templates()
         started = time.monotonic()
-        window = edition_window(self.settings, frequency, as_of)
+        window = self._day_window(frequency, as_of, day)
         edition = store.find_edition(self.db, frequency, window.period)
         if edition is not None and edition.status.finished:
             return self.already_done(edition)
@@ -387,13 +396,16 @@ class Editions(Feedback):
         due: Callable[[RecipientRow], bool] | None = None,
         sleep: Callable[[float], None] = time.sleep,
         retry_delay: float = 2.0,
+        day: str = "",
     ) -> SendReport:
         """Send (or resume) the edition of ``frequency`` for the period containing
         ``as_of``, or ``edition``. ``due`` picks the recipients whose turn it is (local-time
-        delivery); the others stay pending and the edition stays open."""
+        delivery); the others stay pending and the edition stays open. ``day``: the weekly
+        edition of the readers of that delivery day ('' the site's; README "Delivery day")."""
         self.ensure_templates()
         if edition is None:
-            edition = self.open_edition(frequency, as_of)
+            period = self._day_window(frequency, as_of, day).period
+            edition = self.open_edition(frequency, as_of, period=period)
         if edition.status.steerable:
             edition = self.start_edition(edition, editor="digest send")
         if edition.status != EditionStatus.SENDING:

@@ -19,6 +19,7 @@ from digest.app import EditionSummary
 from digest.cli.context import AppContext, echo_json, json_option, pass_app
 from digest.cli.params import parse_date_option
 from digest.cli.progress import progress_bar, quiet_option
+from digest.config import WEEKDAYS
 from digest.deliver.outbox import Outbox
 from digest.deliver.report import SendReport
 
@@ -37,6 +38,12 @@ from digest.deliver.report import SendReport
     callback=parse_date_option,
     metavar="DATETIME",
     help="Send the edition of the period containing this moment (default: now).",
+)
+@click.option(
+    "--day",
+    type=click.Choice(WEEKDAYS),
+    help="Weekly only: the edition of the readers who chose this delivery day (default: the"
+    " site's weekly_day). The scheduler sends every day's edition by itself.",
 )
 @click.option("--dry-run", is_flag=True, help="Render every message, send nothing, change nothing.")
 @click.option(
@@ -63,6 +70,7 @@ def send(
     app: AppContext,
     frequency: str,
     as_of: datetime | None,
+    day: str | None,
     dry_run: bool,
     output: str | None,
     limit: int | None,
@@ -85,8 +93,13 @@ def send(
         digest send --to editor@example.com --as reader@example.com
         digest send                                 # the weekly edition, now
         digest send --frequency daily --as-of 2026-11-28
+        digest send --day thu                       # the readers who chose Thursday
     """
     moment = as_of or app.clock()
+    if day and frequency != "weekly":
+        raise click.UsageError("--day goes with weekly editions (a delivery day is weekly)")
+    if day and to is not None:
+        raise click.UsageError("--day picks an edition to send; leave it out with --to")
     if (output or limit) and not dry_run:
         raise click.UsageError("--output and --limit go with --dry-run")
     if to is None and (as_subscriber or categories):
@@ -99,7 +112,9 @@ def send(
     if dry_run:
         outbox = Outbox(Path(output), limit) if output else None
         with progress_bar(quiet=quiet, as_json=as_json) as progress:
-            report = app.core.dry_run(frequency, moment, outbox=outbox, progress=progress)
+            report = app.core.dry_run(
+                frequency, moment, outbox=outbox, progress=progress, day=day or ""
+            )
         _print_report(report, as_json, dry=True)
         if outbox is not None and not as_json:
             click.echo(f"Wrote {len(outbox.manifest)} message(s) and manifest.json to {output}")
@@ -107,7 +122,7 @@ def send(
     app.core.ensure_templates()  # before the relay: a broken template is the editor's to fix
     app.core.check_relay()
     with _stop_on_sigterm() as stop, progress_bar(quiet=quiet, as_json=as_json) as progress:
-        report = app.core.send(frequency, moment, stop=stop, progress=progress)
+        report = app.core.send(frequency, moment, stop=stop, progress=progress, day=day or "")
     _print_report(report, as_json, dry=False)
     if not report.ok:
         sys.exit(1)
