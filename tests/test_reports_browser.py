@@ -7,11 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import queue
 import re
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +24,7 @@ from digest.store import editions as edition_store
 from digest.store import tracking
 from tests.builders import make_db, subscribe
 from tests.relay import free_port
+from tests.serving import digest_serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -117,46 +115,15 @@ def server(tmp_path: Path) -> Iterator[tuple[str, list[Planned]]]:
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    process = subprocess.Popen(
+    with digest_serve(
         [
             *(sys.executable, "-m", "digest", "--config", str(config), "--db", str(db_path)),
             *("serve", "--host", "127.0.0.1", "--port", str(port)),
         ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    output: list[str] = []
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            lines.put(line)
-        lines.put(None)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        while True:
-            line = lines.get(timeout=TIMEOUT)  # a safety net, never the way in
-            if line is None:
-                process.wait(TIMEOUT)
-                raise AssertionError(f"digest serve exited:\n{''.join(output)}")
-            if line.startswith(f"Serving Legal Reader on {base}/"):
-                break
+        env,
+        base,
+    ):
         yield base, planned
-    finally:
-        process.terminate()
-        try:
-            process.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        reader.join(TIMEOUT)
-        print("".join(output))
 
 
 @pytest.fixture

@@ -19,11 +19,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import queue
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +38,7 @@ from digest.config import load_settings
 from digest.links import Links
 from tests.builders import add_articles, article, make_db, subscribe
 from tests.relay import Relay, free_port, running_relay
+from tests.serving import digest_serve
 
 REPO = Path(__file__).resolve().parent.parent
 SITE = "https://news.example.com"
@@ -171,43 +170,12 @@ def open_images(message: EmailMessage) -> list[str]:
 def serving(config: Path, db: Path) -> Iterator[Server]:
     """A real `digest serve`, once its ready line is out."""
     port = free_port()
-    process = subprocess.Popen(
+    with digest_serve(
         _digest(config, db, "serve", "--host", "127.0.0.1", "--port", str(port)),
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    output: list[str] = []
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            lines.put(line)
-        lines.put(None)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        while True:
-            line = lines.get(timeout=TIMEOUT)
-            if line is None:
-                process.wait(TIMEOUT)
-                raise AssertionError(f"digest serve exited:\n{''.join(output)}")
-            if line.startswith(f"Serving Legal Reader on http://127.0.0.1:{port}/"):
-                break
+        _env(),
+        f"http://127.0.0.1:{port}",
+    ):
         yield Server("127.0.0.1", port)
-    finally:
-        process.terminate()
-        try:
-            process.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        reader.join(TIMEOUT)
-        print("".join(output))
 
 
 def snapshot(db: Path) -> dict[str, list[dict[str, Any]]]:

@@ -7,12 +7,9 @@ desktop widths go to test-artifacts/ (gitignored)."""
 from __future__ import annotations
 
 import os
-import queue
 import re
 import socket
-import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +23,7 @@ from digest.store import subscribers as subscribers_store
 from digest.tokens import make_preferences_token
 from tests.builders import make_db
 from tests.relay import Received, Relay, free_port, running_relay
+from tests.serving import digest_serve
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -55,7 +53,7 @@ def server(tmp_path: Path, relay: Relay) -> Iterator[tuple[str, Path]]:
     )
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    process = subprocess.Popen(
+    with digest_serve(
         [
             sys.executable,
             "-m",
@@ -70,46 +68,10 @@ def server(tmp_path: Path, relay: Relay) -> Iterator[tuple[str, Path]]:
             "--port",
             str(port),
         ],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    # The server's output, read as it comes. Its "Serving ... on http://..." line is printed
-    # once the socket listens: from then on a request is queued, never refused.
-    lines: queue.Queue[str | None] = queue.Queue()
-    output: list[str] = []
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            lines.put(line)
-        lines.put(None)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        while True:
-            line = lines.get(timeout=TIMEOUT)  # a safety net, never the way in
-            if line is None:
-                process.wait(TIMEOUT)
-                raise AssertionError(
-                    f"digest serve exited with {process.returncode}:\n{''.join(output)}"
-                )
-            if line.startswith(f"Serving Legal Reader on {base}/"):
-                break
+        env,
+        base,
+    ):
         yield base, db_path
-    finally:
-        process.terminate()
-        try:
-            process.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        reader.join(TIMEOUT)
-        # Shown by pytest when the test fails: the server's own log.
-        print("".join(output))
 
 
 @pytest.fixture

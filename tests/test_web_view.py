@@ -8,11 +8,9 @@ from __future__ import annotations
 import email
 import email.policy
 import os
-import queue
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
@@ -26,6 +24,7 @@ from digest.config import load_settings
 from digest.links import Links
 from digest.store import Store
 from tests.relay import Relay, free_port, running_relay
+from tests.serving import digest_serve
 
 CHROMIUM = "/usr/bin/chromium"
 REPO = Path(__file__).resolve().parent.parent
@@ -82,43 +81,12 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Path, Path, Relay]]:
 def server(site: tuple[str, Path, Path, Relay]) -> Iterator[str]:
     base, config, db, _ = site
     port = base.rsplit(":", 1)[1]
-    process = subprocess.Popen(
+    with digest_serve(
         _digest(config, db, "serve", "--host", "127.0.0.1", "--port", port),
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    output: list[str] = []
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            lines.put(line)
-        lines.put(None)
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        while True:
-            line = lines.get(timeout=TIMEOUT)  # a safety net, never the way in
-            if line is None:
-                process.wait(TIMEOUT)
-                raise AssertionError(f"digest serve exited:\n{''.join(output)}")
-            if line.startswith(f"Serving Legal Reader on {base}/"):
-                break
+        _env(),
+        base,
+    ):
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        reader.join(TIMEOUT)
-        print("".join(output))
 
 
 @pytest.fixture
