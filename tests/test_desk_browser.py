@@ -6,26 +6,22 @@ then check the messages the readers got. Screenshots of every page go to test-ar
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect
 
 from digest.app import App
 from digest.config import Settings, SiteSettings
 from tests.builders import add_articles, article, make_db, subscribe
 from tests.relay import Received, Relay, free_port, running_relay
-from tests.serving import digest_serve
+from tests.serving import chromium, digest_command, digest_env, digest_serve
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-REPO = Path(__file__).resolve().parent.parent
 TIMEOUT = 30.0
 PASSWORD = "correct horse battery"
 EDITOR = "eve@example.com"
@@ -78,14 +74,9 @@ def server(tmp_path: Path, relay: Relay) -> Iterator[tuple[str, Path]]:
     core.set_editor_password(link.rsplit("/", 1)[1], PASSWORD)
     core.close()
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     with digest_serve(
-        [
-            *(sys.executable, "-m", "digest", "--config", str(config), "--db", str(db_path)),
-            *("serve", "--host", "127.0.0.1", "--port", str(port)),
-        ],
-        env,
+        digest_command(config, db_path, "serve", "--host", "127.0.0.1", "--port", str(port)),
+        digest_env(),
         base,
     ):
         yield base, db_path
@@ -93,15 +84,8 @@ def server(tmp_path: Path, relay: Relay) -> Iterator[tuple[str, Path]]:
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _screenshot(page: Page, name: str) -> None:

@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import pytest
-from playwright.sync_api import Browser, Page, Route, sync_playwright
+from playwright.sync_api import Browser, Page, Route
 
 from digest.app import App
 from digest.config import Settings, SiteSettings
 from digest.render import Renderer
 from digest.store import Store
 from tests.layout_content import IMAGE_HOST, png, thirty_articles
+from tests.serving import chromium
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 SETTINGS = Settings(secret_key="layout-test-secret")
 PHONE = 375
@@ -38,14 +38,8 @@ _PHOTO = png()
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _serve_photos(route: Route) -> None:

@@ -6,16 +6,14 @@ scroll sideways at 390 px, and screenshots at 390 and 1280 px go to test-artifac
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, expect, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, expect
 
 from digest.app import App, Choices
 from digest.config import Settings, SiteSettings
@@ -24,11 +22,9 @@ from digest.store import editions as edition_store
 from digest.store import tracking
 from tests.builders import make_db, subscribe
 from tests.relay import free_port
-from tests.serving import digest_serve
+from tests.serving import chromium, digest_command, digest_env, digest_serve
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-REPO = Path(__file__).resolve().parent.parent
 TIMEOUT = 30.0
 PASSWORD = "correct horse battery"
 EDITOR = "eve@example.com"
@@ -113,14 +109,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, list[Planned]]]:
     core.sign_up("new@example.com", choices, "web")
     core.close()
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     with digest_serve(
-        [
-            *(sys.executable, "-m", "digest", "--config", str(config), "--db", str(db_path)),
-            *("serve", "--host", "127.0.0.1", "--port", str(port)),
-        ],
-        env,
+        digest_command(config, db_path, "serve", "--host", "127.0.0.1", "--port", str(port)),
+        digest_env(),
         base,
     ):
         yield base, planned
@@ -128,15 +119,8 @@ def server(tmp_path: Path) -> Iterator[tuple[str, list[Planned]]]:
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def test_stats_page_chart_and_table_show_the_stored_figures(

@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,9 +36,8 @@ from digest.config import load_settings
 from digest.links import Links
 from tests.builders import add_articles, article, make_db, subscribe
 from tests.relay import Relay, free_port, running_relay
-from tests.serving import digest_serve
+from tests.serving import digest_command, digest_env, digest_serve
 
-REPO = Path(__file__).resolve().parent.parent
 SITE = "https://news.example.com"
 SECRET = "stats-e2e-secret"
 TIMEOUT = 30.0  # a safety net for every wait: reaching it fails the test
@@ -66,19 +63,13 @@ CLICKS = (
 TRACKING_TABLES = ("click_counts", "open_counts", "reader_clicks", "reader_opens")
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    return env
-
-
-def _digest(config: Path, db: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "digest", "--config", str(config), "--db", str(db), *args]
-
-
 def _run(config: Path, db: Path, *args: str) -> Any:
     done = subprocess.run(
-        _digest(config, db, *args), env=_env(), capture_output=True, text=True, check=False
+        digest_command(config, db, *args),
+        env=digest_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return json.loads(done.stdout)
@@ -171,8 +162,8 @@ def serving(config: Path, db: Path) -> Iterator[Server]:
     """A real `digest serve`, once its ready line is out."""
     port = free_port()
     with digest_serve(
-        _digest(config, db, "serve", "--host", "127.0.0.1", "--port", str(port)),
-        _env(),
+        digest_command(config, db, "serve", "--host", "127.0.0.1", "--port", str(port)),
+        digest_env(),
         f"http://127.0.0.1:{port}",
     ):
         yield Server("127.0.0.1", port)
@@ -431,7 +422,10 @@ def test_opens_on_an_http_site_are_refused_naming_the_setting(tmp_path: Path) ->
             encoding="utf-8",
         )
         done = subprocess.run(
-            _digest(config, db_path, "send"), env=_env(), capture_output=True, text=True
+            digest_command(config, db_path, "send"),
+            env=digest_env(),
+            capture_output=True,
+            text=True,
         )
         assert relay.received == []
     assert done.returncode == 1

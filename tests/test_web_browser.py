@@ -6,16 +6,14 @@ desktop widths go to test-artifacts/ (gitignored)."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page
 
 from digest.models import Subscriber
 from digest.store import open_db
@@ -23,11 +21,9 @@ from digest.store import subscribers as subscribers_store
 from digest.tokens import make_preferences_token
 from tests.builders import make_db
 from tests.relay import Received, Relay, free_port, running_relay
-from tests.serving import digest_serve
+from tests.serving import chromium, digest_command, digest_env, digest_serve
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-REPO = Path(__file__).resolve().parent.parent
 # A safety net for every wait: reaching it fails the test, it never makes one pass.
 TIMEOUT = 30.0
 
@@ -51,24 +47,9 @@ def server(tmp_path: Path, relay: Relay) -> Iterator[tuple[str, Path]]:
         f'[smtp]\nurl = "{relay.url}"\ntimeout = 5.0\n',
         encoding="utf-8",
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
     with digest_serve(
-        [
-            sys.executable,
-            "-m",
-            "digest",
-            "--config",
-            str(config),
-            "--db",
-            str(db_path),
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        env,
+        digest_command(config, db_path, "serve", "--host", "127.0.0.1", "--port", str(port)),
+        digest_env(),
         base,
     ):
         yield base, db_path
@@ -76,22 +57,8 @@ def server(tmp_path: Path, relay: Relay) -> Iterator[tuple[str, Path]]:
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _mail(relay: Relay, count: int) -> Received:

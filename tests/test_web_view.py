@@ -7,42 +7,26 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from digest.app import App
 from digest.config import load_settings
 from digest.links import Links
 from digest.store import Store
 from tests.relay import Relay, free_port, running_relay
-from tests.serving import digest_serve
+from tests.serving import chromium, digest_command, digest_env, digest_serve
 
-CHROMIUM = "/usr/bin/chromium"
-REPO = Path(__file__).resolve().parent.parent
 SECRET = "view-test-secret"
 # A safety net for every wait: reaching it fails the test, it never makes one pass.
 TIMEOUT = 30.0
-
-
-def _digest(config: Path, db: Path, *args: str) -> list[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    return [sys.executable, "-m", "digest", "--config", str(config), "--db", str(db), *args]
-
-
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
-    return env
 
 
 @pytest.fixture
@@ -59,9 +43,12 @@ def site(tmp_path: Path) -> Iterator[tuple[str, Path, Path, Relay]]:
         )
         db = tmp_path / "site.db"
         subprocess.run(
-            _digest(config, db, "init", "--sample"), env=_env(), check=True, cwd=tmp_path,
+            digest_command(config, db, "init", "--sample"),
+            env=digest_env(),
+            check=True,
+            cwd=tmp_path,
             capture_output=True,
-        )  # fmt: skip
+        )
         # One reader in Spanish: their copy on the web must be Spanish too.
         readers = tmp_path / "readers.csv"
         readers.write_text(
@@ -82,8 +69,8 @@ def server(site: tuple[str, Path, Path, Relay]) -> Iterator[str]:
     base, config, db, _ = site
     port = base.rsplit(":", 1)[1]
     with digest_serve(
-        _digest(config, db, "serve", "--host", "127.0.0.1", "--port", port),
-        _env(),
+        digest_command(config, db, "serve", "--host", "127.0.0.1", "--port", port),
+        digest_env(),
         base,
     ):
         yield base
@@ -91,14 +78,8 @@ def server(site: tuple[str, Path, Path, Relay]) -> Iterator[str]:
 
 @pytest.fixture
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        launched = p.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"]
-        )
-        try:
-            yield launched
-        finally:
-            launched.close()
+    with chromium() as launched:
+        yield launched
 
 
 def _html(message: EmailMessage) -> str:
@@ -128,7 +109,11 @@ def test_view_in_browser_opens_this_readers_copy(
 ) -> None:
     base, config, db, relay = site
     sent = subprocess.run(
-        _digest(config, db, "send"), env=_env(), capture_output=True, text=True, check=False
+        digest_command(config, db, "send"),
+        env=digest_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert sent.returncode == 0, sent.stdout + sent.stderr
     messages = {r.recipients[0]: r.message for r in relay.received}
@@ -196,8 +181,8 @@ def test_a_dry_run_carries_the_link_the_send_will(
     base, config, db, relay = site
     out = tmp_path / "out"
     dry = subprocess.run(
-        _digest(config, db, "send", "--dry-run", "--output", str(out)),
-        env=_env(), capture_output=True, text=True, check=False,
+        digest_command(config, db, "send", "--dry-run", "--output", str(out)),
+        env=digest_env(), capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert dry.returncode == 0, dry.stdout + dry.stderr
     (eml,) = out.glob("*-editor@example.com.eml")
@@ -207,7 +192,11 @@ def test_a_dry_run_carries_the_link_the_send_will(
     planned = re.search(rf"{re.escape(base)}/v/\S+", dry_text)
     assert planned
     sent = subprocess.run(
-        _digest(config, db, "send"), env=_env(), capture_output=True, text=True, check=False
+        digest_command(config, db, "send"),
+        env=digest_env(),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert sent.returncode == 0, sent.stdout + sent.stderr
     (message,) = relay.by_recipient()["editor@example.com"]
